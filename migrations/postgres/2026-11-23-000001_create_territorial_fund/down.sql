@@ -1,0 +1,2 @@
+DROP INDEX territorial_fund_okato;
+DROP TABLE territorial_fund;

@@ -1,0 +1,173 @@
+//! The one error type of the HTTP layer and its JSON envelope
+//! `{"error": "snake_case_code", "message": "..."}`.
+//!
+//! Codes are stable: clients and tests match on them. A 5xx is logged once, with its cause
+//! chain, by the request middleware (`api::middleware`), inside the request's span.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// Stable snake_case code.
+    pub error: String,
+    /// A sentence for people; may change between versions.
+    pub message: String,
+}
+
+/// Everything a handler can answer instead of success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No route matches the path.
+    #[error("no resource at {method} {path}")]
+    NotFound { method: String, path: String },
+    /// The path exists but not for this method.
+    #[error("{method} is not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
+    /// The request is malformed (query, path or body).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is larger than the endpoint accepts.
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// The body's content type is not one the endpoint reads.
+    #[error("content type {0} is not supported here")]
+    UnsupportedMediaType(String),
+    /// The database does not answer.
+    #[error("the database does not answer")]
+    DatabaseUnavailable(#[source] anyhow::Error),
+    /// Anything else: a defect or an unexpected failure. Details go to the log only.
+    #[error("internal error; the request id in the X-Request-Id header identifies it in the logs")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    /// The stable code of this error.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::BadRequest(_) => "bad_request",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::DatabaseUnavailable(_) => "database_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// Wraps any unexpected failure as a 500.
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    /// The error with its causes, for the log.
+    #[must_use]
+    pub fn cause_chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            out.push_str(": ");
+            out.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        out
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error: self.code().to_owned(),
+            message: self.to_string(),
+        })
+    }
+}
+
+/// Maps actix's JSON extractor failures into the envelope.
+pub(crate) fn json_error(err: actix_web::error::JsonPayloadError, limit: usize) -> ApiError {
+    use actix_web::error::JsonPayloadError as E;
+    match err {
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => ApiError::PayloadTooLarge { limit },
+        E::ContentType => ApiError::UnsupportedMediaType("other than application/json".into()),
+        other => ApiError::BadRequest(format!("request body is not valid JSON: {other}")),
+    }
+}
+
+/// Maps query-string and path extractor failures into the envelope.
+pub(crate) fn bad_request(err: &impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest(err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses_are_stable() {
+        let cases: Vec<(ApiError, &str, u16)> = vec![
+            (
+                ApiError::NotFound {
+                    method: "GET".into(),
+                    path: "/x".into(),
+                },
+                "not_found",
+                404,
+            ),
+            (
+                ApiError::MethodNotAllowed {
+                    method: "POST".into(),
+                    path: "/health".into(),
+                },
+                "method_not_allowed",
+                405,
+            ),
+            (ApiError::BadRequest("x".into()), "bad_request", 400),
+            (
+                ApiError::PayloadTooLarge { limit: 1 },
+                "payload_too_large",
+                413,
+            ),
+            (
+                ApiError::UnsupportedMediaType("text/plain".into()),
+                "unsupported_media_type",
+                415,
+            ),
+            (
+                ApiError::DatabaseUnavailable(anyhow::anyhow!("down")),
+                "database_unavailable",
+                503,
+            ),
+            (
+                ApiError::internal(anyhow::anyhow!("boom")),
+                "internal_error",
+                500,
+            ),
+        ];
+        for (err, code, status) in cases {
+            assert_eq!(err.code(), code);
+            assert_eq!(err.status_code().as_u16(), status, "{code}");
+        }
+    }
+
+    #[test]
+    fn internal_message_hides_the_cause_but_the_chain_keeps_it() {
+        let err = ApiError::internal(anyhow::anyhow!("secret detail").context("loading"));
+        assert!(!err.to_string().contains("secret detail"));
+        assert!(err.cause_chain().contains("secret detail"));
+    }
+}

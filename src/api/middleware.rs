@@ -1,0 +1,122 @@
+//! The request middleware: a request id on every response and log line, one log line per
+//! request, metrics per route, and the single log entry of every 5xx with its cause chain.
+//!
+//! The id is the caller's `X-Request-Id` when it is a short token (so a chain of systems can
+//! share one id), otherwise a new UUID. Handlers read it with the [`RequestId`] extractor.
+
+use std::future::{Ready, ready};
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use tracing::Instrument;
+
+use super::AppState;
+use super::error::ApiError;
+use super::metrics::UNMATCHED_ROUTE;
+
+/// Header carrying the request id, in and out.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the current request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+impl FromRequest for RequestId {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = req
+            .extensions()
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| RequestId(uuid::Uuid::new_v4().to_string()));
+        ready(Ok(id))
+    }
+}
+
+/// Accepts a caller's id only if it is 1–64 characters of `[A-Za-z0-9._-]`.
+fn usable_incoming_id(value: &HeaderValue) -> Option<String> {
+    let s = value.to_str().ok()?;
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then(|| s.to_owned())
+}
+
+/// Wraps every request: see the module documentation.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(usable_incoming_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let method = req.method().to_string();
+    let span = tracing::info_span!(
+        "request",
+        request.id = %id,
+        http.method = %method,
+        http.path = %req.path(),
+    );
+    if let Some(state) = &state {
+        state.metrics.request_started();
+    }
+    let started = Instant::now();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let elapsed = started.elapsed();
+
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    let status = res.status().as_u16();
+    if let Some(state) = &state {
+        state
+            .metrics
+            .request_finished(&method, &route, status, elapsed.as_secs_f64());
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    let elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    span.in_scope(|| {
+        if res.status().is_server_error() {
+            let cause = res.response().error().map_or_else(
+                || "no error attached".to_owned(),
+                |e| {
+                    e.as_error::<ApiError>()
+                        .map_or_else(|| e.to_string(), ApiError::cause_chain)
+                },
+            );
+            tracing::error!(http.status = status, elapsed_us, route = %route, error = %cause, "request failed");
+        } else {
+            tracing::info!(http.status = status, elapsed_us, route = %route, "request finished");
+        }
+    });
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incoming_ids() {
+        let ok = HeaderValue::from_static("abc-123_x.y");
+        assert_eq!(usable_incoming_id(&ok).as_deref(), Some("abc-123_x.y"));
+        for bad in ["", "has space", "semi;colon", &"a".repeat(65)] {
+            let v = HeaderValue::from_str(bad).unwrap();
+            assert_eq!(usable_incoming_id(&v), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! HTTP API (actix-web): the app factory, shared state, and one module per resource.
+//!
+//! Handlers are thin: parse the request, call a service, map the result to JSON or to
+//! [`ApiError`]. Database work runs in `web::block` because diesel is synchronous. Nothing in
+//! the crate imports this module; `main.rs` starts it through [`server::serve`], tests through
+//! [`app`].
+
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod middleware;
+pub mod server;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpRequest, HttpResponse, web};
+
+use crate::config::Settings;
+use crate::db::Database;
+pub use error::{ApiError, ErrorBody};
+use metrics::Metrics;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The effective configuration.
+    pub settings: Arc<Settings>,
+    /// The database pool.
+    pub db: Database,
+    /// This app's metric families.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Builds the state around an opened database.
+    pub fn new(settings: Settings, db: Database) -> anyhow::Result<Self> {
+        Ok(Self {
+            settings: Arc::new(settings),
+            db,
+            metrics: Arc::new(Metrics::new()?),
+        })
+    }
+}
+
+/// The application with every route and middleware; `HttpServer` calls it once per worker and
+/// tests call it through `actix_web::test::init_service`.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let json_limit = state.settings.server.json_limit_bytes;
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(json_limit)
+                .error_handler(move |err, _| error::json_error(err, json_limit).into()),
+        )
+        .app_data(
+            web::QueryConfig::default().error_handler(|err, _| error::bad_request(&err).into()),
+        )
+        .app_data(
+            web::PathConfig::default().error_handler(|err, _| error::bad_request(&err).into()),
+        )
+        .wrap(actix_web::middleware::from_fn(middleware::observe))
+        .service(resource("/health").route(web::get().to(health::health)))
+        .service(resource("/metrics").route(web::get().to(metrics::metrics)))
+        .default_service(web::to(not_found))
+}
+
+/// A resource whose unknown methods answer `405 method_not_allowed` in the JSON envelope.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+    })
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+    })
+}

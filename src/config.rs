@@ -1,0 +1,443 @@
+//! Configuration: the typed settings of the hub and the only place that reads the environment.
+//!
+//! Settings come from `config/default.toml` (built into the binary), then an optional file given
+//! with `--config`, then environment variables `OMSHUB__SECTION__KEY`. Every struct denies
+//! unknown fields and [`Settings::load`] validates the values, so a typo or a bad value stops
+//! start-up with an error that names the key. `omshub check-config` prints
+//! [`Settings::to_masked_toml`]. Called by `main.rs` and by the test harness.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The defaults, exactly as shipped in `config/default.toml`.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Prefix of the environment variables that override settings (`OMSHUB__DATABASE__URL`).
+pub const ENV_PREFIX: &str = "OMSHUB__";
+
+/// The effective configuration of one process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub jobs: JobSettings,
+}
+
+/// `[server]`: the HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub bind: SocketAddr,
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+    pub json_limit_bytes: usize,
+}
+
+/// `[database]`: where the data lives.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_max_size: u32,
+    pub connect_timeout_secs: u64,
+    pub sqlite_busy_timeout_ms: u32,
+    pub migrate_on_start: bool,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &mask_url_password(&self.url))
+            .field("pool_max_size", &self.pool_max_size)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .finish()
+    }
+}
+
+/// `[log]`: what is logged and how.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[jobs]`: scheduled work inside `serve`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    pub enabled: bool,
+    pub db_maintenance_cron: String,
+}
+
+/// The database a URL selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// Embedded SQLite: a file path, or `:memory:`.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server: the full `postgres://` URL.
+    Postgres(String),
+}
+
+impl DatabaseTarget {
+    /// Reads `database.url`: a bare path or `sqlite://PATH` is SQLite, `postgres://` and
+    /// `postgresql://` are PostgreSQL, any other scheme is refused.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err("is empty; give a file path, sqlite://PATH or postgres://...".into());
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            url::Url::parse(url).map_err(|e| format!("is not a valid PostgreSQL URL: {e}"))?;
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path after it".into());
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            return Err(format!(
+                "has the unsupported scheme `{scheme}`; use a file path, sqlite://PATH or postgres://..."
+            ));
+        }
+        Ok(Self::Sqlite(PathBuf::from(url)))
+    }
+
+    /// Short backend name for logs, metrics and `/health`.
+    #[must_use]
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// A configuration that cannot be used, with the key it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file given with `--config` does not exist.
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// A key has a value of the wrong type, an unknown key, or a file does not parse.
+    #[error("{0}")]
+    Parse(String),
+    /// A value has the right type but is out of range or inconsistent.
+    #[error("configuration key `{key}` {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+impl Settings {
+    /// Loads the defaults, then `file` (if any), then the `OMSHUB__…` environment, and
+    /// validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(file, Env::prefixed(ENV_PREFIX).split("__"))
+    }
+
+    /// Loads the defaults and `file` only, ignoring the environment (for tests and tools that
+    /// must not be influenced by the caller's variables).
+    pub fn load_without_env(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::extract(&Self::base_figment(file)?)
+    }
+
+    fn load_with_env(file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        Self::extract(&Self::base_figment(file)?.merge(env))
+    }
+
+    fn base_figment(file: Option<&Path>) -> Result<Figment, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::MissingFile(path.to_owned()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        Ok(figment)
+    }
+
+    fn extract(figment: &Figment) -> Result<Self, ConfigError> {
+        let settings: Self = figment.extract().map_err(|e| {
+            ConfigError::Parse(
+                e.into_iter()
+                    .map(|one| describe_figment_error(&one))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values that their types alone do not constrain.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
+        if self.server.bind.port() == 0 && self.server.bind.ip().is_unspecified() {
+            return Err(invalid(
+                "server.bind",
+                "must name an address to listen on".into(),
+            ));
+        }
+        if self.server.workers > 1024 {
+            return Err(invalid(
+                "server.workers",
+                format!(
+                    "is {}; use 0 (one per core) up to 1024",
+                    self.server.workers
+                ),
+            ));
+        }
+        if self.server.shutdown_timeout_secs > 3600 {
+            return Err(invalid(
+                "server.shutdown_timeout_secs",
+                "must be at most 3600 seconds".into(),
+            ));
+        }
+        if self.server.json_limit_bytes == 0 {
+            return Err(invalid(
+                "server.json_limit_bytes",
+                "must be greater than 0".into(),
+            ));
+        }
+        DatabaseTarget::parse(&self.database.url).map_err(|p| invalid("database.url", p))?;
+        if !(1..=512).contains(&self.database.pool_max_size) {
+            return Err(invalid(
+                "database.pool_max_size",
+                format!("is {}; use 1 to 512", self.database.pool_max_size),
+            ));
+        }
+        if !(1..=600).contains(&self.database.connect_timeout_secs) {
+            return Err(invalid(
+                "database.connect_timeout_secs",
+                format!(
+                    "is {}; use 1 to 600 seconds",
+                    self.database.connect_timeout_secs
+                ),
+            ));
+        }
+        tracing_subscriber::EnvFilter::builder()
+            .parse(&self.log.level)
+            .map_err(|e| invalid("log.level", format!("is not a level or filter: {e}")))?;
+        crate::jobs::validate_schedule(&self.jobs.db_maintenance_cron)
+            .map_err(|e| invalid("jobs.db_maintenance_cron", e))?;
+        Ok(())
+    }
+
+    /// The database this configuration selects (validated at load time).
+    pub fn database_target(&self) -> Result<DatabaseTarget, ConfigError> {
+        DatabaseTarget::parse(&self.database.url).map_err(|problem| ConfigError::Invalid {
+            key: "database.url",
+            problem,
+        })
+    }
+
+    /// The effective configuration as TOML, with passwords and other secrets replaced by `****`.
+    pub fn to_masked_toml(&self) -> Result<String, toml::ser::Error> {
+        let mut masked = self.clone();
+        masked.database.url = mask_url_password(&masked.database.url);
+        toml::to_string_pretty(&masked)
+    }
+}
+
+/// Replaces the password of a URL (`postgres://user:secret@host/db`) by `****`; anything that is
+/// not a URL with a password is returned unchanged.
+#[must_use]
+pub fn mask_url_password(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            if parsed.set_password(Some("****")).is_ok() {
+                parsed.to_string()
+            } else {
+                "****".to_owned()
+            }
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+/// One figment error as a sentence naming the dotted key and where the value came from.
+fn describe_figment_error(error: &figment::Error) -> String {
+    use figment::error::Kind;
+    let path = error.path.join(".");
+    let source = error
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(src) => format!(" (from {src})"),
+            None if m.name.contains("environment") && !path.is_empty() => format!(
+                " (from environment variable {ENV_PREFIX}{})",
+                path.to_uppercase().replace('.', "__")
+            ),
+            None => format!(" (from {})", m.name),
+        })
+        .unwrap_or_default();
+    match &error.kind {
+        Kind::UnknownField(field, _) => {
+            format!(
+                "unknown configuration key `{}`{source}",
+                join_key(&path, field)
+            )
+        }
+        Kind::MissingField(field) => {
+            format!(
+                "missing configuration key `{}`{source}",
+                join_key(&path, field)
+            )
+        }
+        other => {
+            if path.is_empty() {
+                format!("configuration error: {other}{source}")
+            } else {
+                format!("configuration key `{path}`: {other}{source}")
+            }
+        }
+    }
+}
+
+/// The dotted key of `field` under `path` (figment sometimes already ends the path with it).
+fn join_key(path: &str, field: &str) -> String {
+    if path.is_empty() {
+        field.to_owned()
+    } else if path == field || path.ends_with(&format!(".{field}")) {
+        path.to_owned()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let s = Settings::load_without_env(None).unwrap();
+        assert_eq!(s.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            s.database_target().unwrap(),
+            DatabaseTarget::Sqlite(PathBuf::from("data/omshub.sqlite3"))
+        );
+        assert_eq!(s.log.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn database_url_schemes() {
+        assert_eq!(
+            DatabaseTarget::parse("sqlite:///tmp/x.db").unwrap(),
+            DatabaseTarget::Sqlite(PathBuf::from("/tmp/x.db"))
+        );
+        assert_eq!(
+            DatabaseTarget::parse("postgresql://u@h/db")
+                .unwrap()
+                .backend_name(),
+            "postgres"
+        );
+        let err = DatabaseTarget::parse("mysql://root@localhost/x").unwrap_err();
+        assert!(err.contains("`mysql`"), "{err}");
+        assert!(DatabaseTarget::parse("").is_err());
+        assert!(DatabaseTarget::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn password_is_masked() {
+        assert_eq!(
+            mask_url_password("postgres://omshub:s3cret@db.example/omshub"),
+            "postgres://omshub:****@db.example/omshub"
+        );
+        assert_eq!(
+            mask_url_password("data/omshub.sqlite3"),
+            "data/omshub.sqlite3"
+        );
+        let mut s = Settings::load_without_env(None).unwrap();
+        s.database.url = "postgres://omshub:s3cret@db.example/omshub".into();
+        let shown = s.to_masked_toml().unwrap();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!format!("{s:?}").contains("s3cret"));
+    }
+
+    fn load_from(toml: &str) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("omshub.toml");
+        std::fs::write(&path, toml).unwrap();
+        Settings::load_without_env(Some(&path))
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = load_from("[server]\nbnd = \"127.0.0.1:1\"\n").unwrap_err();
+        assert!(err.to_string().contains("`server.bnd`"), "{err}");
+        let err = load_from("[mail]\nhost = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("`mail`"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let err = load_from("[server]\nbind = \"not an address\"\n").unwrap_err();
+        assert!(err.to_string().contains("`server.bind`"), "{err}");
+        let err = load_from("[database]\npool_max_size = 0\n").unwrap_err();
+        assert!(
+            err.to_string().contains("`database.pool_max_size`"),
+            "{err}"
+        );
+        let err = load_from("[database]\nurl = \"mysql://x\"\n").unwrap_err();
+        assert!(err.to_string().contains("`database.url`"), "{err}");
+        let err = load_from("[log]\nformat = \"xml\"\n").unwrap_err();
+        assert!(err.to_string().contains("`log.format`"), "{err}");
+        let err = load_from("[jobs]\ndb_maintenance_cron = \"every day\"\n").unwrap_err();
+        assert!(
+            err.to_string().contains("`jobs.db_maintenance_cron`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail's closure type is fixed by figment"
+    )]
+    fn environment_overrides_file_and_names_its_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("f.toml", "[server]\nbind = \"127.0.0.1:9000\"\n")?;
+            jail.set_env("OMSHUB__SERVER__BIND", "127.0.0.1:9100");
+            jail.set_env(
+                "OMSHUB__DATABASE__URL",
+                "postgres://postgres@127.0.0.1/omshub",
+            );
+            let s = Settings::load(Some(Path::new("f.toml"))).unwrap();
+            assert_eq!(s.server.bind.port(), 9100);
+            assert_eq!(s.database_target().unwrap().backend_name(), "postgres");
+            jail.set_env("OMSHUB__DATABASE__POOL_MAX_SIZE", "many");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("`database.pool_max_size`"), "{err}");
+            assert!(err.contains("OMSHUB__"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_file_is_refused() {
+        let err =
+            Settings::load_without_env(Some(Path::new("/nonexistent/omshub.toml"))).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingFile(_)));
+    }
+}

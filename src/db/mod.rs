@@ -1,0 +1,300 @@
+//! Database layer: the connection enum over SQLite and PostgreSQL, the r2d2 pool, the embedded
+//! migrations and the generated `schema.rs`.
+//!
+//! Everything that differs between the two dialects lives here or in a register's repository,
+//! as an explicit `match` on [`DbConn`]. The pool builds each connection from the URL scheme
+//! itself (diesel's `MultiConnection::establish` would try both backends and hide libpq's real
+//! error), applies the SQLite PRAGMAs to every new SQLite connection, and switches a new SQLite
+//! file to WAL once before the pool opens. Called by the CLI (`migrate`), by `api::server` and
+//! by the services of later layers.
+
+pub mod migrations;
+pub mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+
+use crate::config::{DatabaseSettings, DatabaseTarget};
+
+/// One database connection, to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    /// PostgreSQL, the production backend.
+    Pg(PgConnection),
+    /// Embedded SQLite, the default for a single machine.
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a [`Database`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// Short name used in logs, metrics and `/health`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// A connection borrowed from the pool.
+pub type PooledConn = r2d2::PooledConnection<ConnManager>;
+
+/// Failures of the database layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The configuration names no usable database.
+    #[error("database.url {0}")]
+    Target(String),
+    /// A connection could not be opened.
+    #[error("cannot connect to the {backend} database: {source}")]
+    Connect {
+        backend: &'static str,
+        #[source]
+        source: ConnectionError,
+    },
+    /// No connection became free in time, or none could be opened.
+    #[error("no database connection available: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// A statement failed.
+    #[error("database statement failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// Applying or reverting migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// A file-system step (creating the SQLite directory) failed.
+    #[error("cannot prepare the SQLite file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Opens connections for the pool from the configured target.
+#[derive(Debug, Clone)]
+pub struct ConnManager {
+    target: DatabaseTarget,
+    sqlite_busy_timeout_ms: u32,
+}
+
+impl ConnManager {
+    fn establish(&self) -> Result<DbConn, DbError> {
+        match &self.target {
+            DatabaseTarget::Sqlite(path) => {
+                let mut conn =
+                    SqliteConnection::establish(&path.to_string_lossy()).map_err(|source| {
+                        DbError::Connect {
+                            backend: "sqlite",
+                            source,
+                        }
+                    })?;
+                // Every SQLite connection: enforce foreign keys, write-ahead log, wait for
+                // locks instead of failing, and fsync at checkpoints only (safe with WAL).
+                conn.batch_execute(&format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
+                     PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL;",
+                    self.sqlite_busy_timeout_ms
+                ))?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            DatabaseTarget::Postgres(url) => {
+                PgConnection::establish(url)
+                    .map(DbConn::Pg)
+                    .map_err(|source| DbError::Connect {
+                        backend: "postgres",
+                        source,
+                    })
+            }
+        }
+    }
+}
+
+/// Error type the pool reports for [`ConnManager`].
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ManagerError(Box<DbError>);
+
+impl r2d2::ManageConnection for ConnManager {
+    type Connection = DbConn;
+    type Error = ManagerError;
+
+    fn connect(&self) -> Result<DbConn, ManagerError> {
+        self.establish().map_err(|e| ManagerError(Box::new(e)))
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ManagerError> {
+        conn.ping()
+            .map_err(|e| ManagerError(Box::new(DbError::Query(e))))
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Sends the pool's connection failures to `tracing` instead of the `log` crate.
+#[derive(Debug)]
+struct TracingErrorHandler;
+
+impl r2d2::HandleError<ManagerError> for TracingErrorHandler {
+    fn handle_error(&self, error: ManagerError) {
+        tracing::warn!(error = %error, "database connection failed");
+    }
+}
+
+/// The pool and the backend it serves. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: r2d2::Pool<ConnManager>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.pool.state();
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .field("connections", &state.connections)
+            .field("idle", &state.idle_connections)
+            .finish()
+    }
+}
+
+impl Database {
+    /// Prepares the target and opens the pool. For SQLite it creates the file's directory and
+    /// switches the file to WAL once; the pool itself connects lazily, so an unreachable
+    /// PostgreSQL server is reported by [`Database::ping`] (and `/health`) rather than here.
+    pub fn open(settings: &DatabaseSettings) -> Result<Self, DbError> {
+        let target = DatabaseTarget::parse(&settings.url).map_err(DbError::Target)?;
+        let manager = ConnManager {
+            target: target.clone(),
+            sqlite_busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+        };
+        let backend = match &target {
+            DatabaseTarget::Sqlite(path) => {
+                prepare_sqlite_file(path)?;
+                // Switch to WAL on one connection before the pool opens several at once:
+                // concurrent first connections race on the journal-mode change.
+                drop(manager.establish()?);
+                Backend::Sqlite
+            }
+            DatabaseTarget::Postgres(_) => Backend::Postgres,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(settings.pool_max_size)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(settings.connect_timeout_secs))
+            .error_handler(Box::new(TracingErrorHandler))
+            .build_unchecked(manager);
+        Ok(Self { pool, backend })
+    }
+
+    /// The backend behind this pool.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Borrows a connection, waiting at most `database.connect_timeout_secs`.
+    pub fn conn(&self) -> Result<PooledConn, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Checks that the database answers a trivial statement.
+    pub fn ping(&self) -> Result<(), DbError> {
+        self.conn()?.ping()?;
+        Ok(())
+    }
+
+    /// Open and idle connections of the pool, for metrics.
+    #[must_use]
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
+    /// Housekeeping run by the scheduled job: SQLite refreshes its planner statistics and
+    /// truncates the write-ahead log; PostgreSQL refreshes statistics with `ANALYZE`.
+    pub fn maintenance(&self) -> Result<(), DbError> {
+        let mut conn = self.conn()?;
+        match &mut *conn {
+            DbConn::Sqlite(c) => {
+                c.batch_execute("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")?;
+            }
+            DbConn::Pg(c) => c.batch_execute("ANALYZE")?,
+        }
+        Ok(())
+    }
+}
+
+fn prepare_sqlite_file(path: &Path) -> Result<(), DbError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Creates the PostgreSQL database named in `url` if the server says it does not exist, by
+/// connecting to the `postgres` maintenance database of the same server. Returns whether it was
+/// created. SQLite targets need nothing (the file is created on first connection).
+pub fn create_database_if_missing(target: &DatabaseTarget) -> Result<bool, DbError> {
+    let DatabaseTarget::Postgres(url) = target else {
+        return Ok(false);
+    };
+    match PgConnection::establish(url) {
+        Ok(_) => Ok(false),
+        Err(ConnectionError::BadConnection(msg)) if msg.contains("does not exist") => {
+            let mut parsed =
+                url::Url::parse(url).map_err(|e| DbError::Target(format!("is invalid: {e}")))?;
+            let name = parsed.path().trim_start_matches('/').to_owned();
+            if name.is_empty() {
+                return Err(DbError::Target("names no database".into()));
+            }
+            parsed.set_path("/postgres");
+            let mut admin =
+                PgConnection::establish(parsed.as_str()).map_err(|source| DbError::Connect {
+                    backend: "postgres",
+                    source,
+                })?;
+            admin.batch_execute(&format!(
+                "CREATE DATABASE \"{}\"",
+                name.replace('"', "\"\"")
+            ))?;
+            tracing::info!(database = %name, "created the PostgreSQL database");
+            Ok(true)
+        }
+        Err(source) => Err(DbError::Connect {
+            backend: "postgres",
+            source,
+        }),
+    }
+}
+
+/// What `omshub migrate` does: creates the PostgreSQL database if it is missing (SQLite creates
+/// its file), opens the pool and applies every pending migration. Returns the pool and the
+/// versions applied.
+pub fn migrate(settings: &DatabaseSettings) -> Result<(Database, Vec<String>), DbError> {
+    let target = DatabaseTarget::parse(&settings.url).map_err(DbError::Target)?;
+    create_database_if_missing(&target)?;
+    let database = Database::open(settings)?;
+    let applied = migrations::run_pending(&mut *database.conn()?)?;
+    Ok((database, applied))
+}

@@ -1,0 +1,80 @@
+//! The `omshub` command line: parses arguments, loads the configuration and calls the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use omshub::api::server::{ServeOptions, serve};
+use omshub::config::Settings;
+
+/// Federal data-exchange hub of compulsory medical insurance (ОМС).
+#[derive(Debug, Parser)]
+#[command(name = "omshub", version, about)]
+struct Cli {
+    /// Configuration file read over config/default.toml (environment variables
+    /// `OMSHUB__SECTION__KEY` override both).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API and the scheduled jobs until SIGTERM or Ctrl-C.
+    Serve {
+        /// Start no scheduled jobs in this run.
+        #[arg(long)]
+        no_jobs: bool,
+    },
+    /// Create the database if needed and apply pending schema migrations.
+    Migrate,
+    /// Print the effective configuration (secrets masked) and exit.
+    CheckConfig,
+}
+
+/// Exit status for a configuration that cannot be used.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match run(&cli.command, settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: &Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::CheckConfig => {
+            print!("{}", settings.to_masked_toml()?);
+            Ok(())
+        }
+        Command::Migrate => {
+            omshub::telemetry::init(&settings.log)?;
+            let (database, applied) = omshub::db::migrate(&settings.database)?;
+            if applied.is_empty() {
+                println!("{} schema is up to date", database.backend().name());
+            }
+            for version in applied {
+                println!("applied {version}");
+            }
+            Ok(())
+        }
+        Command::Serve { no_jobs } => {
+            let no_jobs = *no_jobs;
+            omshub::telemetry::init(&settings.log)?;
+            actix_web::rt::System::new().block_on(serve(settings, ServeOptions { no_jobs }))
+        }
+    }
+}

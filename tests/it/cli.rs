@@ -1,0 +1,292 @@
+//! The `omshub` binary as an operator runs it: version, configuration errors, `check-config`,
+//! `migrate`, and `serve` answering and then stopping cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::support::{TestBackend, TestDb, backend};
+
+/// The binary with a clean `OMSHUB__` environment, run in a scratch directory.
+fn omshub(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_omshub"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OMSHUB__") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.current_dir(dir);
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+#[test]
+fn version_names_the_crate_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, stdout, _) = run(omshub(dir.path()).arg("--version"));
+    assert!(out.status.success());
+    assert_eq!(
+        stdout.trim(),
+        format!("omshub {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn check_config_prints_the_effective_configuration_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, stdout, stderr) = run(omshub(dir.path())
+        .arg("check-config")
+        .env(
+            "OMSHUB__DATABASE__URL",
+            "postgres://omshub:VerySecret1@127.0.0.1/omshub",
+        )
+        .env("OMSHUB__SERVER__BIND", "0.0.0.0:9443"));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("bind = \"0.0.0.0:9443\""), "{stdout}");
+    assert!(
+        stdout.contains("postgres://omshub:****@127.0.0.1/omshub"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("VerySecret1"), "{stdout}");
+    // It is valid TOML that reads back into the same sections.
+    let parsed: toml::Table = stdout.parse().unwrap();
+    for section in ["server", "database", "log", "jobs"] {
+        assert!(parsed.contains_key(section), "{section}");
+    }
+}
+
+#[test]
+fn a_bad_value_stops_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = run(omshub(dir.path())
+        .args(["serve", "--no-jobs"])
+        .env("OMSHUB__DATABASE__POOL_MAX_SIZE", "0"));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`database.pool_max_size`"), "{stderr}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing may be created on a bad config"
+    );
+
+    let (out, _, stderr) = run(omshub(dir.path())
+        .arg("serve")
+        .env("OMSHUB__SERVER__BIND", "localhost-ish"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("`server.bind`"), "{stderr}");
+    assert!(stderr.contains("OMSHUB__SERVER__BIND"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_key_stops_start_up_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("omshub.toml");
+    std::fs::write(&file, "[database]\nurll = \"data/x.sqlite3\"\n").unwrap();
+    let (out, _, stderr) = run(omshub(dir.path()).args(["serve", "--config"]).arg(&file));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("unknown configuration key `database.urll`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("omshub.toml"), "{stderr}");
+
+    let (out, _, stderr) = run(omshub(dir.path())
+        .arg("check-config")
+        .env("OMSHUB__LOGG__LEVEL", "debug"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("unknown configuration key `logg`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _, stderr) =
+        run(omshub(dir.path()).args(["check-config", "--config", "nowhere.toml"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("nowhere.toml"), "{stderr}");
+}
+
+#[test]
+fn migrate_applies_then_reports_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
+    let (out, stdout, stderr) = run(omshub(dir.path())
+        .arg("migrate")
+        .env("OMSHUB__DATABASE__URL", &db.url));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("applied 20261123000001"), "{stdout}");
+    let (out, stdout, _) = run(omshub(dir.path())
+        .arg("migrate")
+        .env("OMSHUB__DATABASE__URL", &db.url));
+    assert!(out.status.success());
+    assert!(stdout.contains("schema is up to date"), "{stdout}");
+}
+
+#[test]
+fn serve_on_an_unmigrated_postgres_refuses_and_names_the_fix() {
+    if backend() != TestBackend::Postgres {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
+    let (out, _, stderr) = run(omshub(dir.path())
+        .args(["serve", "--no-jobs"])
+        .env("OMSHUB__DATABASE__URL", &db.url)
+        .env("OMSHUB__SERVER__BIND", "127.0.0.1:0"));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("omshub migrate"), "{stderr}");
+}
+
+/// A started `omshub serve` and the lines it has logged so far.
+struct Served {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Served {
+    fn start(dir: &std::path::Path, db: &TestDb) -> Self {
+        let mut child = omshub(dir)
+            .args(["serve"])
+            .env("OMSHUB__DATABASE__URL", &db.url)
+            .env("OMSHUB__DATABASE__MIGRATE_ON_START", "true")
+            .env("OMSHUB__SERVER__BIND", "127.0.0.1:0")
+            .env("OMSHUB__SERVER__WORKERS", "1")
+            .env("OMSHUB__LOG__FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (at most 60 s) for a log line that satisfies `pred`.
+    fn wait_for(
+        &mut self,
+        what: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match self.lines.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line)
+                        && pred(&value)
+                    {
+                        return value;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        panic!("no log line for {what}; seen:\n{}", self.seen.join("\n"));
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_get(addr: &str, path: &str, request_id: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nX-Request-Id: {request_id}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+fn message_is(v: &serde_json::Value, text: &str) -> bool {
+    v["message"].as_str().is_some_and(|m| m.starts_with(text))
+}
+
+#[test]
+fn serve_answers_then_shuts_down_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
+    let mut served = Served::start(dir.path(), &db);
+    let job = served.wait_for("jobs", |v| message_is(v, "job scheduled"));
+    assert_eq!(job["job"], "db-maintenance", "{job}");
+    let listening = served.wait_for("listening", |v| message_is(v, "listening on"));
+    let addr = listening["address"].as_str().unwrap().to_owned();
+
+    let response = http_get(&addr, "/health", "sigterm-test-1");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response
+            .to_ascii_lowercase()
+            .contains("x-request-id: sigterm-test-1"),
+        "{response}"
+    );
+    let logged = served.wait_for("request log", |v| message_is(v, "request finished"));
+    assert_eq!(logged["span"]["request.id"], "sigterm-test-1", "{logged}");
+    assert_eq!(logged["http.status"], 200, "{logged}");
+
+    let metrics = http_get(&addr, "/metrics", "sigterm-test-2");
+    assert!(
+        metrics
+            .contains(r#"omshub_http_requests_total{method="GET",route="/health",status="200"} 1"#),
+        "{metrics}"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    served.wait_for("graceful start", |v| {
+        v["message"].as_str().is_some_and(|m| m.contains("SIGTERM"))
+    });
+    served.wait_for("shutdown complete", |v| message_is(v, "shutdown complete"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = served.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit}");
+    assert!(
+        TcpStream::connect(&addr).is_err(),
+        "the port must be closed after shutdown"
+    );
+}

@@ -1,0 +1,14 @@
+//! The one integration-test binary. Every test runs the real app or the real binary against a
+//! fresh database of the backend `OMSHUB_TEST_BACKEND` picks; the README's test command runs the
+//! whole binary once per backend.
+
+#[cfg(test)]
+mod cli;
+#[cfg(test)]
+mod db;
+#[cfg(test)]
+mod http;
+#[cfg(test)]
+mod support;
+#[cfg(test)]
+mod tidy;
