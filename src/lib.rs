@@ -1,0 +1,13 @@
+//! omshub: the federal data-exchange hub of Russia's compulsory medical insurance (ОМС).
+//!
+//! Territorial funds, insurers and clinics send signed XML packages; the hub checks them against
+//! the federal formats, keeps the unified registers and runs settlement and reporting. This
+//! library holds every layer; `main.rs` is only the command line. See `docs/ARCHITECTURE.md`
+//! for the code map and the invariants.
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod jobs;
+pub mod telemetry;
