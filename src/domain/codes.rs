@@ -6,8 +6,6 @@
 //! exists is a question for the classifiers (F001, F002, F003, F010) held by `nsi`. The
 //! mapping between TFOMS codes and OKATO lives in `territory.rs`.
 
-use std::fmt;
-
 use super::check::fixed_digits;
 use super::error::IdError;
 
@@ -38,21 +36,9 @@ impl TfomsCode {
     pub(super) fn from_checked(s: &str) -> Self {
         Self(s.to_owned())
     }
-
-    /// The two digits.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for TfomsCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-text_value!(TfomsCode, IdError);
+text_value!(TfomsCode, IdError, newtype);
 
 /// Код СМО (`SMO`, `smocod`), the 5-digit code of an insurer in the register ЕРСМО (F002).
 ///
@@ -81,21 +67,9 @@ impl InsurerCode {
     pub fn territory(&self) -> TfomsCode {
         TfomsCode::from_checked(&self.0[..2])
     }
-
-    /// The five digits.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for InsurerCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-text_value!(InsurerCode, IdError);
+text_value!(InsurerCode, IdError, newtype);
 
 /// Код медицинской организации (`CODE_MO`, `mcod`), the 6-digit code of a medical
 /// organisation in the register F003.
@@ -124,21 +98,9 @@ impl MoCode {
     pub fn territory_prefix(&self) -> Option<TfomsCode> {
         TfomsCode::parse(&self.0[..2]).ok()
     }
-
-    /// The six digits.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for MoCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-text_value!(MoCode, IdError);
+text_value!(MoCode, IdError, newtype);
 
 /// Код ОКАТО of a territory in its 5-digit form (`ST_OKATO`, F001 `tf_okato`, F010
 /// `KOD_OKATO`, HL7 `HD.1`), e.g. `45000` for Moscow: the first 5 digits of the 11-digit OKATO.
@@ -160,21 +122,9 @@ impl Okato {
     pub(super) fn from_checked(s: &str) -> Self {
         Self(s.to_owned())
     }
-
-    /// The five digits.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for Okato {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-text_value!(Okato, IdError);
+text_value!(Okato, IdError, newtype);
 
 #[cfg(test)]
 mod tests {

@@ -98,12 +98,6 @@ impl Enp {
             .fold(0, |n, b| n * 10 + u32::from(b - b'0'))
     }
 
-    /// The 16 digits.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// Checks that positions 3–10 are the facet of `birth` and `sex` (the decoder's
     /// `CheckBirthdayAndGender`).
     ///
@@ -155,19 +149,13 @@ fn facet(birth: NaiveDate, sex: Sex) -> Result<String, IdError> {
     ))
 }
 
-impl fmt::Display for Enp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 impl fmt::Debug for Enp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Enp({}**************)", &self.0[..2])
     }
 }
 
-text_value!(Enp, IdError);
+text_value!(Enp, IdError, newtype);
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,6 @@
 //! bank details, F002, F003). The algorithm is domain knowledge (the tax service's rule); the
 //! reference sources of formats.md do not cover it.
 
-use std::fmt;
-
 use super::check::{digit, digit_char, digit_values, weighted_sum};
 use super::error::IdError;
 
@@ -117,12 +115,6 @@ impl Inn {
             InnKind::Individual
         }
     }
-
-    /// The 10 or 12 digits.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// The check digit over the first `weights.len()` digits: (Σ dᵢ·wᵢ mod 11) mod 10.
@@ -139,13 +131,7 @@ fn append_checks(mut text: String, weight_lists: &[&[u32]]) -> String {
     text
 }
 
-impl fmt::Display for Inn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-text_value!(Inn, IdError);
+text_value!(Inn, IdError, newtype);
 
 #[cfg(test)]
 mod tests {

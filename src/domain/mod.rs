@@ -9,11 +9,30 @@
 //! appear in `Debug` output or in errors. See `docs/IDENTIFIERS.md`.
 
 /// Implements `FromStr` (delegating to `parse`), `Serialize` (the `Display` text) and
-/// `Deserialize` (a string, through `parse`) for a domain type.
+/// `Deserialize` (a string, through `parse`) for a domain type; with `newtype`, also `as_str`
+/// and `Display` for a type that keeps its canonical text.
 ///
 /// A non-string input is refused with a fixed message: serde's own "invalid type" errors
 /// would quote a number, and an ENP or SNILS sent as a JSON number must not reach a log.
 macro_rules! text_value {
+    // A newtype over its canonical `String`: also `as_str` and a `Display` that writes it.
+    ($ty:ident, $err:ty, newtype) => {
+        impl $ty {
+            /// The canonical text form.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        text_value!($ty, $err);
+    };
     ($ty:ty, $err:ty) => {
         impl ::std::str::FromStr for $ty {
             type Err = $err;

@@ -4,8 +4,6 @@
 //! Called wherever a register carries `tf_ogrn`, insurer or MO OGRN (F001, F002, F003) and by
 //! the API. Both share one rule: the payload read as a number, mod a prime, then mod 10.
 
-use std::fmt;
-
 use super::check::{digit, digit_char, fixed_digits, number};
 use super::error::IdError;
 
@@ -75,21 +73,9 @@ impl Ogrn {
         }
         Ok(Self(with_check_digit(payload, 12, Self::MODULUS)))
     }
-
-    /// The 13 digits.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for Ogrn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-text_value!(Ogrn, IdError);
+text_value!(Ogrn, IdError, newtype);
 
 /// Основной государственный регистрационный номер индивидуального предпринимателя (OGRNIP):
 /// 15 digits.
@@ -124,21 +110,9 @@ impl Ogrnip {
         }
         Ok(Self(with_check_digit(payload, 14, Self::MODULUS)))
     }
-
-    /// The 15 digits.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for Ogrnip {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-text_value!(Ogrnip, IdError);
+text_value!(Ogrnip, IdError, newtype);
 
 #[cfg(test)]
 mod tests {

@@ -106,18 +106,6 @@ impl PersonName {
         }
         Ok(Self(trimmed.to_owned()))
     }
-
-    /// The name as given, without surrounding whitespace.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for PersonName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 impl fmt::Debug for PersonName {
@@ -126,7 +114,7 @@ impl fmt::Debug for PersonName {
     }
 }
 
-text_value!(PersonName, IdError);
+text_value!(PersonName, IdError, newtype);
 
 #[cfg(test)]
 mod tests {
