@@ -29,3 +29,16 @@ pub fn init(settings: &LogSettings) -> anyhow::Result<()> {
     }
     .map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
 }
+
+/// An error and all its causes on one line, `outer: cause: root cause`, for logs and the CLI.
+#[must_use]
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}

@@ -66,14 +66,7 @@ impl ApiError {
     /// The error with its causes, for the log.
     #[must_use]
     pub fn cause_chain(&self) -> String {
-        let mut out = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            out.push_str(": ");
-            out.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        out
+        crate::telemetry::error_chain(self)
     }
 }
 

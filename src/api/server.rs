@@ -31,6 +31,16 @@ fn prepare_database(settings: &Settings) -> anyhow::Result<Database> {
         }
         return Ok(database);
     }
+    db::check_reachable(&settings.database).map_err(|e| {
+        let detail = crate::telemetry::error_chain(&e);
+        if detail.contains("does not exist") {
+            anyhow::anyhow!(
+                "{detail}; run `omshub migrate`, which creates the database and its schema"
+            )
+        } else {
+            anyhow::Error::new(e)
+        }
+    })?;
     let database = Database::open(&settings.database)?;
     let pending = db::migrations::pending(&mut *database.conn()?)?;
     if !pending.is_empty() {

@@ -61,23 +61,23 @@ pub enum DbError {
     #[error("database.url {0}")]
     Target(String),
     /// A connection could not be opened.
-    #[error("cannot connect to the {backend} database: {source}")]
+    #[error("cannot connect to the {backend} database")]
     Connect {
         backend: &'static str,
         #[source]
         source: ConnectionError,
     },
     /// No connection became free in time, or none could be opened.
-    #[error("no database connection available: {0}")]
+    #[error("no database connection available")]
     Pool(#[from] r2d2::Error),
     /// A statement failed.
-    #[error("database statement failed: {0}")]
+    #[error("database statement failed")]
     Query(#[from] diesel::result::Error),
     /// Applying or reverting migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),
     /// A file-system step (creating the SQLite directory) failed.
-    #[error("cannot prepare the SQLite file {path}: {source}")]
+    #[error("cannot prepare the SQLite file {path}")]
     Io {
         path: String,
         #[source]
@@ -153,7 +153,10 @@ struct TracingErrorHandler;
 
 impl r2d2::HandleError<ManagerError> for TracingErrorHandler {
     fn handle_error(&self, error: ManagerError) {
-        tracing::warn!(error = %error, "database connection failed");
+        tracing::warn!(
+            error = %crate::telemetry::error_chain(&error),
+            "database connection failed"
+        );
     }
 }
 
@@ -250,6 +253,18 @@ fn prepare_sqlite_file(path: &Path) -> Result<(), DbError> {
         })?;
     }
     Ok(())
+}
+
+/// Opens one connection outside the pool, so that a server that is down or a database that does
+/// not exist is reported at once with the server's own words (the pool would retry until its
+/// timeout). `serve` calls it before checking the schema.
+pub fn check_reachable(settings: &DatabaseSettings) -> Result<(), DbError> {
+    let target = DatabaseTarget::parse(&settings.url).map_err(DbError::Target)?;
+    let manager = ConnManager {
+        target,
+        sqlite_busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+    };
+    manager.establish().map(drop)
 }
 
 /// Creates the PostgreSQL database named in `url` if the server says it does not exist, by

@@ -145,6 +145,21 @@ fn serve_on_an_unmigrated_postgres_refuses_and_names_the_fix() {
         .env("OMSHUB__SERVER__BIND", "127.0.0.1:0"));
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("omshub migrate"), "{stderr}");
+    assert!(
+        stderr.contains("20261123000001"),
+        "names the pending migration: {stderr}"
+    );
+
+    // A database that does not exist at all: refused at once, with the server's words.
+    let mut missing = url::Url::parse(&db.url).unwrap();
+    missing.set_path("/omshub_test_never_created");
+    let (out, _, stderr) = run(omshub(dir.path())
+        .args(["serve", "--no-jobs"])
+        .env("OMSHUB__DATABASE__URL", missing.as_str())
+        .env("OMSHUB__SERVER__BIND", "127.0.0.1:0"));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(stderr.contains("run `omshub migrate`"), "{stderr}");
 }
 
 /// A started `omshub serve` and the lines it has logged so far.
