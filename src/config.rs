@@ -26,6 +26,8 @@ pub const ENV_PREFIX: &str = "OMSHUB__";
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub nsi: NsiSettings,
     pub log: LogSettings,
     pub jobs: JobSettings,
 }
@@ -61,6 +63,41 @@ impl fmt::Debug for DatabaseSettings {
             .field("migrate_on_start", &self.migrate_on_start)
             .finish()
     }
+}
+
+/// `[auth]`: bearer tokens until participants are registered. Both are secrets.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub admin_token: String,
+    pub reader_tokens: Vec<String>,
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("admin_token", &mask_secret(&self.admin_token))
+            .field(
+                "reader_tokens",
+                &self
+                    .reader_tokens
+                    .iter()
+                    .map(|t| mask_secret(t))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Minimum length of a bearer token.
+pub const MIN_TOKEN_LEN: usize = 24;
+
+/// `[nsi]`: classifiers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NsiSettings {
+    pub load_baseline: bool,
+    pub refresh_secs: u64,
 }
 
 /// `[log]`: what is logged and how.
@@ -235,6 +272,29 @@ impl Settings {
                 ),
             ));
         }
+        if !self.auth.admin_token.is_empty() && self.auth.admin_token.len() < MIN_TOKEN_LEN {
+            return Err(invalid(
+                "auth.admin_token",
+                format!("is shorter than {MIN_TOKEN_LEN} characters"),
+            ));
+        }
+        if self
+            .auth
+            .reader_tokens
+            .iter()
+            .any(|t| t.len() < MIN_TOKEN_LEN)
+        {
+            return Err(invalid(
+                "auth.reader_tokens",
+                format!("holds a token shorter than {MIN_TOKEN_LEN} characters"),
+            ));
+        }
+        if !(1..=3600).contains(&self.nsi.refresh_secs) {
+            return Err(invalid(
+                "nsi.refresh_secs",
+                format!("is {}; use 1 to 3600 seconds", self.nsi.refresh_secs),
+            ));
+        }
         tracing_subscriber::EnvFilter::builder()
             .parse(&self.log.level)
             .map_err(|e| invalid("log.level", format!("is not a level or filter: {e}")))?;
@@ -255,7 +315,24 @@ impl Settings {
     pub fn to_masked_toml(&self) -> Result<String, toml::ser::Error> {
         let mut masked = self.clone();
         masked.database.url = mask_url_password(&masked.database.url);
+        masked.auth.admin_token = mask_secret(&masked.auth.admin_token);
+        masked.auth.reader_tokens = masked
+            .auth
+            .reader_tokens
+            .iter()
+            .map(|t| mask_secret(t))
+            .collect();
         toml::to_string_pretty(&masked)
+    }
+}
+
+/// `****` for a set secret, the empty string for an unset one.
+#[must_use]
+pub fn mask_secret(secret: &str) -> String {
+    if secret.is_empty() {
+        String::new()
+    } else {
+        "****".to_owned()
     }
 }
 
@@ -373,6 +450,20 @@ mod tests {
         let shown = s.to_masked_toml().unwrap();
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(!format!("{s:?}").contains("s3cret"));
+        s.auth.admin_token = "admin-token-admin-token-01".into();
+        s.auth.reader_tokens = vec!["reader-token-reader-token-1".into()];
+        let shown = s.to_masked_toml().unwrap();
+        assert!(!shown.contains("admin-token-admin"), "{shown}");
+        assert!(!shown.contains("reader-token-reader"), "{shown}");
+        assert!(!format!("{s:?}").contains("admin-token-admin"));
+    }
+
+    #[test]
+    fn short_tokens_are_refused() {
+        let err = load_from("[auth]\nadmin_token = \"short\"\n").unwrap_err();
+        assert!(err.to_string().contains("`auth.admin_token`"), "{err}");
+        let err = load_from("[auth]\nreader_tokens = [\"short\"]\n").unwrap_err();
+        assert!(err.to_string().contains("`auth.reader_tokens`"), "{err}");
     }
 
     fn load_from(toml: &str) -> Result<Settings, ConfigError> {

@@ -9,5 +9,6 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod imports;
 pub mod jobs;
 pub mod telemetry;

@@ -35,6 +35,22 @@ pub enum ApiError {
     /// The body's content type is not one the endpoint reads.
     #[error("content type {0} is not supported here")]
     UnsupportedMediaType(String),
+    /// No valid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials without the right.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A named thing does not exist (or is not valid on the date asked); `code` says which.
+    #[error("{message}")]
+    NotFoundCoded { code: &'static str, message: String },
+    /// The request conflicts with the current state (e.g. a status change not allowed from
+    /// the current status).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The body is well formed but its content is refused; `code` says why.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     /// The database does not answer.
     #[error("the database does not answer")]
     DatabaseUnavailable(#[source] anyhow::Error),
@@ -53,6 +69,11 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFoundCoded { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. } => code,
             Self::DatabaseUnavailable(_) => "database_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -73,18 +94,26 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::NotFound { .. } | Self::NotFoundCoded { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, Self::Unauthorized(_)) {
+            response.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(ErrorBody {
             error: self.code().to_owned(),
             message: self.to_string(),
         })
@@ -130,6 +159,32 @@ mod tests {
                 405,
             ),
             (ApiError::BadRequest("x".into()), "bad_request", 400),
+            (ApiError::Unauthorized("x".into()), "unauthorized", 401),
+            (ApiError::Forbidden("x".into()), "forbidden", 403),
+            (
+                ApiError::NotFoundCoded {
+                    code: "nsi_unknown_code",
+                    message: "x".into(),
+                },
+                "nsi_unknown_code",
+                404,
+            ),
+            (
+                ApiError::Conflict {
+                    code: "invalid_transition",
+                    message: "x".into(),
+                },
+                "invalid_transition",
+                409,
+            ),
+            (
+                ApiError::Unprocessable {
+                    code: "invalid_ogrn",
+                    message: "x".into(),
+                },
+                "invalid_ogrn",
+                422,
+            ),
             (
                 ApiError::PayloadTooLarge { limit: 1 },
                 "payload_too_large",

@@ -5,10 +5,12 @@
 //! the crate imports this module; `main.rs` starts it through [`server::serve`], tests through
 //! [`app`].
 
+pub mod auth;
 pub mod error;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
+pub mod paging;
 pub mod server;
 
 use std::sync::Arc;
