@@ -13,5 +13,168 @@ diesel::table! {
         valid_to -> Nullable<Date>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        // Registers (migration 000003_registers): director, contacts, settlement details.
+        postal_index -> Nullable<Text>,
+        address -> Nullable<Text>,
+        director_surname -> Nullable<Text>,
+        director_first_name -> Nullable<Text>,
+        director_patronymic -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        fax -> Nullable<Text>,
+        email -> Nullable<Text>,
+        www -> Nullable<Text>,
+        kf_tf -> Nullable<Text>,
+        bank_bic -> Nullable<Text>,
+        bank_inn -> Nullable<Text>,
+        bank_kpp -> Nullable<Text>,
+        bank_kbk -> Nullable<Text>,
+        bank_oktmo -> Nullable<Text>,
+        l_account_name -> Nullable<Text>,
+        l_account_bank -> Nullable<Text>,
+        l_account_number -> Nullable<Text>,
+        t_account_name -> Nullable<Text>,
+        t_account_bank -> Nullable<Text>,
+        t_account_number -> Nullable<Text>,
+        d_edit -> Nullable<Date>,
+        status -> Text,
+        search -> Text,
+    }
+}
+
+// ---- registers (src/registers): current state and history of F001-F004 ----
+
+diesel::table! {
+    /// Every recorded state of a territorial_fund entry (registers; never updated or deleted).
+    territorial_fund_version (id) {
+        id -> BigInt,
+        code -> Text,
+        valid_from -> Date,
+        recorded_at -> Timestamp,
+        changed_by -> Text,
+        change_kind -> Text,
+        status -> Text,
+        status_since -> Date,
+        comment -> Nullable<Text>,
+        record -> Text,
+    }
+}
+
+diesel::table! {
+    /// F002: insurers (ЕРСМО), the newest state of each.
+    insurer (code) {
+        code -> Text,
+        territory -> Text,
+        okato -> Text,
+        inn -> Text,
+        ogrn -> Text,
+        kpp -> Nullable<Text>,
+        name_full -> Text,
+        name_short -> Text,
+        status -> Text,
+        status_since -> Date,
+        periods -> Text,
+        valid_from -> Date,
+        search -> Text,
+        record -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Every recorded state of a insurer entry (registers; never updated or deleted).
+    insurer_version (id) {
+        id -> BigInt,
+        code -> Text,
+        valid_from -> Date,
+        recorded_at -> Timestamp,
+        changed_by -> Text,
+        change_kind -> Text,
+        status -> Text,
+        status_since -> Date,
+        comment -> Nullable<Text>,
+        record -> Text,
+    }
+}
+
+diesel::table! {
+    /// F003: medical organisations, the newest state of each.
+    medical_organisation (code) {
+        code -> Text,
+        territory -> Text,
+        okato -> Text,
+        inn -> Nullable<Text>,
+        ogrn -> Nullable<Text>,
+        kpp -> Nullable<Text>,
+        regional_code -> Nullable<Text>,
+        affiliation -> Nullable<Integer>,
+        name_full -> Text,
+        name_short -> Text,
+        status -> Text,
+        status_since -> Date,
+        periods -> Text,
+        valid_from -> Date,
+        search -> Text,
+        record -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Every recorded state of a medical_organisation entry (registers; never updated or deleted).
+    medical_organisation_version (id) {
+        id -> BigInt,
+        code -> Text,
+        valid_from -> Date,
+        recorded_at -> Timestamp,
+        changed_by -> Text,
+        change_kind -> Text,
+        status -> Text,
+        status_since -> Date,
+        comment -> Nullable<Text>,
+        record -> Text,
+    }
+}
+
+diesel::table! {
+    /// F004: experts of quality of care, the newest state of each.
+    expert (code) {
+        code -> Text,
+        territory -> Text,
+        okato -> Text,
+        snils -> Text,
+        surname -> Text,
+        first_name -> Text,
+        patronymic -> Nullable<Text>,
+        status -> Text,
+        status_since -> Date,
+        periods -> Text,
+        valid_from -> Date,
+        search -> Text,
+        record -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Every recorded state of a expert entry (registers; never updated or deleted).
+    expert_version (id) {
+        id -> BigInt,
+        code -> Text,
+        valid_from -> Date,
+        recorded_at -> Timestamp,
+        changed_by -> Text,
+        change_kind -> Text,
+        status -> Text,
+        status_since -> Date,
+        comment -> Nullable<Text>,
+        record -> Text,
+    }
+}
+
+diesel::table! {
+    /// One row: grows in every transaction that changes a register.
+    register_revision (id) {
+        id -> Integer,
+        revision -> BigInt,
     }
 }
