@@ -145,6 +145,11 @@ impl Progress {
         Self(bar)
     }
 
+    /// Sets the number of entries once it is known.
+    pub fn set_length(&self, total: usize) {
+        self.0.set_length(u64::try_from(total).unwrap_or(u64::MAX));
+    }
+
     /// One more entry done.
     pub fn inc(&self) {
         self.0.inc(1);

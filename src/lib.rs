@@ -11,4 +11,5 @@ pub mod db;
 pub mod domain;
 pub mod imports;
 pub mod jobs;
+pub mod nsi;
 pub mod telemetry;

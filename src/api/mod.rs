@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
+pub mod nsi;
 pub mod paging;
 pub mod server;
 
@@ -21,6 +22,7 @@ use actix_web::{App, HttpRequest, HttpResponse, web};
 
 use crate::config::Settings;
 use crate::db::Database;
+use crate::nsi::Lookups;
 pub use error::{ApiError, ErrorBody};
 use metrics::Metrics;
 
@@ -33,6 +35,8 @@ pub struct AppState {
     pub db: Database,
     /// This app's metric families.
     pub metrics: Arc<Metrics>,
+    /// The in-memory look-up snapshots (classifiers now; registers next).
+    pub lookups: Lookups,
 }
 
 impl AppState {
@@ -42,6 +46,7 @@ impl AppState {
             settings: Arc::new(settings),
             db,
             metrics: Arc::new(Metrics::new()?),
+            lookups: Lookups::default(),
         })
     }
 }
@@ -76,11 +81,12 @@ pub fn app(
         .wrap(actix_web::middleware::from_fn(middleware::observe))
         .service(resource("/health").route(web::get().to(health::health)))
         .service(resource("/metrics").route(web::get().to(metrics::metrics)))
+        .configure(nsi::routes)
         .default_service(web::to(not_found))
 }
 
 /// A resource whose unknown methods answer `405 method_not_allowed` in the JSON envelope.
-fn resource(path: &str) -> actix_web::Resource {
+pub(crate) fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 

@@ -4,12 +4,15 @@
 //! SIGTERM (and Ctrl-C) stop accepting connections, let in-flight requests finish for up to
 //! `server.shutdown_timeout_secs`, stop the scheduler, and exit 0. Called by `main.rs`.
 
+use std::time::Duration;
+
 use actix_web::HttpServer;
 
 use super::{AppState, app};
 use crate::config::Settings;
-use crate::db::{self, Backend, Database};
+use crate::db::{self, Database};
 use crate::jobs::Scheduler;
+use crate::nsi;
 
 /// Switches of one `serve` run that are not configuration.
 #[derive(Debug, Clone, Copy, Default)]
@@ -18,47 +21,39 @@ pub struct ServeOptions {
     pub no_jobs: bool,
 }
 
-/// Opens the database the way `serve` needs it: SQLite is migrated; PostgreSQL is migrated when
-/// `database.migrate_on_start` is set, and otherwise must already be up to date.
-fn prepare_database(settings: &Settings) -> anyhow::Result<Database> {
-    let target = settings.database_target()?;
-    let migrate =
-        target.backend_name() == Backend::Sqlite.name() || settings.database.migrate_on_start;
-    if migrate {
-        let (database, applied) = db::migrate(&settings.database)?;
-        for version in &applied {
-            tracing::info!(migration = %version, "migration applied");
+/// Rebuilds the look-up snapshots whenever another process (`omshub nsi import`) changed the
+/// store; runs until the server stops.
+async fn refresh_lookups(state: AppState, every: Duration) {
+    let mut interval = actix_web::rt::time::interval(every);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        let (database, lookups) = (state.db.clone(), state.lookups.clone());
+        match actix_web::rt::task::spawn_blocking(move || {
+            nsi::refresh_snapshot(&database, &lookups, false)
+        })
+        .await
+        {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %crate::telemetry::error_chain(&e), "look-up snapshot refresh failed");
+            }
+            Err(e) => tracing::error!(error = %e, "look-up snapshot refresh panicked"),
         }
-        return Ok(database);
     }
-    db::check_reachable(&settings.database).map_err(|e| {
-        let detail = crate::telemetry::error_chain(&e);
-        if detail.contains("does not exist") {
-            anyhow::anyhow!(
-                "{detail}; run `omshub migrate`, which creates the database and its schema"
-            )
-        } else {
-            anyhow::Error::new(e)
-        }
-    })?;
-    let database = Database::open(&settings.database)?;
-    let pending = db::migrations::pending(&mut *database.conn()?)?;
-    if !pending.is_empty() {
-        anyhow::bail!(
-            "the PostgreSQL schema is behind this version by {} migration(s) ({}); run `omshub migrate` \
-             or set database.migrate_on_start = true",
-            pending.len(),
-            pending.join(", ")
-        );
-    }
-    Ok(database)
 }
 
 /// Runs the hub until SIGTERM or Ctrl-C.
 pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<()> {
     let prepared = settings.clone();
-    let database =
-        actix_web::rt::task::spawn_blocking(move || prepare_database(&prepared)).await??;
+    let database = actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<Database> {
+        let database = db::open_ready(&prepared.database)?;
+        for summary in nsi::prepare(&database, &prepared.nsi)? {
+            tracing::info!(classifier = %summary.target, inserted = summary.inserted, "baseline classifier loaded");
+        }
+        Ok(database)
+    })
+    .await??;
     tracing::info!(
         backend = database.backend().name(),
         version = env!("CARGO_PKG_VERSION"),
@@ -77,7 +72,16 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
     };
 
     let server_settings = settings.server.clone();
+    let refresh_every = Duration::from_secs(settings.nsi.refresh_secs);
     let state = AppState::new(settings, database)?;
+    {
+        let (database, lookups) = (state.db.clone(), state.lookups.clone());
+        actix_web::rt::task::spawn_blocking(move || {
+            nsi::refresh_snapshot(&database, &lookups, true)
+        })
+        .await??;
+    }
+    let refresher = actix_web::rt::spawn(refresh_lookups(state.clone(), refresh_every));
     let mut server = HttpServer::new(move || app(state.clone()))
         .shutdown_timeout(server_settings.shutdown_timeout_secs);
     if server_settings.workers > 0 {
@@ -90,6 +94,7 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
         tracing::info!(address = %addr, "listening on http://{addr}");
     }
     server.run().await?;
+    refresher.abort();
 
     if let Some(scheduler) = scheduler {
         scheduler.shutdown().await;

@@ -22,6 +22,23 @@ use diesel::{Connection, ConnectionError};
 
 use crate::config::{DatabaseSettings, DatabaseTarget};
 
+/// Runs `$body` with `$c` bound to the concrete connection of whichever backend `$conn` holds,
+/// compiling the body once per backend. For the statements diesel's `MultiConnection` cannot
+/// compile through the enum: multi-row inserts and upserts.
+///
+/// ```ignore
+/// per_backend!(conn, |c| diesel::insert_into(t::table).values(&rows).execute(c))?;
+/// ```
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Pg($c) => $body,
+            $crate::db::DbConn::Sqlite($c) => $body,
+        }
+    };
+}
+
 /// One database connection, to either backend.
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
@@ -312,4 +329,38 @@ pub fn migrate(settings: &DatabaseSettings) -> Result<(Database, Vec<String>), D
     let database = Database::open(settings)?;
     let applied = migrations::run_pending(&mut *database.conn()?)?;
     Ok((database, applied))
+}
+
+/// Opens the database the way `serve` and the data commands need it: SQLite is migrated; PostgreSQL is migrated when
+/// `database.migrate_on_start` is set, and otherwise must already be up to date.
+pub fn open_ready(settings: &DatabaseSettings) -> anyhow::Result<Database> {
+    let target = DatabaseTarget::parse(&settings.url).map_err(DbError::Target)?;
+    if matches!(target, DatabaseTarget::Sqlite(_)) || settings.migrate_on_start {
+        let (database, applied) = migrate(settings)?;
+        for version in &applied {
+            tracing::info!(migration = %version, "migration applied");
+        }
+        return Ok(database);
+    }
+    check_reachable(settings).map_err(|e| {
+        let detail = crate::telemetry::error_chain(&e);
+        if detail.contains("does not exist") {
+            anyhow::anyhow!(
+                "{detail}; run `omshub migrate`, which creates the database and its schema"
+            )
+        } else {
+            anyhow::Error::new(e)
+        }
+    })?;
+    let database = Database::open(settings)?;
+    let pending = migrations::pending(&mut *database.conn()?)?;
+    if !pending.is_empty() {
+        anyhow::bail!(
+            "the PostgreSQL schema is behind this version by {} migration(s) ({}); run `omshub migrate` \
+             or set database.migrate_on_start = true",
+            pending.len(),
+            pending.join(", ")
+        );
+    }
+    Ok(database)
 }

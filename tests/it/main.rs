@@ -9,6 +9,8 @@ mod db;
 #[cfg(test)]
 mod http;
 #[cfg(test)]
+mod nsi;
+#[cfg(test)]
 mod support;
 #[cfg(test)]
 mod tidy;

@@ -12,6 +12,11 @@ use omshub::api::{self, AppState, ErrorBody};
 use omshub::config::Settings;
 use omshub::db::{self, Database};
 
+/// The admin bearer token every test app accepts.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// A reader bearer token every test app accepts.
+pub const READER_TOKEN: &str = "test-reader-token-0123456789";
+
 /// The backend this test run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestBackend {
@@ -79,6 +84,8 @@ impl TestDb {
         settings.database.url.clone_from(&self.url);
         settings.database.connect_timeout_secs = 2;
         settings.database.pool_max_size = 4;
+        settings.auth.admin_token = ADMIN_TOKEN.into();
+        settings.auth.reader_tokens = vec![READER_TOKEN.into()];
         settings
     }
 }
@@ -132,11 +139,15 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// A migrated fresh database and the app around it.
+    /// A migrated fresh database with the baseline classifiers, and the app around it with
+    /// its look-up snapshot built, as `serve` prepares them.
     pub fn spawn() -> Self {
         let db = TestDb::new();
-        let (database, _) = db::migrate(&db.settings().database).unwrap();
-        let state = AppState::new(db.settings(), database).unwrap();
+        let settings = db.settings();
+        let (database, _) = db::migrate(&settings.database).unwrap();
+        omshub::nsi::prepare(&database, &settings.nsi).unwrap();
+        let state = AppState::new(settings, database).unwrap();
+        omshub::nsi::refresh_snapshot(&state.db, &state.lookups, true).unwrap();
         Self { state, _db: db }
     }
 
@@ -175,5 +186,20 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> TestResponse {
         self.call(TestRequest::get().uri(path)).await
+    }
+
+    /// GET with the reader token.
+    pub async fn read(&self, path: &str) -> TestResponse {
+        self.call(
+            TestRequest::get()
+                .uri(path)
+                .insert_header(("Authorization", format!("Bearer {READER_TOKEN}"))),
+        )
+        .await
+    }
+
+    /// A database connection of the app's pool.
+    pub fn conn(&self) -> omshub::db::PooledConn {
+        self.state.db.conn().unwrap()
     }
 }
