@@ -12,4 +12,5 @@ pub mod domain;
 pub mod imports;
 pub mod jobs;
 pub mod nsi;
+pub mod registers;
 pub mod telemetry;

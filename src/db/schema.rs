@@ -37,14 +37,13 @@ diesel::table! {
         t_account_number -> Nullable<Text>,
         d_edit -> Nullable<Date>,
         status -> Text,
-        search -> Text,
     }
 }
 
 // ---- registers (src/registers): current state and history of F001-F004 ----
 
 diesel::table! {
-    /// Every recorded state of a territorial_fund entry (registers; never updated or deleted).
+    /// Every recorded state of a `territorial_fund` entry (registers; never updated or deleted).
     territorial_fund_version (id) {
         id -> BigInt,
         code -> Text,
@@ -81,7 +80,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Every recorded state of a insurer entry (registers; never updated or deleted).
+    /// Every recorded state of a `insurer` entry (registers; never updated or deleted).
     insurer_version (id) {
         id -> BigInt,
         code -> Text,
@@ -120,7 +119,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Every recorded state of a medical_organisation entry (registers; never updated or deleted).
+    /// Every recorded state of a `medical_organisation` entry (registers; never updated or deleted).
     medical_organisation_version (id) {
         id -> BigInt,
         code -> Text,
@@ -156,7 +155,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Every recorded state of a expert entry (registers; never updated or deleted).
+    /// Every recorded state of a `expert` entry (registers; never updated or deleted).
     expert_version (id) {
         id -> BigInt,
         code -> Text,

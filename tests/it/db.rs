@@ -94,7 +94,7 @@ fn migrate_is_idempotent_and_reports_what_it_applied() {
     assert_eq!(database.backend(), expected);
 }
 
-#[derive(Insertable, Queryable, Debug, PartialEq)]
+#[derive(Insertable, Queryable, Selectable, Debug, PartialEq)]
 #[diesel(table_name = territorial_fund)]
 struct Fund {
     code: String,
@@ -132,6 +132,7 @@ fn the_connection_enum_inserts_reads_and_enforces_constraints() {
     assert_eq!(inserted, 1);
     let back: Fund = territorial_fund::table
         .find("75")
+        .select(Fund::as_select())
         .first(&mut *conn)
         .unwrap();
     assert_eq!(back, fund);

@@ -30,4 +30,3 @@ ALTER TABLE territorial_fund DROP COLUMN t_account_bank;
 ALTER TABLE territorial_fund DROP COLUMN t_account_number;
 ALTER TABLE territorial_fund DROP COLUMN d_edit;
 ALTER TABLE territorial_fund DROP COLUMN status;
-ALTER TABLE territorial_fund DROP COLUMN search;

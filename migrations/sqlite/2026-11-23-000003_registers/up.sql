@@ -29,7 +29,6 @@ ALTER TABLE territorial_fund ADD COLUMN t_account_bank TEXT; -- T_B
 ALTER TABLE territorial_fund ADD COLUMN t_account_number TEXT; -- T_RS
 ALTER TABLE territorial_fund ADD COLUMN d_edit DATE;
 ALTER TABLE territorial_fund ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
-ALTER TABLE territorial_fund ADD COLUMN search TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE territorial_fund_version (
     id          INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
