@@ -36,6 +36,11 @@ enum Command {
         #[command(subcommand)]
         command: NsiCommand,
     },
+    /// Registers of organisations (F001–F004): import packets, export.
+    Registers {
+        #[command(subcommand)]
+        command: omshub::registers::cli::RegistersCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +110,10 @@ fn run(command: &Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::CheckConfig => {
             print!("{}", settings.to_masked_toml()?);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Registers { command } => {
+            omshub::telemetry::init(&settings.log)?;
+            omshub::registers::cli::run(command, &settings)
         }
         Command::Nsi { command } => {
             omshub::telemetry::init(&settings.log)?;

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod nsi;
 pub mod paging;
+pub mod registers;
 pub mod server;
 
 use std::sync::Arc;
@@ -82,6 +83,7 @@ pub fn app(
         .service(resource("/health").route(web::get().to(health::health)))
         .service(resource("/metrics").route(web::get().to(metrics::metrics)))
         .configure(nsi::routes)
+        .configure(registers::routes)
         .default_service(web::to(not_found))
 }
 
