@@ -11,6 +11,8 @@ mod http;
 #[cfg(test)]
 mod nsi;
 #[cfg(test)]
+mod registers;
+#[cfg(test)]
 mod support;
 #[cfg(test)]
 mod tidy;
