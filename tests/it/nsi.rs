@@ -74,7 +74,11 @@ fn the_baseline_files_are_the_fixtures_directory() {
     let mut on_disk: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".xml"))
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+        })
         .collect();
     on_disk.sort();
     let embedded: Vec<String> = baseline::FILES
