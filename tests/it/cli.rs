@@ -329,7 +329,8 @@ fn nsi_import_reports_each_file_and_exits_3_on_rejected_entries() {
         let mut cmd = omshub(dir.path());
         cmd.arg("nsi")
             .args(args)
-            .env("OMSHUB__DATABASE__URL", &db.url);
+            .env("OMSHUB__DATABASE__URL", &db.url)
+            .env("OMSHUB__DATABASE__MIGRATE_ON_START", "true");
         run(&mut cmd)
     };
     let (out, stdout, stderr) = nsi(&["import", "--dry-run", good.to_str().unwrap()]);
