@@ -448,3 +448,20 @@ async fn export_over_the_api_is_a_packet_file() {
     assert_eq!(packet.entries.len(), 4);
     assert_eq!(packet.entries[0].text_of("UMPNAME"), Some("Стационарно"));
 }
+
+#[test]
+fn the_server_notices_an_import_made_by_another_process() {
+    let app = TestApp::spawn();
+    let before = app.state.lookups.nsi().revision();
+    assert!(
+        !omshub::nsi::refresh_snapshot(&app.state.db, &app.state.lookups, false).unwrap(),
+        "nothing changed yet"
+    );
+    // As `omshub nsi import` would, through its own connection.
+    import(&app, V006_NEXT.as_bytes(), "V006.xml", false).unwrap();
+    assert!(!app.state.lookups.nsi().is_valid("V006", "5", d(2027, 6, 1)));
+    assert!(omshub::nsi::refresh_snapshot(&app.state.db, &app.state.lookups, false).unwrap());
+    let after = app.state.lookups.nsi();
+    assert!(after.revision() > before);
+    assert!(after.is_valid("V006", "5", d(2027, 6, 1)));
+}
