@@ -465,3 +465,11 @@ fn the_server_notices_an_import_made_by_another_process() {
     assert!(after.revision() > before);
     assert!(after.is_valid("V006", "5", d(2027, 6, 1)));
 }
+
+#[test]
+fn the_exported_packet_is_stable() {
+    let app = TestApp::spawn();
+    let packet = store::export(&mut app.conn(), "V006", Some(d(2012, 1, 1))).unwrap();
+    let bytes = packet::write_packet(&packet, OutputEncoding::Utf8).unwrap();
+    insta::assert_snapshot!("v006_export_2012", String::from_utf8(bytes).unwrap());
+}
