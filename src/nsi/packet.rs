@@ -17,6 +17,7 @@
 //! Called by the NSI store and the register importers; it uses nothing else from the crate.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
 use encoding_rs::{DecoderResult, Encoder, EncoderResult, Encoding, UTF_8, WINDOWS_1251};
@@ -36,7 +37,10 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// One element of a packet: its name, its own trimmed text and its child elements.
 ///
 /// Attributes are not kept, except `version` and `date` on the root (see [`Packet`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// `Debug` shows names, lines and text lengths but never the text: register packets carry
+/// experts' names and SNILS, which must not reach a log.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Node {
     /// Element name as written in the file (`Ogrn`, `OGRN`, `insCompany`, …).
     pub name: String,
@@ -47,6 +51,19 @@ pub struct Node {
     pub children: Vec<Node>,
     /// 1-based line of the start tag in the file; 0 for a node built in memory.
     pub line: usize,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Node");
+        d.field("name", &self.name)
+            .field("line", &self.line)
+            .field("text_chars", &self.text.chars().count());
+        if !self.children.is_empty() {
+            d.field("children", &self.children);
+        }
+        d.finish()
+    }
 }
 
 impl Node {
@@ -1531,5 +1548,30 @@ mod tests {
                 prop_assert_eq!(&back, &packet);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::Node;
+
+    #[test]
+    fn debug_never_shows_text() {
+        let node = Node::branch(
+            "expert",
+            vec![
+                Node::leaf("fam", "Иванова"),
+                Node::leaf("snils", "112-233-445 95"),
+            ],
+        );
+        let shown = format!("{node:?}");
+        assert!(
+            !shown.contains("Иванова") && !shown.contains("112-233"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("snils") && shown.contains("text_chars: 14"),
+            "{shown}"
+        );
     }
 }

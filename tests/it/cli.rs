@@ -305,3 +305,86 @@ fn serve_answers_then_shuts_down_gracefully_on_sigterm() {
         "the port must be closed after shutdown"
     );
 }
+
+#[test]
+fn nsi_import_reports_each_file_and_exits_3_on_rejected_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
+    let good = dir.path().join("V014.xml");
+    std::fs::write(
+        &good,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<packet><zglv><type>V014</type><version>2</version><date>01.01.2026</date></zglv>
+<zap><IDFRMMP>1</IDFRMMP><FRMMPNAME>Экстренная</FRMMPNAME><DATEBEG>01.01.2011</DATEBEG><DATEEND></DATEEND></zap>
+<zap><IDFRMMP>2</IDFRMMP><FRMMPNAME>Неотложная</FRMMPNAME><DATEBEG>01.01.2011</DATEBEG><DATEEND></DATEEND></zap>
+<zap><IDFRMMP>9</IDFRMMP><FRMMPNAME>Без даты</FRMMPNAME><DATEBEG>нет</DATEBEG></zap>
+</packet>
+"#,
+    )
+    .unwrap();
+    let broken = dir.path().join("broken.xml");
+    std::fs::write(&broken, "<packet><zglv>").unwrap();
+
+    let nsi = |args: &[&str]| {
+        let mut cmd = omshub(dir.path());
+        cmd.arg("nsi")
+            .args(args)
+            .env("OMSHUB__DATABASE__URL", &db.url)
+            .env("OMSHUB__DATABASE__MIGRATE_ON_START", "true");
+        run(&mut cmd)
+    };
+    let (out, stdout, stderr) = nsi(&["import", "--dry-run", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("(dry run, nothing written): 2 inserted"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("line 5 9: [invalid_date]"), "{stdout}");
+
+    let (out, stdout, _) = nsi(&["import", good.to_str().unwrap(), broken.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a refused file fails the run: {stdout}"
+    );
+    assert!(
+        stdout.contains("V014: 2 inserted, 0 updated, 0 unchanged, 1 rejected"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("broken.xml: refused [not_xml]"), "{stdout}");
+
+    let (out, stdout, _) = nsi(&["import", "--json", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json[0]["unchanged"], 2);
+    assert_eq!(json[0]["rejected"][0]["code"], "invalid_date");
+
+    let (out, stdout, _) = nsi(&["list"]);
+    assert!(out.status.success());
+    assert!(
+        stdout.contains("V014\tform of care (FOR_POM)\t2 entries\tversion 2"),
+        "{stdout}"
+    );
+
+    let exported = dir.path().join("V014-out.xml");
+    let (out, _, stderr) = nsi(&[
+        "export",
+        "v014",
+        "--encoding",
+        "windows-1251",
+        "--out",
+        exported.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{stderr}");
+    let bytes = std::fs::read(&exported).unwrap();
+    assert!(bytes.starts_with(b"<?xml version=\"1.0\" encoding=\"windows-1251\"?>"));
+    let (text, _, bad) = encoding_rs::WINDOWS_1251.decode(&bytes);
+    assert!(!bad);
+    assert!(text.contains("Экстренная"));
+    let (out, stdout, _) = nsi(&["import", exported.to_str().unwrap()]);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("0 inserted, 0 updated, 2 unchanged, 0 rejected"),
+        "{stdout}"
+    );
+}

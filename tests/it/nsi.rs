@@ -74,7 +74,11 @@ fn the_baseline_files_are_the_fixtures_directory() {
     let mut on_disk: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".xml"))
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+        })
         .collect();
     on_disk.sort();
     let embedded: Vec<String> = baseline::FILES
@@ -443,4 +447,29 @@ async fn export_over_the_api_is_a_packet_file() {
     let packet = packet::read_packet(&res.body).unwrap();
     assert_eq!(packet.entries.len(), 4);
     assert_eq!(packet.entries[0].text_of("UMPNAME"), Some("Стационарно"));
+}
+
+#[test]
+fn the_server_notices_an_import_made_by_another_process() {
+    let app = TestApp::spawn();
+    let before = app.state.lookups.nsi().revision();
+    assert!(
+        !omshub::nsi::refresh_snapshot(&app.state.db, &app.state.lookups, false).unwrap(),
+        "nothing changed yet"
+    );
+    // As `omshub nsi import` would, through its own connection.
+    import(&app, V006_NEXT.as_bytes(), "V006.xml", false).unwrap();
+    assert!(!app.state.lookups.nsi().is_valid("V006", "5", d(2027, 6, 1)));
+    assert!(omshub::nsi::refresh_snapshot(&app.state.db, &app.state.lookups, false).unwrap());
+    let after = app.state.lookups.nsi();
+    assert!(after.revision() > before);
+    assert!(after.is_valid("V006", "5", d(2027, 6, 1)));
+}
+
+#[test]
+fn the_exported_packet_is_stable() {
+    let app = TestApp::spawn();
+    let packet = store::export(&mut app.conn(), "V006", Some(d(2012, 1, 1))).unwrap();
+    let bytes = packet::write_packet(&packet, OutputEncoding::Utf8).unwrap();
+    insta::assert_snapshot!("v006_export_2012", String::from_utf8(bytes).unwrap());
 }
