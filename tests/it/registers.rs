@@ -669,7 +669,13 @@ async fn lists_filter_by_territory_status_text_and_date_and_page() {
 }
 
 /// (register, valid body, the edit that breaks it, expected code, field named in the message).
-type CheckCase = (&'static str, fn() -> Value, fn(&mut Value), &'static str, &'static str);
+type CheckCase = (
+    &'static str,
+    fn() -> Value,
+    fn(&mut Value),
+    &'static str,
+    &'static str,
+);
 
 #[actix_web::test]
 async fn admin_writes_are_checked_like_imports() {
