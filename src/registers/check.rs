@@ -128,6 +128,8 @@ fn join(prefix: &str, name: &str, sep: &str) -> String {
     }
 }
 
+const NOT_TEXT: &str = "expected a string or an integer";
+
 /// A field as it arrived: text from a packet, or a JSON string or integer. Numbers are kept as
 /// their decimal text so that both sources go through the same checks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -164,6 +166,13 @@ impl<'de> Deserialize<'de> for RawText {
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawText, E> {
                 Ok(RawText(v.to_string()))
+            }
+            // serde's own messages would quote the value, and a SNILS must not be echoed.
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawText, E> {
+                Err(E::custom(NOT_TEXT))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawText, E> {
+                Err(E::custom(NOT_TEXT))
             }
         }
         deserializer.deserialize_any(V)
@@ -485,7 +494,8 @@ mod tests {
             v,
             [RawText::from("a"), RawText::from("12"), RawText::from("-3")]
         );
-        assert!(serde_json::from_str::<RawText>("1.5").is_err());
+        let e = serde_json::from_str::<RawText>("112233445.95").unwrap_err();
+        assert!(!e.to_string().contains("112233"), "{e}");
         assert!(serde_json::from_str::<RawText>("true").is_err());
     }
 }
