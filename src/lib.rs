@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod imports;
 pub mod jobs;
+pub mod lookups;
 pub mod nsi;
 pub mod registers;
 pub mod telemetry;

@@ -23,7 +23,7 @@ use actix_web::{App, HttpRequest, HttpResponse, web};
 
 use crate::config::Settings;
 use crate::db::Database;
-use crate::nsi::Lookups;
+use crate::lookups::Lookups;
 pub use error::{ApiError, ErrorBody};
 use metrics::Metrics;
 
@@ -36,7 +36,7 @@ pub struct AppState {
     pub db: Database,
     /// This app's metric families.
     pub metrics: Arc<Metrics>,
-    /// The in-memory look-up snapshots (classifiers now; registers next).
+    /// The in-memory look-up snapshots of classifiers and registers.
     pub lookups: Lookups,
 }
 
@@ -85,6 +85,35 @@ pub fn app(
         .configure(nsi::routes)
         .configure(registers::routes)
         .default_service(web::to(not_found))
+}
+
+/// Runs a handler's database work on the blocking pool with a pooled connection; a pool that
+/// cannot give one is `503 database_unavailable`.
+pub(crate) async fn with_conn<T, E, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut crate::db::DbConn) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<ApiError>,
+{
+    let database = state.db.clone();
+    web::block(move || {
+        let mut conn = database
+            .conn()
+            .map_err(|e| ApiError::DatabaseUnavailable(e.into()))?;
+        f(&mut conn).map_err(Into::into)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// Rebuilds the look-up snapshots after a change made through the API, so the next package
+/// is checked against it at once.
+pub(crate) async fn refresh_lookups(state: &AppState) -> Result<(), ApiError> {
+    let (database, lookups) = (state.db.clone(), state.lookups.clone());
+    web::block(move || lookups.refresh(&database, false))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
 }
 
 /// A resource whose unknown methods answer `405 method_not_allowed` in the JSON envelope.

@@ -17,9 +17,9 @@ use super::AppState;
 use super::auth::{Admin, Caller};
 use super::error::ApiError;
 use super::paging::{Page, PageQuery};
+use crate::nsi::NsiError;
 use crate::nsi::packet::{self, OutputEncoding};
 use crate::nsi::store::{self, ClassifierInfo, CodeOnDate, Entry, ImportRequest, ListFilter};
-use crate::nsi::{self as nsi_mod, NsiError};
 
 /// Largest packet the import endpoint accepts.
 pub const MAX_PACKET_BYTES: usize = 256 * 1024 * 1024;
@@ -38,22 +38,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(super::resource("/api/v1/nsi/{id}/{code}/history").route(web::get().to(history)));
 }
 
-async fn db<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&mut crate::db::DbConn) -> Result<T, ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    let database = state.db.clone();
-    web::block(move || {
-        let mut conn = database
-            .conn()
-            .map_err(|e| ApiError::DatabaseUnavailable(e.into()))?;
-        f(&mut conn)
-    })
-    .await
-    .map_err(ApiError::internal)?
-}
-
 fn unknown_classifier(id: &str) -> ApiError {
     ApiError::NotFoundCoded {
         code: "nsi_unknown_classifier",
@@ -65,7 +49,7 @@ async fn classifiers(
     _caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<web::Json<Vec<ClassifierInfo>>, ApiError> {
-    db(&state, |conn| {
+    super::with_conn(&state, |conn| {
         store::classifiers(conn).map_err(ApiError::internal)
     })
     .await
@@ -102,7 +86,7 @@ async fn entries(
         on: query.on,
         q: query.q,
     };
-    let (items, total) = db(&state, move |conn| {
+    let (items, total) = super::with_conn(&state, move |conn| {
         if !store::has_classifier(conn, &id).map_err(ApiError::internal)? {
             return Err(unknown_classifier(&id));
         }
@@ -150,7 +134,7 @@ async fn entry(
     let (id, code) = path.into_inner();
     let id = id.to_ascii_uppercase();
     let on = query.on.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let found = db(&state, {
+    let found = super::with_conn(&state, {
         let (id, code) = (id.clone(), code.clone());
         move |conn| store::code_on(conn, &id, &code, on).map_err(ApiError::internal)
     })
@@ -186,7 +170,7 @@ async fn history(
 ) -> Result<web::Json<Vec<Entry>>, ApiError> {
     let (id, code) = path.into_inner();
     let id = id.to_ascii_uppercase();
-    db(&state, move |conn| {
+    super::with_conn(&state, move |conn| {
         if !store::has_classifier(conn, &id).map_err(ApiError::internal)? {
             return Err(unknown_classifier(&id));
         }
@@ -233,7 +217,7 @@ async fn export(
     let encoding = output_encoding(query.encoding.as_deref())?;
     let on = query.on;
     let file_id = id.clone();
-    let bytes = db(&state, move |conn| {
+    let bytes = super::with_conn(&state, move |conn| {
         if !store::has_classifier(conn, &id).map_err(ApiError::internal)? {
             return Err(unknown_classifier(&id));
         }
@@ -277,7 +261,7 @@ async fn import(
 ) -> Result<web::Json<crate::imports::FileSummary>, ApiError> {
     let query = query.into_inner();
     let by = admin.0.name;
-    let summary = db(&state, move |conn| {
+    let summary = super::with_conn(&state, move |conn| {
         store::import_packet(
             conn,
             ImportRequest {
@@ -299,12 +283,7 @@ async fn import(
     })
     .await?;
     if summary.changed() && !summary.dry_run {
-        let lookups = state.lookups.clone();
-        let database = state.db.clone();
-        web::block(move || nsi_mod::refresh_snapshot(&database, &lookups, true))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
+        super::refresh_lookups(&state).await?;
     }
     Ok(web::Json(summary))
 }

@@ -80,20 +80,10 @@ fn api_error(e: ServiceError) -> ApiError {
     }
 }
 
-async fn db<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&mut crate::db::DbConn) -> Result<T, ServiceError> + Send + 'static,
-    T: Send + 'static,
-{
-    let database = state.db.clone();
-    web::block(move || {
-        let mut conn = database
-            .conn()
-            .map_err(|e| ApiError::DatabaseUnavailable(e.into()))?;
-        f(&mut conn).map_err(api_error)
-    })
-    .await
-    .map_err(ApiError::internal)?
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        api_error(e)
+    }
 }
 
 /// Query of the list endpoint.
@@ -154,7 +144,7 @@ async fn list(
             .filter(|q| !q.is_empty()),
     };
     let on = query.on;
-    let (items, total) = db(&state, move |conn| {
+    let (items, total) = super::with_conn(&state, move |conn| {
         service::list(conn, kind, &filter, on, paging.offset(), paging.limit())
     })
     .await?;
@@ -182,7 +172,7 @@ async fn entry(
     let (slug, code) = path.into_inner();
     let kind = register(&slug)?;
     let on = query.on;
-    db(&state, move |conn| service::get(conn, kind, &code, on))
+    super::with_conn(&state, move |conn| service::get(conn, kind, &code, on))
         .await
         .map(web::Json)
 }
@@ -194,7 +184,7 @@ async fn history(
 ) -> Result<web::Json<Vec<VersionView>>, ApiError> {
     let (slug, code) = path.into_inner();
     let kind = register(&slug)?;
-    db(&state, move |conn| service::history(conn, kind, &code))
+    super::with_conn(&state, move |conn| service::history(conn, kind, &code))
         .await
         .map(web::Json)
 }
@@ -216,10 +206,13 @@ async fn save(
     let kind = register(&path)?;
     let valid_from = query.valid_from;
     let author = admin.0.name;
-    let saved = db(&state, move |conn| {
+    let saved = super::with_conn(&state, move |conn| {
         service::save(conn, kind, body.into_inner(), valid_from, &author)
     })
     .await?;
+    if saved.outcome != Outcome::Unchanged {
+        super::refresh_lookups(&state).await?;
+    }
     Ok(if saved.outcome == Outcome::Inserted {
         HttpResponse::Created().json(saved)
     } else {
@@ -268,9 +261,10 @@ async fn transition(
         .transpose()?;
     let comment = body.comment.unwrap_or_default();
     let author = admin.0.name;
-    db(&state, move |conn| {
+    let view = super::with_conn(&state, move |conn| {
         service::transition(conn, kind, &code, to, day, &comment, &author)
     })
-    .await
-    .map(web::Json)
+    .await?;
+    super::refresh_lookups(&state).await?;
+    Ok(web::Json(view))
 }

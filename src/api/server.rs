@@ -29,14 +29,10 @@ async fn refresh_lookups(state: AppState, every: Duration) {
     loop {
         interval.tick().await;
         let (database, lookups) = (state.db.clone(), state.lookups.clone());
-        match actix_web::rt::task::spawn_blocking(move || {
-            nsi::refresh_snapshot(&database, &lookups, false)
-        })
-        .await
-        {
-            Ok(Ok(_)) => {}
+        match actix_web::rt::task::spawn_blocking(move || lookups.refresh(&database, false)).await {
+            Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                tracing::warn!(error = %crate::telemetry::error_chain(&e), "look-up snapshot refresh failed");
+                tracing::warn!(error = %format!("{e:#}"), "look-up snapshot refresh failed");
             }
             Err(e) => tracing::error!(error = %e, "look-up snapshot refresh panicked"),
         }
@@ -76,10 +72,7 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
     let state = AppState::new(settings, database)?;
     {
         let (database, lookups) = (state.db.clone(), state.lookups.clone());
-        actix_web::rt::task::spawn_blocking(move || {
-            nsi::refresh_snapshot(&database, &lookups, true)
-        })
-        .await??;
+        actix_web::rt::task::spawn_blocking(move || lookups.refresh(&database, true)).await??;
     }
     let refresher = actix_web::rt::spawn(refresh_lookups(state.clone(), refresh_every));
     let mut server = HttpServer::new(move || app(state.clone()))

@@ -2,13 +2,10 @@
 //! on, and [`NsiSnapshot`], an immutable in-memory copy of every current entry's validity.
 //!
 //! The snapshot is built from the store and swapped whole when the store changes (see
-//! [`Lookups`]); readers never lock. Rules take `&dyn ClassifierLookup`, so they are tested
+//! `crate::lookups::Lookups`); readers never lock. Rules take `&dyn ClassifierLookup`, so they are tested
 //! with fakes and never touch the database. Answers "code X of classifier Y, valid on D?" in a
 //! few tens of nanoseconds (`bench/nsi_lookup.rs` measures it).
 
-use std::sync::Arc;
-
-use arc_swap::ArcSwap;
 use chrono::{Datelike, NaiveDate};
 use hashbrown::HashMap;
 
@@ -204,33 +201,6 @@ impl ClassifierLookup for NsiSnapshot {
     }
 }
 
-/// The current snapshot, shared by every worker and swapped whole when the store changes.
-#[derive(Debug, Clone, Default)]
-pub struct Lookups {
-    nsi: Arc<ArcSwap<NsiSnapshot>>,
-}
-
-impl Lookups {
-    /// Starts from `snapshot`.
-    #[must_use]
-    pub fn new(snapshot: NsiSnapshot) -> Self {
-        Self {
-            nsi: Arc::new(ArcSwap::from_pointee(snapshot)),
-        }
-    }
-
-    /// The snapshot now; hold it for the whole of one package's checks.
-    #[must_use]
-    pub fn nsi(&self) -> Arc<NsiSnapshot> {
-        self.nsi.load_full()
-    }
-
-    /// Replaces the snapshot.
-    pub fn replace_nsi(&self, snapshot: NsiSnapshot) {
-        self.nsi.store(Arc::new(snapshot));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,17 +275,5 @@ mod tests {
         assert!(s.is_valid("V010", "25", d(2012, 6, 1)));
         assert!(!s.is_valid("V010", "25", d(2014, 6, 1)));
         assert!(s.is_valid("V010", "25", d(2015, 1, 1)));
-    }
-
-    #[test]
-    fn swapping_keeps_old_readers_consistent() {
-        let lookups = Lookups::new(sample());
-        let held = lookups.nsi();
-        lookups.replace_nsi(NsiSnapshot::default());
-        assert!(
-            held.is_valid("V006", "1", d(2024, 1, 1)),
-            "a held snapshot does not change"
-        );
-        assert!(!lookups.nsi().is_loaded("V006"));
     }
 }

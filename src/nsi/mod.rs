@@ -18,10 +18,11 @@ pub mod lookup;
 pub mod packet;
 pub mod store;
 
-pub use lookup::{ClassifierLookup, CodeStatus, Lookups, NsiSnapshot};
+pub use lookup::{ClassifierLookup, CodeStatus, NsiSnapshot};
 pub use store::{CodeOnDate, Entry, ImportRequest, NsiError};
 
 use crate::db::{Database, DbError};
+use crate::lookups::Lookups;
 
 /// Rebuilds the look-up snapshot from the store when the store's revision differs from the
 /// snapshot's, or always with `force`. Returns whether it rebuilt.

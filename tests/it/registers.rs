@@ -453,6 +453,11 @@ async fn onboarding_goes_application_approved_active_and_refuses_other_steps() {
     );
     assert!(!active_on(&app, "medical-organisations", "340955", "2026-02-28").await);
     assert!(active_on(&app, "medical-organisations", "340955", "2026-03-01").await);
+    // The validation snapshot follows an API change at once.
+    let clinic = MoCode::parse("340955").unwrap();
+    let snapshot = app.state.lookups.registers();
+    assert!(snapshot.medical_org_active_on(&clinic, d("2026-03-01")));
+    assert!(!snapshot.medical_org_active_on(&clinic, d("2026-02-28")));
     let res = admin(&app, path, &step("approved", "2026-04-01")).await;
     assert_eq!(res.status, StatusCode::CONFLICT, "active -> approved");
     let res = admin(&app, path, &step("excluded", "2026-02-20")).await;

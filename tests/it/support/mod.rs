@@ -147,7 +147,7 @@ impl TestApp {
         let (database, _) = db::migrate(&settings.database).unwrap();
         omshub::nsi::prepare(&database, &settings.nsi).unwrap();
         let state = AppState::new(settings, database).unwrap();
-        omshub::nsi::refresh_snapshot(&state.db, &state.lookups, true).unwrap();
+        state.lookups.refresh(&state.db, true).unwrap();
         Self { state, _db: db }
     }
 
