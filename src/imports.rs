@@ -125,6 +125,67 @@ impl fmt::Display for FileSummary {
     }
 }
 
+/// What an import command did with one file.
+#[derive(Debug)]
+pub enum FileResult {
+    /// Imported (possibly with rejected entries).
+    Imported(FileSummary),
+    /// Refused as a whole.
+    Refused {
+        /// The file.
+        file: String,
+        /// Stable snake_case code.
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Exit status of an import that applied some entries and rejected others.
+pub const EXIT_PARTIAL: u8 = 3;
+
+/// Prints the results of an import command, as text (a summary line per file and a line per
+/// rejected entry) or as one JSON array, and returns its exit status: 0 everything applied,
+/// 3 some entries rejected, 1 a file refused as a whole.
+pub fn report(results: &[FileResult], json: bool) -> Result<u8, serde_json::Error> {
+    let (mut refused, mut rejected) = (false, false);
+    let mut out = Vec::new();
+    for result in results {
+        match result {
+            FileResult::Imported(summary) => {
+                rejected |= !summary.rejected.is_empty();
+                if json {
+                    out.push(serde_json::to_value(summary)?);
+                } else {
+                    println!("{summary}");
+                }
+            }
+            FileResult::Refused {
+                file,
+                code,
+                message,
+            } => {
+                refused = true;
+                if json {
+                    out.push(serde_json::json!({"file": file, "error": code, "message": message}));
+                } else {
+                    println!("{file}: refused [{code}] {message}");
+                }
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(if refused {
+        1
+    } else if rejected {
+        EXIT_PARTIAL
+    } else {
+        0
+    })
+}
+
 /// A progress bar on standard error, drawn only when it is a terminal.
 pub struct Progress(indicatif::ProgressBar);
 

@@ -196,17 +196,6 @@ pub struct ExportQuery {
     pub encoding: Option<String>,
 }
 
-/// Reads an encoding name as the CLI and the API accept it.
-pub fn output_encoding(name: Option<&str>) -> Result<OutputEncoding, ApiError> {
-    match name.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("utf-8" | "utf8") => Ok(OutputEncoding::Utf8),
-        Some("windows-1251" | "cp1251") => Ok(OutputEncoding::Windows1251),
-        Some(other) => Err(ApiError::BadRequest(format!(
-            "encoding `{other}` is not supported; use utf-8 or windows-1251"
-        ))),
-    }
-}
-
 async fn export(
     _caller: Caller,
     state: web::Data<AppState>,
@@ -214,7 +203,8 @@ async fn export(
     query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner().to_ascii_uppercase();
-    let encoding = output_encoding(query.encoding.as_deref())?;
+    let encoding = OutputEncoding::from_name(query.encoding.as_deref().unwrap_or("utf-8"))
+        .map_err(ApiError::BadRequest)?;
     let on = query.on;
     let file_id = id.clone();
     let bytes = super::with_conn(&state, move |conn| {
@@ -228,12 +218,11 @@ async fn export(
         })
     })
     .await?;
-    let charset = match encoding {
-        OutputEncoding::Utf8 => "utf-8",
-        OutputEncoding::Windows1251 => "windows-1251",
-    };
     Ok(HttpResponse::Ok()
-        .content_type(format!("application/xml; charset={charset}"))
+        .content_type(format!(
+            "application/xml; charset={}",
+            encoding.label().to_ascii_lowercase()
+        ))
         .insert_header((
             actix_web::http::header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{file_id}.xml\""),

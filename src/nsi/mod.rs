@@ -13,6 +13,7 @@
 //! refresh) and, through `ClassifierLookup`, by validation.
 
 pub mod baseline;
+pub mod cli;
 pub mod definitions;
 pub mod lookup;
 pub mod packet;
@@ -22,6 +23,7 @@ pub use lookup::{ClassifierLookup, CodeStatus, NsiSnapshot};
 pub use store::{CodeOnDate, Entry, ImportRequest, NsiError};
 
 use crate::db::{Database, DbError};
+use crate::imports::FileResult;
 use crate::lookups::Lookups;
 
 /// Rebuilds the look-up snapshot from the store when the store's revision differs from the
@@ -55,22 +57,6 @@ pub fn prepare(
     }
     let mut conn = db.conn()?;
     Ok(baseline::load_missing(&mut conn)?)
-}
-
-/// The result of `omshub nsi import` for one file.
-#[derive(Debug)]
-pub enum FileResult {
-    /// Imported (possibly with rejected entries).
-    Imported(crate::imports::FileSummary),
-    /// Refused as a whole.
-    Refused {
-        /// The file.
-        file: String,
-        /// Stable snake_case code.
-        code: &'static str,
-        /// Why.
-        message: String,
-    },
 }
 
 /// Imports packet files one after the other (each file is its own transaction), with a

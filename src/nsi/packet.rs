@@ -141,7 +141,20 @@ pub enum OutputEncoding {
 }
 
 impl OutputEncoding {
-    fn label(self) -> &'static str {
+    /// Reads the name a user gives: `utf-8` / `utf8`, `windows-1251` / `cp1251` (any case).
+    pub fn from_name(name: &str) -> Result<Self, String> {
+        match name.to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => Ok(Self::Utf8),
+            "windows-1251" | "cp1251" => Ok(Self::Windows1251),
+            other => Err(format!(
+                "encoding `{other}` is not supported; use utf-8 or windows-1251"
+            )),
+        }
+    }
+
+    /// The name used in the XML declaration and in `charset=`.
+    #[must_use]
+    pub fn label(self) -> &'static str {
         match self {
             OutputEncoding::Utf8 => "UTF-8",
             OutputEncoding::Windows1251 => "windows-1251",

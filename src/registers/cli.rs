@@ -14,11 +14,8 @@ use super::RegisterKind;
 use super::export::export_packet;
 use super::import::{ImportOptions, import_packet};
 use crate::config::Settings;
-use crate::imports::Progress;
+use crate::imports::{FileResult, Progress, report};
 use crate::nsi::packet::{OutputEncoding, write_packet};
-
-/// Exit status of an import that rejected some entries.
-pub const EXIT_PARTIAL: u8 = 3;
 
 /// The `registers` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -64,8 +61,7 @@ pub fn run(command: &RegistersCommand, settings: &Settings) -> anyhow::Result<Ex
             by,
             json,
         } => {
-            let (mut refused, mut rejected) = (false, false);
-            let mut out = Vec::new();
+            let mut results = Vec::with_capacity(files.len());
             for path in files {
                 let file = path.display().to_string();
                 let result = std::fs::read(path)
@@ -86,35 +82,16 @@ pub fn run(command: &RegistersCommand, settings: &Settings) -> anyhow::Result<Ex
                         progress.finish();
                         summary.map_err(|e| (e.code(), e.to_string()))
                     });
-                match result {
-                    Ok(summary) => {
-                        rejected |= !summary.rejected.is_empty();
-                        if *json {
-                            out.push(serde_json::to_value(&summary)?);
-                        } else {
-                            println!("{summary}");
-                        }
-                    }
-                    Err((code, message)) => {
-                        refused = true;
-                        if *json {
-                            out.push(serde_json::json!({"file": file, "error": code, "message": message}));
-                        } else {
-                            println!("{file}: refused [{code}] {message}");
-                        }
-                    }
-                }
+                results.push(match result {
+                    Ok(summary) => FileResult::Imported(summary),
+                    Err((code, message)) => FileResult::Refused {
+                        file,
+                        code,
+                        message,
+                    },
+                });
             }
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&out)?);
-            }
-            Ok(if refused {
-                ExitCode::FAILURE
-            } else if rejected {
-                ExitCode::from(EXIT_PARTIAL)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(ExitCode::from(report(&results, *json)?))
         }
         RegistersCommand::Export {
             register,
@@ -122,13 +99,7 @@ pub fn run(command: &RegistersCommand, settings: &Settings) -> anyhow::Result<Ex
             encoding,
         } => {
             let kind = register_named(register)?;
-            let encoding = match encoding.to_ascii_lowercase().as_str() {
-                "utf-8" | "utf8" => OutputEncoding::Utf8,
-                "windows-1251" | "cp1251" => OutputEncoding::Windows1251,
-                other => {
-                    anyhow::bail!("encoding `{other}` is not supported; use utf-8 or windows-1251")
-                }
-            };
+            let encoding = OutputEncoding::from_name(encoding).map_err(anyhow::Error::msg)?;
             let packet = export_packet(&mut conn, kind)?;
             let bytes = write_packet(&packet, encoding)?;
             match out {
