@@ -13,6 +13,8 @@ mod nsi;
 #[cfg(test)]
 mod registers;
 #[cfg(test)]
+mod schemas;
+#[cfg(test)]
 mod support;
 #[cfg(test)]
 mod tidy;
