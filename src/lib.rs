@@ -15,3 +15,5 @@ pub mod lookups;
 pub mod nsi;
 pub mod registers;
 pub mod telemetry;
+pub mod validate;
+pub mod xml;

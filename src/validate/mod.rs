@@ -1,0 +1,350 @@
+//! Validation of ОМС files: findings with F012 codes, never `Err` for a faulty file.
+//!
+//! - `simple`: one value against a compiled simple type.
+//! - `schema`: the streaming check of a whole document against one compiled XSD.
+//! - this module: which schema a file gets (file-name prefix, root element, `ZGLV/VERSION`;
+//!   an unknown version is a coded refusal) and the report of one file.
+//!
+//! A faulty file is a normal outcome, so every function here returns a report; only the caller
+//! (CLI, intake) does I/O errors. `validate` never touches the database: business rules will
+//! take look-up traits (`ClassifierLookup`, `RegisterLookup`).
+
+pub mod schema;
+pub mod simple;
+
+use std::io::{Cursor, Read};
+
+use serde::{Serialize, Serializer};
+
+use crate::xml::reader::{DecodingReader, declared_encoding};
+use crate::xml::tables::Schema;
+use schema::Limits;
+use simple::Patterns;
+
+/// Where in the file a finding is: the keys of the record around it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Context {
+    /// `ZAP/N_ZAP` of the record.
+    pub n_zap: Option<u64>,
+    /// `ID_PAC` of the patient.
+    pub id_pac: Option<String>,
+    /// `Z_SL/IDCASE` of the case.
+    pub idcase: Option<u64>,
+    /// `SL/SL_ID` of the episode.
+    pub sl_id: Option<String>,
+    /// `USL/IDSERV` of the service.
+    pub idserv: Option<String>,
+}
+
+/// One problem, as the `FLK_P` protocol and the JSON report carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// F012 code: 901 order / missing, 902 empty mandatory, 903 type or format, 904 value not
+    /// allowed, 905 duplicate key.
+    pub code: u16,
+    /// The element (`IM_POL`).
+    pub element: String,
+    /// Its parent (`BAS_EL`).
+    pub parent: Option<String>,
+    /// The offending value (`ZN_POL`, at most 100 characters), when there is one.
+    pub value: Option<String>,
+    /// The record keys around it.
+    pub context: Context,
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column, in characters.
+    pub column: u64,
+    /// A sentence for people, with the offending value.
+    pub message: String,
+}
+
+impl Serialize for Finding {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            code: String,
+            element: &'a str,
+            parent: Option<&'a str>,
+            n_zap: Option<u64>,
+            id_pac: Option<&'a str>,
+            idcase: Option<u64>,
+            sl_id: Option<&'a str>,
+            idserv: Option<&'a str>,
+            line: u64,
+            column: u64,
+            message: &'a str,
+        }
+        Out {
+            code: self.code.to_string(),
+            element: &self.element,
+            parent: self.parent.as_deref(),
+            n_zap: self.context.n_zap,
+            id_pac: self.context.id_pac.as_deref(),
+            idcase: self.context.idcase,
+            sl_id: self.context.sl_id.as_deref(),
+            idserv: self.context.idserv.as_deref(),
+            line: self.line,
+            column: self.column,
+            message: &self.message,
+        }
+        .serialize(s)
+    }
+}
+
+/// The result of checking one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// The file name.
+    pub file: String,
+    /// File type from the name (`H`, `T`, `C`, `DP`, `L`, `LT`, …) or the root element.
+    pub kind: String,
+    /// `ZGLV/VERSION` (or empty when the family has none).
+    pub version: String,
+    /// The schema used (`zl_list/3.2/H`), if one was chosen.
+    pub schema: Option<&'static str>,
+    /// No finding at all.
+    pub accepted: bool,
+    /// Records seen (ZAP, PERS, …).
+    pub records: u64,
+    /// Records with a finding.
+    pub refused_records: u64,
+    /// Findings past the cap, counted but not listed.
+    pub findings_dropped: u64,
+    /// The findings, in file order.
+    pub findings: Vec<Finding>,
+}
+
+/// The file-type prefix of an exchange file name (formats.md 1.1:
+/// `^(C|T|H|D[DFOPRSUVAB]|L[TDFOPRSUVCAB]|L)`), if it has one.
+#[must_use]
+pub fn kind_of(file_name: &str) -> Option<&str> {
+    let b = file_name.as_bytes();
+    match b.first()? {
+        b'D' if b.get(1).is_some_and(|c| b"DFOPRSUVAB".contains(c)) => Some(&file_name[..2]),
+        b'L' if b.get(1).is_some_and(|c| b"TDFOPRSUVCAB".contains(c)) => Some(&file_name[..2]),
+        b'C' | b'T' | b'H' | b'L' => Some(&file_name[..1]),
+        _ => None,
+    }
+}
+
+/// What the first bytes of a file say: its root element and `ZGLV/VERSION`.
+fn peek(prefix: &str) -> (Option<String>, Option<String>) {
+    let mut rest = prefix;
+    let root = loop {
+        let Some(i) = rest.find('<') else { break None };
+        rest = &rest[i + 1..];
+        match rest.as_bytes().first() {
+            Some(b'?' | b'!') => {}
+            Some(_) => {
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                    .unwrap_or(rest.len());
+                break Some(rest[..end].to_owned());
+            }
+            None => break None,
+        }
+    };
+    let version = prefix.find("<VERSION>").and_then(|i| {
+        let after = &prefix[i + "<VERSION>".len()..];
+        after
+            .find("</VERSION>")
+            .map(|j| after[..j].trim().to_owned())
+    });
+    (root, version)
+}
+
+/// Which schema name a file gets, or the finding that refuses it.
+fn schema_name(
+    file_name: &str,
+    root: &str,
+    version: Option<&str>,
+) -> Result<String, (u16, String, String)> {
+    let kind = kind_of(file_name);
+    let versioned =
+        |family: &str, letter: &str, supported: &[&str]| -> Result<String, (u16, String, String)> {
+            let Some(v) = version else {
+                return Err((901, "VERSION".into(), "ZGLV/VERSION is missing".into()));
+            };
+            if supported.contains(&v) {
+                Ok(format!("{family}/{v}/{letter}"))
+            } else {
+                Err((
+                    904,
+                    "VERSION".into(),
+                    format!(
+                        "version {v} of a {letter} file is not supported (supported: {})",
+                        supported.join(", ")
+                    ),
+                ))
+            }
+        };
+    match root {
+        "ZL_LIST" => match kind.map(|k| &k[..1]) {
+            Some("T") => versioned("zl_list", "T", &["3.1"]),
+            Some("C") => versioned("zl_list", "C", &["3.1"]),
+            Some("D") => versioned("zl_list", "D", &["3.1"]),
+            _ => versioned("zl_list", "H", &["3.1", "3.2"]),
+        },
+        "PERS_LIST" => versioned("pers_list", "L", &["3.1", "3.2"]),
+        "FLK_P" if file_name.starts_with('V') => Ok("flk_p/1.0/FLK_P".into()),
+        "FLK_P" => Ok("flk_p/erz/FLK_P".into()),
+        "OPLIST" | "REPLIST" | "RECLIST" | "STOPLIST" | "CONFLICTLIST" => {
+            Ok(format!("erz/1.0/{root}"))
+        }
+        other => Err((
+            901,
+            other.to_owned(),
+            format!("root element {other} is not an exchange file the hub knows"),
+        )),
+    }
+}
+
+/// Checks one file, streaming, against the schema its name, root and version select from
+/// `schemas`.
+pub fn check_file<R: Read>(
+    schemas: &[&'static Schema],
+    patterns: &dyn Fn(&'static Schema) -> &'static Patterns,
+    file_name: &str,
+    mut source: R,
+    limits: Limits,
+) -> std::io::Result<FileReport> {
+    let mut prefix = vec![0; 64 * 1024];
+    let mut filled = 0;
+    while filled < prefix.len() {
+        let n = source.read(&mut prefix[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    prefix.truncate(filled);
+    let kind = kind_of(file_name).unwrap_or("").to_owned();
+    let mut report = FileReport {
+        file: file_name.to_owned(),
+        kind,
+        version: String::new(),
+        schema: None,
+        accepted: false,
+        records: 0,
+        refused_records: 0,
+        findings_dropped: 0,
+        findings: Vec::new(),
+    };
+    let refuse = |report: &mut FileReport, code: u16, element: String, message: String| {
+        report.findings.push(Finding {
+            code,
+            parent: (element == "VERSION").then(|| "ZGLV".to_owned()),
+            element,
+            value: None,
+            context: Context::default(),
+            line: 1,
+            column: 1,
+            message,
+        });
+    };
+    let encoding = match declared_encoding(&prefix) {
+        Ok(e) => e,
+        Err(label) => {
+            refuse(
+                &mut report,
+                903,
+                "xml".into(),
+                format!(
+                    "the declared encoding `{label}` is not supported; use windows-1251 or UTF-8"
+                ),
+            );
+            return Ok(report);
+        }
+    };
+    let (text, _, _) = encoding.decode(&prefix);
+    let (root, version) = peek(&text);
+    report.version = version.clone().unwrap_or_default();
+    if report.kind.is_empty() {
+        report.kind = root.clone().unwrap_or_default();
+    }
+    let name = match root
+        .as_deref()
+        .map(|r| schema_name(file_name, r, version.as_deref()))
+    {
+        Some(Ok(name)) => name,
+        Some(Err((code, element, message))) => {
+            refuse(&mut report, code, element, message);
+            return Ok(report);
+        }
+        None => {
+            refuse(
+                &mut report,
+                901,
+                String::new(),
+                "the file has no root element".into(),
+            );
+            return Ok(report);
+        }
+    };
+    let Some(schema) = schemas.iter().copied().find(|s| s.name == name) else {
+        refuse(
+            &mut report,
+            904,
+            "VERSION".into(),
+            format!("no schema {name} is built into this hub"),
+        );
+        return Ok(report);
+    };
+    report.schema = Some(schema.name);
+    let reader = DecodingReader::new(Cursor::new(prefix).chain(source), encoding);
+    let outcome = schema::check(schema, patterns(schema), reader, limits);
+    report.records = outcome.records;
+    report.refused_records = outcome.refused_records;
+    report.findings_dropped = outcome.findings_dropped;
+    report.findings = outcome.findings;
+    report.accepted = report.findings.is_empty() && report.findings_dropped == 0;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_follow_the_name_rules() {
+        assert_eq!(kind_of("HM750096T75_2601001.xml"), Some("H"));
+        assert_eq!(kind_of("DPM750052T75_21041"), Some("DP"));
+        assert_eq!(kind_of("LTM750096T75_21041"), Some("LT"));
+        assert_eq!(kind_of("LM750096T75_21041"), Some("L"));
+        assert_eq!(kind_of("DXM1"), None);
+        assert_eq!(kind_of("VHM750096T75_21041"), None);
+    }
+
+    #[test]
+    fn versions_select_or_refuse() {
+        assert_eq!(
+            schema_name("HM1", "ZL_LIST", Some("3.2")).unwrap(),
+            "zl_list/3.2/H"
+        );
+        assert_eq!(
+            schema_name("TM1", "ZL_LIST", Some("3.1")).unwrap(),
+            "zl_list/3.1/T"
+        );
+        assert_eq!(
+            schema_name("LM1", "PERS_LIST", Some("3.2")).unwrap(),
+            "pers_list/3.2/L"
+        );
+        let (code, element, message) = schema_name("HM1", "ZL_LIST", Some("6.0")).unwrap_err();
+        assert_eq!((code, element.as_str()), (904, "VERSION"));
+        assert!(message.contains("3.1, 3.2"), "{message}");
+        assert_eq!(
+            schema_name("TM1", "ZL_LIST", Some("3.2")).unwrap_err().0,
+            904
+        );
+        assert_eq!(schema_name("HM1", "ZL_LIST", None).unwrap_err().0, 901);
+        assert_eq!(schema_name("x", "html", None).unwrap_err().0, 901);
+    }
+
+    #[test]
+    fn the_peek_finds_root_and_version() {
+        let (root, version) =
+            peek("<?xml version=\"1.0\"?>\n<!-- c --><ZL_LIST><ZGLV><VERSION> 3.2 </VERSION>");
+        assert_eq!(root.as_deref(), Some("ZL_LIST"));
+        assert_eq!(version.as_deref(), Some("3.2"));
+    }
+}

@@ -1,0 +1,259 @@
+//! The byte stream under the XML parser: the declared encoding (windows-1251, the usual one, or
+//! UTF-8) decoded to UTF-8 as the bytes pass, refusing bytes that contradict the declaration
+//! with their offset, and the line and column of what the parser has consumed.
+//!
+//! Memory stays constant: two fixed buffers, whatever the file size. Used by the schema
+//! validator (`validate::schema`).
+
+use std::fmt;
+use std::io::{self, BufRead, Read};
+
+use encoding_rs::{DecoderResult, Encoding, UTF_8, WINDOWS_1251};
+
+/// Bytes read from the source per refill.
+const IN_BUF: usize = 64 * 1024;
+/// Decoded bytes held; windows-1251 grows at most ×3 in UTF-8.
+const OUT_BUF: usize = 3 * IN_BUF + 16;
+
+/// The bytes do not fit the encoding the file declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodingError {
+    /// Byte offset in the source file.
+    pub offset: u64,
+    /// The declared encoding.
+    pub declared: &'static str,
+}
+
+impl fmt::Display for EncodingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "byte offset {}: the bytes are not valid {} as the file declares",
+            self.offset, self.declared
+        )
+    }
+}
+
+impl std::error::Error for EncodingError {}
+
+/// The encoding named by the XML declaration at the start of `prefix` (UTF-8 when there is
+/// none), or the label it names when the hub does not support it.
+pub fn declared_encoding(prefix: &[u8]) -> Result<&'static Encoding, String> {
+    let text = prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(prefix);
+    if !text.starts_with(b"<?xml") {
+        return Ok(UTF_8);
+    }
+    let end = text.iter().position(|&b| b == b'>').unwrap_or(text.len());
+    let decl = String::from_utf8_lossy(&text[..end]);
+    let Some(pos) = decl.find("encoding") else {
+        return Ok(UTF_8);
+    };
+    let rest = decl[pos + "encoding".len()..].trim_start();
+    let Some(rest) = rest.strip_prefix('=') else {
+        return Ok(UTF_8);
+    };
+    let rest = rest.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
+    let label = match quote {
+        Some(q) => rest[1..].split(q).next().unwrap_or(""),
+        None => "",
+    };
+    match Encoding::for_label(label.trim().as_bytes()) {
+        Some(e) if e == UTF_8 || e == WINDOWS_1251 => Ok(e),
+        _ => Err(label.to_owned()),
+    }
+}
+
+/// Decodes `inner` from `encoding` to UTF-8 and counts lines and columns of what is consumed.
+pub struct DecodingReader<R> {
+    inner: R,
+    encoding: &'static Encoding,
+    decoder: encoding_rs::Decoder,
+    input: Box<[u8]>,
+    in_start: usize,
+    in_end: usize,
+    /// Source bytes before `input[0]`.
+    in_offset: u64,
+    output: Box<[u8]>,
+    out_start: usize,
+    out_end: usize,
+    eof: bool,
+    line: u64,
+    column: u64,
+}
+
+impl<R: Read> DecodingReader<R> {
+    /// A reader of `inner`, which is in `encoding`.
+    pub fn new(inner: R, encoding: &'static Encoding) -> Self {
+        Self {
+            inner,
+            encoding,
+            decoder: encoding.new_decoder_without_bom_handling(),
+            input: vec![0; IN_BUF].into_boxed_slice(),
+            in_start: 0,
+            in_end: 0,
+            in_offset: 0,
+            output: vec![0; OUT_BUF].into_boxed_slice(),
+            out_start: 0,
+            out_end: 0,
+            eof: false,
+            line: 1,
+            column: 1,
+        }
+    }
+
+    /// 1-based line and column (in characters) of the next byte the parser will consume.
+    #[must_use]
+    pub fn position(&self) -> (u64, u64) {
+        (self.line, self.column)
+    }
+
+    fn refill(&mut self) -> io::Result<()> {
+        while self.out_start == self.out_end {
+            if self.in_start == self.in_end && !self.eof {
+                self.in_offset += u64::try_from(self.in_end).unwrap_or(0);
+                self.in_start = 0;
+                self.in_end = 0;
+                let n = self.inner.read(&mut self.input)?;
+                if n == 0 {
+                    self.eof = true;
+                } else {
+                    self.in_end = n;
+                }
+                if self.in_offset == 0 && self.in_end >= 3 && self.input[..3] == *b"\xEF\xBB\xBF" {
+                    if self.encoding == UTF_8 {
+                        self.in_start = 3;
+                    } else {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            EncodingError {
+                                offset: 0,
+                                declared: self.encoding.name(),
+                            },
+                        ));
+                    }
+                }
+            }
+            let (result, read, written) = self.decoder.decode_to_utf8_without_replacement(
+                &self.input[self.in_start..self.in_end],
+                &mut self.output,
+                self.eof,
+            );
+            let read_before = self.in_start;
+            self.in_start += read;
+            self.out_start = 0;
+            self.out_end = written;
+            if let DecoderResult::Malformed(bad, after) = result {
+                let bad_at = self.in_offset + u64::try_from(read_before + read).unwrap_or(0)
+                    - u64::from(bad)
+                    - u64::from(after);
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    EncodingError {
+                        offset: bad_at,
+                        declared: self.encoding.name(),
+                    },
+                ));
+            }
+            if written == 0 && self.eof && self.in_start == self.in_end {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for DecodingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for DecodingReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.out_start == self.out_end {
+            self.refill()?;
+        }
+        Ok(&self.output[self.out_start..self.out_end])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        let end = (self.out_start + amt).min(self.out_end);
+        for &b in &self.output[self.out_start..end] {
+            if b == b'\n' {
+                self.line += 1;
+                self.column = 1;
+            } else if b & 0xC0 != 0x80 {
+                self.column += 1;
+            }
+        }
+        self.out_start = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(bytes: &[u8], enc: &'static Encoding) -> io::Result<String> {
+        let mut r = DecodingReader::new(bytes, enc);
+        let mut s = String::new();
+        r.read_to_string(&mut s)?;
+        Ok(s)
+    }
+
+    #[test]
+    fn the_declaration_names_the_encoding() {
+        assert_eq!(
+            declared_encoding(br#"<?xml version="1.0" encoding="windows-1251"?><a/>"#),
+            Ok(WINDOWS_1251)
+        );
+        assert_eq!(
+            declared_encoding(b"<?xml version='1.0' encoding='UTF-8'?>"),
+            Ok(UTF_8)
+        );
+        assert_eq!(declared_encoding(b"<a/>"), Ok(UTF_8));
+        assert_eq!(
+            declared_encoding(br#"<?xml version="1.0" encoding="koi8-r"?>"#),
+            Err("koi8-r".to_owned())
+        );
+    }
+
+    #[test]
+    fn windows_1251_decodes_across_buffer_boundaries() {
+        let text = "Иванов Пётр ".repeat(20_000);
+        let (bytes, _, _) = WINDOWS_1251.encode(&text);
+        assert_eq!(read_all(&bytes, WINDOWS_1251).unwrap(), text);
+    }
+
+    #[test]
+    fn bytes_that_contradict_the_declaration_are_refused_with_their_offset() {
+        let mut bytes = b"<a>abc".to_vec();
+        bytes.push(0xFF);
+        bytes.extend_from_slice(b"</a>");
+        let err = read_all(&bytes, UTF_8).unwrap_err();
+        let inner = err
+            .get_ref()
+            .unwrap()
+            .downcast_ref::<EncodingError>()
+            .unwrap();
+        assert_eq!(inner.offset, 6);
+        let bom = b"\xEF\xBB\xBF<a/>";
+        assert!(read_all(bom, WINDOWS_1251).is_err());
+        assert_eq!(read_all(bom, UTF_8).unwrap(), "<a/>");
+    }
+
+    #[test]
+    fn lines_and_columns_count_characters_consumed() {
+        let mut r = DecodingReader::new("ab\nвг\nx".as_bytes(), UTF_8);
+        let _ = r.fill_buf().unwrap();
+        r.consume(3);
+        assert_eq!(r.position(), (2, 1));
+        r.consume(4);
+        assert_eq!(r.position(), (2, 3), "two Cyrillic letters are two columns");
+    }
+}
