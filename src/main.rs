@@ -36,6 +36,9 @@ enum Command {
         #[command(subcommand)]
         command: omshub::nsi::cli::NsiCommand,
     },
+    /// Check exchange files (.xml) against the federal formats; exit 0 when all are accepted,
+    /// 1 when any is refused, 2 when a file cannot be read.
+    Validate(omshub::validate::cli::ValidateArgs),
     /// Registers of organisations (F001–F004): import packets, export.
     Registers {
         #[command(subcommand)]
@@ -69,6 +72,10 @@ fn run(command: &Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::CheckConfig => {
             print!("{}", settings.to_masked_toml()?);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate(args) => {
+            omshub::telemetry::init(&settings.log)?;
+            Ok(ExitCode::from(omshub::validate::cli::run(args)?))
         }
         Command::Registers { command } => {
             omshub::telemetry::init(&settings.log)?;

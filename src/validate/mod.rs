@@ -9,6 +9,7 @@
 //! (CLI, intake) does I/O errors. `validate` never touches the database: business rules will
 //! take look-up traits (`ClassifierLookup`, `RegisterLookup`).
 
+pub mod cli;
 pub mod schema;
 pub mod simple;
 
@@ -199,11 +200,35 @@ fn schema_name(
     }
 }
 
-/// Checks one file, streaming, against the schema its name, root and version select from
-/// `schemas`.
-pub fn check_file<R: Read>(
-    schemas: &[&'static Schema],
-    patterns: &dyn Fn(&'static Schema) -> &'static Patterns,
+/// The compiled schemas with their patterns, built once per process.
+pub struct Validator {
+    schemas: Vec<(&'static Schema, Patterns)>,
+}
+
+impl Validator {
+    /// Prepares `schemas` (compiles their patterns once).
+    pub fn new(schemas: &[&'static Schema]) -> Result<Self, regex::Error> {
+        let mut prepared = Vec::with_capacity(schemas.len());
+        for &schema in schemas {
+            prepared.push((schema, Patterns::compile(schema)?));
+        }
+        Ok(Self { schemas: prepared })
+    }
+
+    /// Checks one file, streaming, against the schema its name, root and version select.
+    /// Only reading `source` can fail; a faulty file is a report with findings.
+    pub fn check_file<R: Read>(
+        &self,
+        file_name: &str,
+        source: R,
+        limits: Limits,
+    ) -> std::io::Result<FileReport> {
+        check_file(&self.schemas, file_name, source, limits)
+    }
+}
+
+fn check_file<R: Read>(
+    schemas: &[(&'static Schema, Patterns)],
     file_name: &str,
     mut source: R,
     limits: Limits,
@@ -281,7 +306,7 @@ pub fn check_file<R: Read>(
             return Ok(report);
         }
     };
-    let Some(schema) = schemas.iter().copied().find(|s| s.name == name) else {
+    let Some((schema, patterns)) = schemas.iter().find(|(s, _)| s.name == name) else {
         refuse(
             &mut report,
             904,
@@ -292,7 +317,7 @@ pub fn check_file<R: Read>(
     };
     report.schema = Some(schema.name);
     let reader = DecodingReader::new(Cursor::new(prefix).chain(source), encoding);
-    let outcome = schema::check(schema, patterns(schema), reader, limits);
+    let outcome = schema::check(schema, patterns, reader, limits);
     report.records = outcome.records;
     report.refused_records = outcome.refused_records;
     report.findings_dropped = outcome.findings_dropped;

@@ -4,4 +4,5 @@
 //! Called by `validate` (schema checks) and, later, by intake and the protocol writers.
 
 pub mod reader;
+pub mod schemas;
 pub mod tables;
