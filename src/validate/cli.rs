@@ -22,6 +22,8 @@ pub enum Format {
     Text,
     /// One JSON object per file per line.
     Json,
+    /// The FLK_P protocol file of each file (`V` + its name, windows-1251), written to `--out`.
+    Flk,
 }
 
 /// Arguments of `omshub validate`.
@@ -34,6 +36,9 @@ pub struct ValidateArgs {
     /// the only check, so the flag changes nothing yet).
     #[arg(long)]
     pub schema_only: bool,
+    /// Folder the `flk` protocols are written to.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
     /// Findings listed per file at most (the rest are counted).
     #[arg(long, default_value_t = 1000)]
     pub max_findings: usize,
@@ -127,6 +132,14 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
         match args.format {
             Format::Text => println!("{}", render_text(&report)),
             Format::Json => println!("{}", serde_json::to_string(&report)?),
+            Format::Flk => {
+                let path = args.out.join(format!(
+                    "{}.xml",
+                    super::protocol::protocol_name(&report.file)
+                ));
+                std::fs::write(&path, super::protocol::write_flk(&report))?;
+                println!("{}: {} findings", path.display(), report.findings.len());
+            }
         }
         if !report.accepted && status == 0 {
             status = EXIT_REFUSED;

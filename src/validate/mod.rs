@@ -10,6 +10,7 @@
 //! take look-up traits (`ClassifierLookup`, `RegisterLookup`).
 
 pub mod cli;
+pub mod protocol;
 pub mod schema;
 pub mod simple;
 
@@ -103,6 +104,8 @@ pub struct FileReport {
     pub version: String,
     /// The schema used (`zl_list/3.2/H`), if one was chosen.
     pub schema: Option<&'static str>,
+    /// `SCHET/NSCHET`, the account number, for the protocol.
+    pub nschet: Option<String>,
     /// No finding at all.
     pub accepted: bool,
     /// Records seen (ZAP, PERS, …).
@@ -249,6 +252,7 @@ fn check_file<R: Read>(
         kind,
         version: String::new(),
         schema: None,
+        nschet: None,
         accepted: false,
         records: 0,
         refused_records: 0,
@@ -322,6 +326,7 @@ fn check_file<R: Read>(
     report.refused_records = outcome.refused_records;
     report.findings_dropped = outcome.findings_dropped;
     report.findings = outcome.findings;
+    report.nschet = outcome.nschet;
     report.accepted = report.findings.is_empty() && report.findings_dropped == 0;
     Ok(report)
 }

@@ -51,6 +51,8 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// Findings beyond `max_findings`, counted but not kept.
     pub findings_dropped: u64,
+    /// `SCHET/NSCHET`, the account number, when the file has one.
+    pub nschet: Option<String>,
     /// The file could not be read to its end (not well-formed, wrong encoding, a DTD); the
     /// last finding says where.
     pub fatal: bool,
@@ -364,6 +366,7 @@ impl Checker<'_> {
             "IDCASE" => self.context.idcase = trimmed.parse().ok(),
             "SL_ID" => self.context.sl_id = Some(trimmed.to_owned()),
             "IDSERV" => self.context.idserv = Some(trimmed.to_owned()),
+            "NSCHET" if at.parent == Some("SCHET") => self.out.nschet = Some(trimmed.to_owned()),
             _ => {}
         }
         let mandatory = self.schema.elements[usize::from(decl)].mandatory;

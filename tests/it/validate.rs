@@ -290,3 +290,40 @@ fn the_command_reports_each_file_and_exits_by_the_worst() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("cannot read"), "{stderr}");
 }
+
+#[test]
+fn the_protocol_of_every_invalid_sample_is_a_valid_flk_p_file() {
+    let validator = validator();
+    for path in samples(true) {
+        let report = check(&path);
+        let bytes = omshub::validate::protocol::write_flk(&report);
+        let name = format!(
+            "{}.xml",
+            omshub::validate::protocol::protocol_name(&report.file)
+        );
+        let protocol = validator
+            .check_file(&name, &bytes[..], Limits::default())
+            .unwrap();
+        assert_eq!(protocol.schema, Some("flk_p/1.0/FLK_P"), "{name}");
+        assert!(protocol.accepted, "{name}: {:#?}", protocol.findings);
+        assert_eq!(protocol.records, 1, "one PR per finding");
+    }
+    let path =
+        root().join("fixtures/xml/zl_list/3.2/invalid/HM750096T75_2601001_903_date_DATE_1.xml");
+    let bytes = omshub::validate::protocol::write_flk(&check(&path));
+    assert!(bytes.starts_with(b"<?xml version=\"1.0\" encoding=\"windows-1251\"?>"));
+    let text = encoding_rs::WINDOWS_1251.decode(&bytes).0.into_owned();
+    insta::assert_snapshot!("flk_p_903_date", text);
+}
+
+#[test]
+fn an_accepted_file_has_an_empty_protocol() {
+    let path = root().join("fixtures/xml/zl_list/3.2/HM750096T75_2601001.xml");
+    let bytes = omshub::validate::protocol::write_flk(&check(&path));
+    let text = encoding_rs::WINDOWS_1251.decode(&bytes).0.into_owned();
+    assert!(
+        text.contains("<FNAME>VHM750096T75_2601001</FNAME>"),
+        "{text}"
+    );
+    assert!(!text.contains("<PR>"), "{text}");
+}

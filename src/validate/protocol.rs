@@ -1,0 +1,168 @@
+//! The FLK protocol (`FLK_P`, formats.md 2.1) of one checked file: `V` + the source name, one
+//! `PR` per finding with its F012 code, element, value, parent and record keys, in
+//! windows-1251, valid against `schemas/flk_p/1.0/FLK_P.xsd`.
+//!
+//! Written by `omshub validate --format flk` and, later, by intake for every package.
+
+use std::fmt::Write as _;
+
+use super::{FileReport, Finding};
+
+/// The protocol's file name: `V` + the source file name without its extension.
+#[must_use]
+pub fn protocol_name(source_file: &str) -> String {
+    format!("V{}", stem(source_file))
+}
+
+fn stem(file: &str) -> &str {
+    let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    name.rsplit_once('.').map_or(name, |(s, _)| s)
+}
+
+/// The F012 description of a code, as the protocol's COMMENT starts (F012, formats.md 2.2).
+#[must_use]
+pub fn f012_text(code: u16) -> &'static str {
+    match code {
+        901 => "Нарушен порядок элементов или отсутствует обязательный элемент",
+        902 => "Не заполнено обязательное поле",
+        903 => "Неверный тип или формат данных",
+        904 => "Недопустимое значение",
+        905 => "Повторяющийся ключевой идентификатор в файле",
+        801 => "Пакет не является ZIP-архивом",
+        802 => "Имя пакета не соответствует правилам",
+        803 => "В пакете отсутствует файл",
+        804 => "Неверное значение элемента",
+        805 => "Пакет с таким именем уже зарегистрирован",
+        _ => "Ошибка форматно-логического контроля",
+    }
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` collapsed and cut to `max` characters; `None` when nothing is left.
+fn fit(text: &str, max: usize) -> Option<String> {
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.is_empty() {
+        None
+    } else {
+        Some(collapsed.chars().take(max).collect())
+    }
+}
+
+fn element(out: &mut String, indent: &str, name: &str, value: Option<String>) {
+    if let Some(v) = value {
+        let _ = writeln!(out, "{indent}<{name}>{}</{name}>", escape(&v));
+    }
+}
+
+fn pr(out: &mut String, f: &Finding, nschet: Option<&str>) {
+    out.push_str("  <PR>\n");
+    element(out, "    ", "OSHIB", Some(f.code.to_string()));
+    element(out, "    ", "IM_POL", fit(&f.element, 20));
+    element(
+        out,
+        "    ",
+        "ZN_POL",
+        f.value.as_deref().and_then(|v| fit(v, 100)),
+    );
+    element(out, "    ", "NSCHET", nschet.and_then(|n| fit(n, 15)));
+    element(
+        out,
+        "    ",
+        "BAS_EL",
+        f.parent.as_deref().and_then(|p| fit(p, 20)),
+    );
+    element(out, "    ", "N_ZAP", f.context.n_zap.map(|n| n.to_string()));
+    element(
+        out,
+        "    ",
+        "ID_PAC",
+        f.context.id_pac.as_deref().and_then(|v| fit(v, 36)),
+    );
+    element(
+        out,
+        "    ",
+        "IDCASE",
+        f.context.idcase.map(|n| n.to_string()),
+    );
+    element(
+        out,
+        "    ",
+        "SL_ID",
+        f.context.sl_id.as_deref().and_then(|v| fit(v, 36)),
+    );
+    element(
+        out,
+        "    ",
+        "IDSERV",
+        f.context.idserv.as_deref().and_then(|v| fit(v, 36)),
+    );
+    let comment = if f.element.is_empty() {
+        format!("{} (строка {}): {}", f012_text(f.code), f.line, f.message)
+    } else {
+        format!(
+            "{}: {} (строка {}): {}",
+            f012_text(f.code),
+            f.element,
+            f.line,
+            f.message
+        )
+    };
+    element(out, "    ", "COMMENT", fit(&comment, 250));
+    out.push_str("  </PR>\n");
+}
+
+/// The protocol of `report` as windows-1251 bytes. Characters windows-1251 lacks are written
+/// as character references, so the text survives.
+#[must_use]
+pub fn write_flk(report: &FileReport) -> Vec<u8> {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"windows-1251\"?>\n<FLK_P>\n");
+    let source = stem(&report.file);
+    element(
+        &mut xml,
+        "  ",
+        "FNAME",
+        fit(&protocol_name(&report.file), 30),
+    );
+    element(&mut xml, "  ", "FNAME_I", fit(source, 30));
+    for f in &report.findings {
+        pr(&mut xml, f, report.nschet.as_deref());
+    }
+    xml.push_str("</FLK_P>\n");
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(&xml);
+    bytes.into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_fitting() {
+        assert_eq!(
+            protocol_name("HM750096T75_2601001.xml"),
+            "VHM750096T75_2601001"
+        );
+        assert_eq!(
+            protocol_name("/in/LM750096T75_2601001.XML"),
+            "VLM750096T75_2601001"
+        );
+        assert_eq!(fit("  a \n b  ", 10).as_deref(), Some("a b"));
+        assert_eq!(fit("   ", 10), None);
+        assert_eq!(fit("абвгд", 3).as_deref(), Some("абв"));
+        assert_eq!(escape("a<b&\"c\""), "a&lt;b&amp;&quot;c&quot;");
+    }
+}
