@@ -7,6 +7,9 @@
 //! M001 with 15,000 codes and a service list V001 with 100,000 codes, a tenth of them with two
 //! validity periods). Writes its table to docs/PERFORMANCE.md between the `nsi_lookup` markers.
 
+#[path = "report.rs"]
+mod report;
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -169,18 +172,6 @@ fn per_second(n: usize, took: Duration) -> f64 {
     n as f64 / took.as_secs_f64()
 }
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
 #[expect(clippy::float_arithmetic, reason = "formatting a rate")]
 fn millions(rate: f64) -> String {
     format!("{:.1} M/s", rate / 1e6)
@@ -283,9 +274,8 @@ fn main() {
     );
     let _ = writeln!(
         report,
-        "Machine: {} cores, {}. Data: {entries} validity periods in {} classifiers (baseline + synthetic M001 15,000 codes + V001 100,000 codes, a tenth with two periods); questions: random code and date, one in ten about an unknown code. One thread.\n",
-        std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
-        cpu_model(),
+        "Machine: {}. Data: {entries} validity periods in {} classifiers (baseline + synthetic M001 15,000 codes + V001 100,000 codes, a tenth with two periods); questions: random code and date, one in ten about an unknown code. One thread.\n",
+        report::machine(),
         classifiers
     );
     let _ = writeln!(report, "| how | look-ups | rate |\n|---|---|---|");
@@ -308,23 +298,5 @@ fn main() {
         load_sqlite.as_millis()
     );
     println!("{report}");
-    write_report(&report);
-}
-
-/// Replaces the `nsi_lookup` section of docs/PERFORMANCE.md.
-fn write_report(report: &str) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PERFORMANCE.md");
-    let begin = "<!-- bench:nsi_lookup -->";
-    let end = "<!-- /bench:nsi_lookup -->";
-    let current = std::fs::read_to_string(path).unwrap_or_default();
-    let section = format!("{begin}\n{report}{end}");
-    let updated = match (current.find(begin), current.find(end)) {
-        (Some(a), Some(b)) if a < b => {
-            format!("{}{section}{}", &current[..a], &current[b + end.len()..])
-        }
-        _ => format!("{current}\n{section}\n"),
-    };
-    if let Err(e) = std::fs::write(path, updated) {
-        eprintln!("cannot write {path}: {e}");
-    }
+    report::write_section("nsi_lookup", &report);
 }
