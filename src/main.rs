@@ -39,6 +39,11 @@ enum Command {
     /// Check exchange files (.xml) against the federal formats; exit 0 when all are accepted,
     /// 1 when any is refused, 2 when a file cannot be read.
     Validate(omshub::validate::cli::ValidateArgs),
+    /// Synthetic exchange files for tests and benchmarks.
+    Gen {
+        #[command(subcommand)]
+        command: omshub::r#gen::cli::GenCommand,
+    },
     /// Registers of organisations (F001–F004): import packets, export.
     Registers {
         #[command(subcommand)]
@@ -77,6 +82,7 @@ fn run(command: &Command, settings: Settings) -> anyhow::Result<ExitCode> {
             omshub::telemetry::init(&settings.log)?;
             Ok(ExitCode::from(omshub::validate::cli::run(args)?))
         }
+        Command::Gen { command } => omshub::r#gen::cli::run(command),
         Command::Registers { command } => {
             omshub::telemetry::init(&settings.log)?;
             omshub::registers::cli::run(command, &settings)

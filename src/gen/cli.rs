@@ -1,0 +1,77 @@
+//! `omshub gen …`: writes synthetic exchange files for tests and benchmarks. `main.rs` parses
+//! the command line into [`GenCommand`] and calls [`run`].
+//!
+//! Prints one summary line per written file (name, records, bytes, defects by kind).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{AccountsOptions, Defects, write_package};
+use crate::domain::{MoCode, Period, TfomsCode};
+
+/// The `gen` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum GenCommand {
+    /// Write a synthetic H 3.2 account file, its L 3.2 personal-data file and the ZIP package
+    /// holding both, in windows-1251, deterministic by --seed.
+    Accounts {
+        /// Number of cases (ZAP records).
+        #[arg(long)]
+        cases: u64,
+        /// Output directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Seed of every generated value: the same seed gives byte-identical files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Defects to inject, each at a different record: KIND=COUNT,... with KIND one of
+        /// 901 (`DATE_Z_2` before `DATE_Z_1`), 902 (empty NHISTORY), 903 (impossible `DATE_1`),
+        /// 904 (`PR_NOV` 2), 905 (`N_ZAP` of the previous record).
+        #[arg(long, value_name = "KIND=COUNT,...", default_value = "")]
+        defects: String,
+        /// Code of the billing clinic (6 digits).
+        #[arg(long, default_value = "750096")]
+        mo: String,
+        /// Code of the territorial fund billed (2 digits).
+        #[arg(long, default_value = "75")]
+        tf: String,
+        /// Reporting month, YYYY-MM.
+        #[arg(long, default_value = "2026-01")]
+        period: String,
+        /// Package number within the month (end of the file name).
+        #[arg(long, default_value_t = 1)]
+        package: u32,
+    },
+}
+
+/// Runs one `gen` subcommand.
+pub fn run(command: &GenCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        GenCommand::Accounts {
+            cases,
+            out,
+            seed,
+            defects,
+            mo,
+            tf,
+            period,
+            package,
+        } => {
+            let options = AccountsOptions {
+                cases: *cases,
+                seed: *seed,
+                defects: Defects::parse(defects)?,
+                mo: MoCode::parse(mo)?,
+                tf: TfomsCode::parse(tf)?,
+                period: Period::parse(period)?,
+                package: *package,
+            };
+            let written = write_package(out, &options)?;
+            for file in &written.files {
+                println!("{file}");
+            }
+            println!("SUMMAV {}", written.total);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
