@@ -152,6 +152,60 @@ macro_rules! current_table_reads {
 
 pub(crate) use current_table_reads;
 
+/// Generates, inside an `impl Register for X` block, the storage functions that only forward
+/// to the register's `repo` module and its version table in `history`.
+macro_rules! register_storage {
+    ($versions:ident) => {
+        fn load_current(
+            conn: &mut $crate::db::DbConn,
+            code: &str,
+        ) -> Result<Option<$crate::registers::model::State<Self>>, $crate::registers::model::StoreError>
+        {
+            repo::load_current(conn, code)
+        }
+
+        fn load_all(
+            conn: &mut $crate::db::DbConn,
+        ) -> Result<Vec<$crate::registers::model::State<Self>>, $crate::registers::model::StoreError>
+        {
+            repo::load_all(conn)
+        }
+
+        fn list_keys(
+            conn: &mut $crate::db::DbConn,
+            filter: &$crate::registers::model::ListFilter,
+        ) -> Result<
+            Vec<(String, $crate::registers::model::Activity)>,
+            $crate::registers::model::StoreError,
+        > {
+            repo::list_keys(conn, filter)
+        }
+
+        fn save_current(
+            conn: &mut $crate::db::DbConn,
+            state: &$crate::registers::model::State<Self>,
+            now: chrono::NaiveDateTime,
+        ) -> diesel::QueryResult<()> {
+            repo::save_current(conn, state, now)
+        }
+
+        fn insert_version(
+            conn: &mut $crate::db::DbConn,
+            version: &$crate::registers::history::NewVersion<'_>,
+        ) -> diesel::QueryResult<()> {
+            super::history::$versions::insert(conn, version)
+        }
+
+        fn versions(
+            conn: &mut $crate::db::DbConn,
+            code: &str,
+        ) -> diesel::QueryResult<Vec<$crate::registers::history::VersionRow>> {
+            super::history::$versions::list(conn, code)
+        }
+    };
+}
+pub(crate) use register_storage;
+
 #[cfg(test)]
 mod tests {
     use super::like_anywhere;

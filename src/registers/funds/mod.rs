@@ -9,20 +9,16 @@
 
 mod repo;
 
-use chrono::{NaiveDate, NaiveDateTime};
-use diesel::QueryResult;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::RegisterKind;
 use super::check::{self, At, FieldError, RawText};
-use super::history::{NewVersion, VersionRow};
 use super::ids::{Kpp, TerritoryOkato};
 use super::model::{
-    self, Activity, Address, Contacts, ListFilter, PersonParts, RawAddress, RawContacts,
-    RawPersonParts, Register, Span, State, StoreError,
+    self, Address, Contacts, PersonParts, RawAddress, RawContacts, RawPersonParts, Register, Span,
 };
 use super::xml::{self, Children};
-use crate::db::DbConn;
 use crate::domain::{Inn, Ogrn, TfomsCode};
 use crate::nsi::packet::Node;
 
@@ -394,30 +390,5 @@ impl Register for Fund {
         ])
     }
 
-    fn load_current(conn: &mut DbConn, code: &str) -> Result<Option<State<Self>>, StoreError> {
-        repo::load_current(conn, code)
-    }
-
-    fn load_all(conn: &mut DbConn) -> Result<Vec<State<Self>>, StoreError> {
-        repo::load_all(conn)
-    }
-
-    fn list_keys(
-        conn: &mut DbConn,
-        filter: &ListFilter,
-    ) -> Result<Vec<(String, Activity)>, StoreError> {
-        repo::list_keys(conn, filter)
-    }
-
-    fn save_current(conn: &mut DbConn, state: &State<Self>, now: NaiveDateTime) -> QueryResult<()> {
-        repo::save_current(conn, state, now)
-    }
-
-    fn insert_version(conn: &mut DbConn, version: &NewVersion<'_>) -> QueryResult<()> {
-        super::history::fund_versions::insert(conn, version)
-    }
-
-    fn versions(conn: &mut DbConn, code: &str) -> QueryResult<Vec<VersionRow>> {
-        super::history::fund_versions::list(conn, code)
-    }
+    crate::registers::current::register_storage!(fund_versions);
 }
