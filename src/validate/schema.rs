@@ -7,8 +7,8 @@
 //! error the element's subtree is skipped and the rest of the file is still checked. Not
 //! well-formed XML ends the check with one finding at its position.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
-use std::hash::BuildHasher;
 use std::io::Read;
 
 use quick_xml::events::Event;
@@ -81,12 +81,48 @@ fn record_names(schema: &Schema) -> Vec<&'static str> {
     names
 }
 
+/// What an element means for the record context, read once per declaration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    None,
+    NZap,
+    IdPac,
+    Idcase,
+    SlId,
+    Idserv,
+    Nschet,
+    /// `Z_SL` opens a case: its keys start empty.
+    ZSl,
+    /// `SL` opens an episode.
+    Sl,
+    /// `USL` opens a service.
+    Usl,
+}
+
+fn key_of(name: &str) -> Key {
+    match name {
+        "N_ZAP" => Key::NZap,
+        "ID_PAC" => Key::IdPac,
+        "IDCASE" => Key::Idcase,
+        "SL_ID" => Key::SlId,
+        "IDSERV" => Key::Idserv,
+        "NSCHET" => Key::Nschet,
+        "Z_SL" => Key::ZSl,
+        "SL" => Key::Sl,
+        "USL" => Key::Usl,
+        _ => Key::None,
+    }
+}
+
 struct Frame {
     /// `None` while skipping a subtree that is not in the schema.
     decl: Option<ElemId>,
-    name: String,
+    /// The declaration's name; owned only for an element the schema does not know.
+    name: Cow<'static, str>,
+    key: Key,
+    /// The automaton state (complex content) or the simple type (simple content).
     state: u16,
-    text: String,
+    simple: bool,
     /// The text grew past `max_text` (simple content) …
     too_long: bool,
     /// … or non-blank text appeared in element-only content.
@@ -99,9 +135,9 @@ struct Frame {
 }
 
 /// Where a finding is: the element, its parent, line and column.
-struct At<'a> {
-    element: &'a str,
-    parent: Option<&'a str>,
+struct At {
+    element: String,
+    parent: Option<String>,
     line: u64,
     column: u64,
 }
@@ -112,13 +148,32 @@ struct ActiveUnique {
     seen: HashSet<u64, foldhash::fast::FixedState>,
 }
 
+/// How a child element fits its parent.
+enum Step {
+    /// Declared there: its declaration and the parent's next state.
+    Child(ElemId, u16),
+    /// The root element.
+    Root(ElemId),
+    /// Inside a subtree already skipped: no finding.
+    Skip,
+    /// Not allowed there: a 901 finding with this message.
+    Refuse(String),
+}
+
 struct Checker<'s> {
     schema: &'s Schema,
     records: Vec<&'static str>,
+    /// [`Key`] of each element declaration.
+    keys: Vec<Key>,
     patterns: &'s Patterns,
     limits: Limits,
     stack: Vec<Frame>,
+    /// Text of the innermost element with simple content (such an element has no declared
+    /// children, so one buffer serves the whole file).
+    text: String,
     uniques: Vec<ActiveUnique>,
+    /// Emptied key sets, kept for the next scope (a case opens one per `Z_SL`).
+    spare_sets: Vec<HashSet<u64, foldhash::fast::FixedState>>,
     context: Context,
     record_open: bool,
     record_refused: bool,
@@ -139,11 +194,11 @@ impl Checker<'_> {
         }
     }
 
-    fn finding(&self, code: u16, at: &At<'_>, value: Option<&str>, message: String) -> Finding {
+    fn finding(&self, code: u16, at: At, value: Option<&str>, message: String) -> Finding {
         Finding {
             code,
-            element: at.element.to_owned(),
-            parent: at.parent.map(str::to_owned),
+            element: at.element,
+            parent: at.parent,
             value: value.map(|v| v.chars().take(100).collect()),
             context: self.context.clone(),
             line: at.line,
@@ -152,9 +207,19 @@ impl Checker<'_> {
         }
     }
 
-    fn report(&mut self, code: u16, at: &At<'_>, value: Option<&str>, message: String) {
+    fn report(&mut self, code: u16, at: At, value: Option<&str>, message: String) {
         let f = self.finding(code, at, value, message);
         self.push_finding(f);
+    }
+
+    /// Where `frame` is, its parent being the top of the stack.
+    fn at(&self, frame: &Frame) -> At {
+        At {
+            element: frame.name.to_string(),
+            parent: self.stack.last().map(|p| p.name.to_string()),
+            line: frame.line,
+            column: frame.column,
+        }
     }
 
     fn expected(&self, model: u16, state: u16) -> String {
@@ -172,7 +237,7 @@ impl Checker<'_> {
     }
 
     /// Opens a record or clears the context keys of a case, episode or service.
-    fn enter_context(&mut self, name: &str, depth: usize) {
+    fn enter_context(&mut self, name: &str, key: Key, depth: usize) {
         if depth == 1 && self.records.contains(&name) {
             self.close_record();
             self.record_open = true;
@@ -180,110 +245,115 @@ impl Checker<'_> {
             self.out.records += 1;
             self.context = Context::default();
         }
-        match name {
-            "Z_SL" => {
+        match key {
+            Key::ZSl => {
                 self.context.idcase = None;
                 self.context.sl_id = None;
                 self.context.idserv = None;
             }
-            "SL" => {
+            Key::Sl => {
                 self.context.sl_id = None;
                 self.context.idserv = None;
             }
-            "USL" => self.context.idserv = None,
+            Key::Usl => self.context.idserv = None,
             _ => {}
         }
     }
 
-    /// The declaration of a child `name` of the current element, advancing the parent's
-    /// automaton; `None` (after a 901 finding) when it is not allowed there.
-    fn child_decl(&mut self, name: &str, line: u64, column: u64) -> Option<ElemId> {
+    /// How a child `name` fits the current element (without changing anything).
+    fn step(&self, name: &str) -> Step {
         let schema = self.schema;
         let Some(parent) = self.stack.last() else {
             let root = &schema.elements[usize::from(schema.root)];
             if root.name == name {
-                return Some(schema.root);
+                return Step::Root(schema.root);
             }
-            let at = At {
-                element: name,
-                parent: None,
-                line,
-                column,
-            };
-            let message = format!(
+            return Step::Refuse(format!(
                 "the root element is {name}; {} expects {}",
                 schema.name, root.name
-            );
-            self.report(901, &at, None, message);
-            return None;
+            ));
         };
-        let content = parent
-            .decl
-            .map(|d| schema.elements[usize::from(d)].content)?;
+        let Some(decl) = parent.decl else {
+            return Step::Skip;
+        };
         if parent.broken {
-            return None;
+            return Step::Skip;
         }
-        let parent_name = parent.name.clone();
-        let at = At {
-            element: name,
-            parent: Some(&parent_name),
-            line,
-            column,
-        };
-        match content {
+        match schema.elements[usize::from(decl)].content {
             Content::Complex(model) => {
                 let state = &schema.models[usize::from(model)].states[usize::from(parent.state)];
                 if let Some(&(_, child, next)) = state.transitions.iter().find(|t| t.0 == name) {
-                    if let Some(p) = self.stack.last_mut() {
-                        p.state = next;
-                    }
-                    return Some(child);
+                    return Step::Child(child, next);
                 }
                 let expected = self.expected(model, parent.state);
-                let message = format!(
-                    "element {name} is not expected here in {parent_name}; expected {expected}"
-                );
-                self.report(901, &at, None, message);
+                Step::Refuse(format!(
+                    "element {name} is not expected here in {}; expected {expected}",
+                    parent.name
+                ))
             }
-            Content::Simple(_) | Content::Empty => {
-                let message = format!(
-                    "element {name} is not expected: {parent_name} holds a value, not elements"
-                );
-                self.report(901, &at, None, message);
-            }
+            Content::Simple(_) | Content::Empty => Step::Refuse(format!(
+                "element {name} is not expected: {} holds a value, not elements",
+                parent.name
+            )),
         }
-        if let Some(p) = self.stack.last_mut() {
-            p.broken = true;
-        }
-        None
     }
 
     fn start(&mut self, name: &str, line: u64, column: u64) {
         let depth = self.stack.len();
-        self.enter_context(name, depth);
-        let decl = self.child_decl(name, line, column);
-        if let Some(d) = decl {
-            for (i, u) in self.schema.uniques.iter().enumerate() {
-                if u.scope == d {
-                    self.uniques.push(ActiveUnique {
-                        unique: i,
-                        depth,
-                        seen: HashSet::with_hasher(foldhash::fast::FixedState::default()),
-                    });
+        let step = self.step(name);
+        let decl = match step {
+            Step::Child(d, _) | Step::Root(d) => Some(d),
+            Step::Skip | Step::Refuse(_) => None,
+        };
+        let key = decl.map_or_else(|| key_of(name), |d| self.keys[usize::from(d)]);
+        self.enter_context(name, key, depth);
+        match step {
+            Step::Child(_, next) => {
+                if let Some(p) = self.stack.last_mut() {
+                    p.state = next;
                 }
             }
+            Step::Refuse(message) => {
+                let at = At {
+                    element: name.to_owned(),
+                    parent: self.stack.last().map(|p| p.name.to_string()),
+                    line,
+                    column,
+                };
+                self.report(901, at, None, message);
+                if let Some(p) = self.stack.last_mut() {
+                    p.broken = true;
+                }
+            }
+            Step::Root(_) | Step::Skip => {}
         }
-        let state = decl
-            .and_then(|d| match self.schema.elements[usize::from(d)].content {
-                Content::Complex(m) => Some(self.schema.models[usize::from(m)].start),
-                _ => None,
-            })
-            .unwrap_or(0);
+        let (name, state, simple) = match decl {
+            Some(d) => {
+                let element = &self.schema.elements[usize::from(d)];
+                if self.schema.uniques.iter().any(|u| u.scope == d) {
+                    self.open_uniques(d, depth);
+                }
+                match element.content {
+                    Content::Complex(m) => (
+                        Cow::Borrowed(element.name),
+                        self.schema.models[usize::from(m)].start,
+                        false,
+                    ),
+                    Content::Simple(t) => {
+                        self.text.clear();
+                        (Cow::Borrowed(element.name), t, true)
+                    }
+                    Content::Empty => (Cow::Borrowed(element.name), 0, false),
+                }
+            }
+            None => (Cow::Owned(name.to_owned()), 0, false),
+        };
         self.stack.push(Frame {
             decl,
-            name: name.to_owned(),
+            name,
+            key,
             state,
-            text: String::new(),
+            simple,
             too_long: false,
             stray_text: false,
             broken: false,
@@ -292,21 +362,46 @@ impl Checker<'_> {
         });
     }
 
+    fn open_uniques(&mut self, scope: ElemId, depth: usize) {
+        for (i, u) in self.schema.uniques.iter().enumerate() {
+            if u.scope == scope {
+                let seen = self
+                    .spare_sets
+                    .pop()
+                    .unwrap_or_else(|| HashSet::with_hasher(foldhash::fast::FixedState::default()));
+                self.uniques.push(ActiveUnique {
+                    unique: i,
+                    depth,
+                    seen,
+                });
+            }
+        }
+    }
+
+    fn close_uniques(&mut self, depth: usize) {
+        while self.uniques.last().is_some_and(|u| u.depth == depth) {
+            if let Some(mut closed) = self.uniques.pop() {
+                // Keep small sets for reuse; a file-wide set is let go.
+                if closed.seen.capacity() <= 1024 && self.spare_sets.len() < 16 {
+                    closed.seen.clear();
+                    self.spare_sets.push(closed.seen);
+                }
+            }
+        }
+    }
+
     fn text(&mut self, text: &str) {
-        let max = self.limits.max_text;
-        let schema = self.schema;
         let Some(frame) = self.stack.last_mut() else {
             return;
         };
-        let simple = frame
-            .decl
-            .is_some_and(|d| matches!(schema.elements[usize::from(d)].content, Content::Simple(_)));
-        if !simple {
-            frame.stray_text |= !text.trim().is_empty();
-        } else if frame.text.len() + text.len() > max {
+        if !frame.simple {
+            if frame.decl.is_some() {
+                frame.stray_text |= !text.trim_ascii().is_empty();
+            }
+        } else if self.text.len() + text.len() > self.limits.max_text {
             frame.too_long = true;
         } else {
-            frame.text.push_str(text);
+            self.text.push_str(text);
         }
     }
 
@@ -314,13 +409,6 @@ impl Checker<'_> {
         let depth = self.stack.len().saturating_sub(1);
         let Some(frame) = self.stack.pop() else {
             return;
-        };
-        let parent = self.stack.last().map(|p| p.name.clone());
-        let at = At {
-            element: &frame.name,
-            parent: parent.as_deref(),
-            line: frame.line,
-            column: frame.column,
         };
         if let Some(d) = frame.decl {
             match self.schema.elements[usize::from(d)].content {
@@ -332,82 +420,90 @@ impl Checker<'_> {
                             "{} ends too early: a mandatory {expected} is missing",
                             frame.name
                         );
-                        self.report(901, &at, None, message);
+                        self.report(901, self.at(&frame), None, message);
                     }
                     if frame.stray_text {
                         let message = format!("{} holds elements, not text", frame.name);
-                        self.report(901, &at, None, message);
+                        self.report(901, self.at(&frame), None, message);
                     }
                 }
-                Content::Simple(type_id) => self.end_simple(&frame, &at, d, type_id, depth),
+                Content::Simple(type_id) => {
+                    let text = std::mem::take(&mut self.text);
+                    self.end_simple(&frame, &text, d, type_id, depth);
+                    self.text = text;
+                }
                 Content::Empty => {}
             }
         }
-        self.uniques.retain(|u| u.depth != depth);
-        if depth == 1 && self.record_open && self.records.contains(&frame.name.as_str()) {
+        self.close_uniques(depth);
+        if depth == 1 && self.record_open && self.records.contains(&&*frame.name) {
             self.close_record();
         }
     }
 
-    fn end_simple(&mut self, frame: &Frame, at: &At<'_>, decl: ElemId, type_id: u16, depth: usize) {
+    fn end_simple(&mut self, frame: &Frame, value: &str, decl: ElemId, type_id: u16, depth: usize) {
         if frame.too_long {
             let message = format!(
                 "{} is longer than {} bytes",
                 frame.name, self.limits.max_text
             );
-            self.report(903, at, None, message);
+            self.report(903, self.at(frame), None, message);
             return;
         }
-        let value = frame.text.as_str();
         let trimmed = value.trim();
-        match frame.name.as_str() {
-            "N_ZAP" => self.context.n_zap = trimmed.parse().ok(),
-            "ID_PAC" => self.context.id_pac = Some(trimmed.to_owned()),
-            "IDCASE" => self.context.idcase = trimmed.parse().ok(),
-            "SL_ID" => self.context.sl_id = Some(trimmed.to_owned()),
-            "IDSERV" => self.context.idserv = Some(trimmed.to_owned()),
-            "NSCHET" if at.parent == Some("SCHET") => self.out.nschet = Some(trimmed.to_owned()),
+        match frame.key {
+            Key::NZap => self.context.n_zap = trimmed.parse().ok(),
+            Key::IdPac => set_key(&mut self.context.id_pac, trimmed),
+            Key::Idcase => self.context.idcase = trimmed.parse().ok(),
+            Key::SlId => set_key(&mut self.context.sl_id, trimmed),
+            Key::Idserv => set_key(&mut self.context.idserv, trimmed),
+            Key::Nschet if self.stack.last().is_some_and(|p| p.name == "SCHET") => {
+                self.out.nschet = Some(trimmed.to_owned());
+            }
             _ => {}
         }
-        let mandatory = self.schema.elements[usize::from(decl)].mandatory;
         if let Err(e) = simple::check(self.schema, self.patterns, type_id, value) {
+            let mandatory = self.schema.elements[usize::from(decl)].mandatory;
             if mandatory && trimmed.is_empty() {
                 let message = format!("mandatory element {} is empty", frame.name);
-                self.report(902, at, None, message);
+                self.report(902, self.at(frame), None, message);
             } else {
                 let shown: String = trimmed.chars().take(100).collect();
                 let message = format!("{} = '{shown}': {}", frame.name, e.reason);
-                self.report(e.code, at, Some(trimmed), message);
+                self.report(e.code, self.at(frame), Some(trimmed), message);
             }
             return;
         }
-        self.check_uniques(frame, at, type_id, depth);
+        if !self.uniques.is_empty() {
+            self.check_uniques(frame, value, type_id, depth);
+        }
     }
 
-    fn check_uniques(&mut self, frame: &Frame, at: &At<'_>, type_id: u16, depth: usize) {
+    fn check_uniques(&mut self, frame: &Frame, value: &str, type_id: u16, depth: usize) {
         let mut duplicate = None;
         for active in &mut self.uniques {
             let u = &self.schema.uniques[active.unique];
             let len = u.selector.len() + u.field.len();
-            if depth != active.depth + len || u.field.last() != Some(&frame.name.as_str()) {
+            if depth != active.depth + len || u.field.last() != Some(&&*frame.name) {
                 continue;
             }
             let path = self.stack[active.depth + 1..]
                 .iter()
-                .map(|f| f.name.as_str())
-                .chain(std::iter::once(frame.name.as_str()));
+                .map(|f| &*f.name)
+                .chain(std::iter::once(&*frame.name));
             if !path.eq(u.selector.iter().chain(u.field.iter()).copied()) {
                 continue;
             }
-            let key = simple::canonical_key(self.schema, type_id, &frame.text);
-            if !active.seen.insert(self.hasher.hash_one(&key)) {
-                let scope = self.stack[active.depth].name.clone();
-                duplicate = Some((key, scope));
+            let hash = simple::key_hash(self.schema, type_id, value, &self.hasher);
+            if !active.seen.insert(hash) {
+                duplicate = Some(active.depth);
             }
         }
-        if let Some((key, scope)) = duplicate {
+        if let Some(scope_depth) = duplicate {
+            let key = simple::canonical_key(self.schema, type_id, value);
+            let scope = self.stack[scope_depth].name.to_string();
             let message = format!("{} = '{key}' appears twice in one {scope}", frame.name);
-            self.report(905, at, Some(&key), message);
+            self.report(905, self.at(frame), Some(&key), message);
         }
     }
 
@@ -428,8 +524,7 @@ impl Checker<'_> {
                     return false;
                 }
                 self.seen_root = true;
-                let name = start.name().0.to_owned();
-                self.start(&name, line, column);
+                self.start(start.name().0, line, column);
             }
             Event::End(_) => self.end(),
             Event::Text(text) => {
@@ -484,22 +579,17 @@ impl Checker<'_> {
     }
 
     fn fatal(&mut self, line: u64, column: u64, message: String) {
-        let element = self
-            .stack
-            .last()
-            .map_or_else(String::new, |f| f.name.clone());
-        let parent = self
-            .stack
-            .len()
-            .checked_sub(2)
-            .map(|i| self.stack[i].name.clone());
+        let n = self.stack.len();
         let at = At {
-            element: &element,
-            parent: parent.as_deref(),
+            element: self
+                .stack
+                .last()
+                .map_or_else(String::new, |f| f.name.to_string()),
+            parent: n.checked_sub(2).map(|i| self.stack[i].name.to_string()),
             line,
             column,
         };
-        let f = self.finding(901, &at, None, message);
+        let f = self.finding(901, at, None, message);
         // A fatal finding is always kept.
         if self.out.findings.len() >= self.limits.max_findings {
             self.out.findings.pop();
@@ -507,6 +597,17 @@ impl Checker<'_> {
         }
         self.out.findings.push(f);
         self.out.fatal = true;
+    }
+}
+
+/// Sets a context key, reusing the slot's buffer.
+fn set_key(slot: &mut Option<String>, value: &str) {
+    match slot {
+        Some(s) => {
+            s.clear();
+            s.push_str(value);
+        }
+        None => *slot = Some(value.to_owned()),
     }
 }
 
@@ -546,10 +647,13 @@ pub fn check<R: Read>(
     let mut checker = Checker {
         schema,
         records: record_names(schema),
+        keys: schema.elements.iter().map(|e| key_of(e.name)).collect(),
         patterns,
         limits,
         stack: Vec::with_capacity(16),
+        text: String::with_capacity(256),
         uniques: Vec::new(),
+        spare_sets: Vec::new(),
         context: Context::default(),
         record_open: false,
         record_refused: false,

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::hash::BuildHasher;
 
 use chrono::NaiveDate;
 use regex::Regex;
@@ -70,16 +71,28 @@ pub fn normalize(value: &str, ws: WhiteSpace) -> Cow<'_, str> {
             }
         }
         WhiteSpace::Collapse => {
-            let trimmed = value.trim_matches([' ', '\t', '\n', '\r']);
-            let needs = trimmed
-                .as_bytes()
-                .windows(2)
-                .any(|w| w[0].is_ascii_whitespace() && w[1].is_ascii_whitespace())
-                || trimmed.contains(['\t', '\n', '\r']);
+            let trimmed = trim_xml(value);
+            let mut after_space = false;
+            let mut needs = false;
+            for &c in trimmed.as_bytes() {
+                match c {
+                    b' ' if after_space => {
+                        needs = true;
+                        break;
+                    }
+                    b' ' => after_space = true,
+                    b'\t' | b'\n' | b'\r' => {
+                        needs = true;
+                        break;
+                    }
+                    _ => after_space = false,
+                }
+            }
             if needs {
                 Cow::Owned(
                     trimmed
-                        .split_ascii_whitespace()
+                        .split([' ', '\t', '\n', '\r'])
+                        .filter(|part| !part.is_empty())
                         .collect::<Vec<_>>()
                         .join(" "),
                 )
@@ -90,9 +103,19 @@ pub fn normalize(value: &str, ws: WhiteSpace) -> Cow<'_, str> {
     }
 }
 
+/// `value` without the XML whitespace (space, tab, line feed, carriage return) at its ends.
+fn trim_xml(value: &str) -> &str {
+    let is_space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let bytes = value.as_bytes();
+    let start = bytes.iter().position(|c| !is_space(c)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|c| !is_space(c)).map_or(start, |i| i + 1);
+    // Both ends sit next to ASCII bytes, so they are character boundaries.
+    value.get(start..end).unwrap_or(value)
+}
+
 /// A decimal read exactly: sign, integer digits without leading zeros, fraction digits without
 /// trailing zeros.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Decimal<'a> {
     negative: bool,
     int: &'a str,
@@ -240,6 +263,23 @@ pub fn canonical_key(schema: &Schema, type_id: u16, value: &str) -> String {
     }
 }
 
+/// A hash of the value's canonical form ([`canonical_key`]) without building it: the 905
+/// checks keep only these 8 bytes per key.
+#[must_use]
+pub fn key_hash(schema: &Schema, type_id: u16, value: &str, hasher: &impl BuildHasher) -> u64 {
+    let t = &schema.simple_types[usize::from(type_id)];
+    let v = normalize(value, t.white_space);
+    let number = match t.primitive {
+        Primitive::Integer => Decimal::parse(&v, false),
+        Primitive::Decimal => Decimal::parse(&v, true),
+        _ => None,
+    };
+    match number {
+        Some(d) => hasher.hash_one(&d),
+        None => hasher.hash_one(v.as_ref()),
+    }
+}
+
 /// A bound, what failing it means, and whether an ordering fails it.
 type BoundCheck<'a> = (Option<&'a str>, &'static str, fn(Ordering) -> bool);
 
@@ -369,10 +409,8 @@ pub fn check(
     if !t.enumeration.is_empty() {
         let allowed = match t.primitive {
             Primitive::Integer | Primitive::Decimal => {
-                let c = canonical_key(schema, type_id, v);
-                t.enumeration
-                    .iter()
-                    .any(|e| Decimal::parse(e, true).is_some_and(|e| e.canonical() == c))
+                let d = Decimal::parse(v, t.primitive == Primitive::Decimal);
+                d.is_some() && t.enumeration.iter().any(|e| Decimal::parse(e, true) == d)
             }
             _ => t.enumeration.contains(&v),
         };

@@ -183,14 +183,18 @@ impl<R: Read> BufRead for DecodingReader<R> {
 
     fn consume(&mut self, amt: usize) {
         let end = (self.out_start + amt).min(self.out_end);
+        // One pass without branches to mispredict: a newline restarts the column, every byte
+        // that does not continue a UTF-8 sequence is a character.
+        let (mut line, mut column) = (self.line, self.column);
         for &b in &self.output[self.out_start..end] {
             if b == b'\n' {
-                self.line += 1;
-                self.column = 1;
-            } else if b & 0xC0 != 0x80 {
-                self.column += 1;
+                line += 1;
+                column = 0;
             }
+            column += u64::from(b & 0xC0 != 0x80);
         }
+        self.line = line;
+        self.column = column;
         self.out_start = end;
     }
 }
