@@ -4,12 +4,15 @@
 //! - `schema`: the streaming check of a whole document against one compiled XSD.
 //! - this module: which schema a file gets (file-name prefix, root element, `ZGLV/VERSION`;
 //!   an unknown version is a coded refusal) and the report of one file.
+//! - `package`: ZIP packages (formats.md 1.1): limits, names, the H + L pair, each inner file
+//!   streamed from the archive through the check of one file.
 //!
 //! A faulty file is a normal outcome, so every function here returns a report; only the caller
 //! (CLI, intake) does I/O errors. `validate` never touches the database: business rules will
 //! take look-up traits (`ClassifierLookup`, `RegisterLookup`).
 
 pub mod cli;
+pub mod package;
 pub mod protocol;
 pub mod schema;
 pub mod simple;

@@ -2,7 +2,8 @@
 //! `PR` per finding with its F012 code, element, value, parent and record keys, in
 //! windows-1251, valid against `schemas/flk_p/1.0/FLK_P.xsd`.
 //!
-//! Written by `omshub validate --format flk` and, later, by intake for every package.
+//! Written by `omshub validate --format flk` and, later, by intake for every package; the
+//! protocols of a ZIP package are put together by `package::PackageReport::protocols`.
 
 use std::fmt::Write as _;
 
@@ -110,7 +111,10 @@ fn pr(out: &mut String, f: &Finding, nschet: Option<&str>) {
         "IDSERV",
         f.context.idserv.as_deref().and_then(|v| fit(v, 36)),
     );
-    let comment = if f.element.is_empty() {
+    let comment = if f.line == 0 {
+        // A finding of a package, not inside a file.
+        format!("{}: {}", f012_text(f.code), f.message)
+    } else if f.element.is_empty() {
         format!("{} (строка {}): {}", f012_text(f.code), f.line, f.message)
     } else {
         format!(

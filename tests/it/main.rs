@@ -13,6 +13,8 @@ mod http;
 #[cfg(test)]
 mod nsi;
 #[cfg(test)]
+mod package;
+#[cfg(test)]
 mod registers;
 #[cfg(test)]
 mod schemas;

@@ -1,0 +1,1153 @@
+//! ZIP packages of exchange files (formats.md 1.1): one package is one account, a data file
+//! (H, T, C, D*) and its personal-data file (L*), zipped together and named after the data file
+//! (`HM750096T75_26011.zip` holds `HM750096T75_26011.xml` and `LM750096T75_26011.xml`).
+//!
+//! [`check_package`] opens a package from any `Read + Seek`, refuses what is unsafe or not by
+//! the rules with F012 findings 801 (not a ZIP, or not one the hub opens), 802 (a name not by
+//! the rules) and 803 (a file of the pair missing), and streams each inner XML file straight
+//! from the archive through [`Validator::check_file`]: nothing is extracted to disk and no entry
+//! is held in memory. [`PackageLimits`] bounds what a package may make the hub decompress, and
+//! the bounds are enforced while reading too, because a ZIP header can lie about sizes.
+//! [`ExchangeName`] parses the file names of formats.md 1.1.
+//!
+//! Signature files of formats.md 7 (`<file>.sig`, `<file>.BUH.SIG`, `.ISP.SIG`, `.DIR.SIG`) may
+//! sit in a package beside the files they sign; they are listed in the report and not read:
+//! signature checking comes with package intake.
+//!
+//! Called by `omshub validate` ([`super::cli`]) for `.zip` paths, and by package intake next.
+//! Like the rest of `validate`, a faulty package is a report, never an `Err`; only reading the
+//! source itself can fail.
+
+use std::io::{self, Read, Seek, SeekFrom};
+
+use serde::{Serialize, Serializer};
+use zip::CompressionMethod;
+
+use super::protocol::{protocol_name, write_flk};
+use super::schema::Limits;
+use super::{Context, FileReport, Finding, Validator, kind_of};
+use crate::domain::{IdError, InsurerCode, MoCode, TfomsCode};
+
+/// F012 801: the package is not a ZIP archive, or not one the hub opens (damaged, encrypted,
+/// beyond the limits, a path leaving the archive, an archive inside).
+pub const NOT_A_ZIP: u16 = 801;
+/// F012 802: the package name, or the name of a file inside, does not follow the rules.
+pub const BAD_NAME: u16 = 802;
+/// F012 803: the package lacks its data file or its personal-data file.
+pub const MISSING_FILE: u16 = 803;
+
+/// Longest file name without extension: `ZGLV/FILENAME` is T(26) (formats.md 1.2, 1.4).
+const MAX_NAME_CHARS: usize = 26;
+
+/// Extensions of archives and compressed files, which a package must not hold.
+const ARCHIVES: [&str; 11] = [
+    ".zip", ".rar", ".7z", ".gz", ".tgz", ".tar", ".bz2", ".xz", ".zst", ".arj", ".cab",
+];
+
+/// Signature suffixes of formats.md 7, longest first.
+const SIGNATURES: [&str; 4] = [".buh.sig", ".isp.sig", ".dir.sig", ".sig"];
+
+/// What a package may make the hub read and decompress.
+///
+/// The defaults fit an account of a few million cases: a generated H 3.2 file deflates about 21
+/// times (the 1 GB file of the benchmark to about 50 MB) and its L file about 6 times, while a
+/// zip bomb deflates hundreds to a thousand times.
+#[derive(Debug, Clone, Copy)]
+pub struct PackageLimits {
+    /// Size of the package itself (compressed), in bytes. Default 1 GiB.
+    pub max_package_bytes: u64,
+    /// Entries in the archive, signatures and folders included. Default 16 (a pair and up to
+    /// three signatures of each file is 8).
+    pub max_entries: usize,
+    /// The inner XML files together, uncompressed, in bytes: checked against the sizes the
+    /// headers declare before anything is read, and against the bytes actually read. Default
+    /// 8 GiB.
+    pub max_uncompressed_bytes: u64,
+    /// Uncompressed size over compressed size of one XML file. Default 200.
+    pub max_ratio: u64,
+    /// Files of at most this many uncompressed bytes are never refused for their ratio (a small
+    /// file of repeated text can compress well without being a bomb). Default 1 MiB.
+    pub ratio_applies_above: u64,
+    /// The bounds of the schema check of each inner file.
+    pub file: Limits,
+}
+
+impl Default for PackageLimits {
+    fn default() -> Self {
+        Self {
+            max_package_bytes: 1 << 30,
+            max_entries: 16,
+            max_uncompressed_bytes: 8 << 30,
+            max_ratio: 200,
+            ratio_applies_above: 1 << 20,
+            file: Limits::default(),
+        }
+    }
+}
+
+/// The result of checking one package.
+#[derive(Debug, Clone)]
+pub struct PackageReport {
+    /// The package file name (`HM750096T75_26011.zip`).
+    pub package: String,
+    /// No package-level finding and every inner file accepted.
+    pub accepted: bool,
+    /// The names of the entries, in archive order (empty when the archive was not opened).
+    pub entries: Vec<String>,
+    /// Signature entries (formats.md 7): allowed, not checked yet.
+    pub signatures: Vec<String>,
+    /// Package-level findings (801, 802, 803), with line and column 0 (not inside a file)
+    /// and the entry name, if any, as the value.
+    pub findings: Vec<Finding>,
+    /// One report per inner XML file that was read: the data file first, then the
+    /// personal-data file.
+    pub files: Vec<FileReport>,
+}
+
+/// One `FLK_P` protocol file of a package.
+#[derive(Debug, Clone)]
+pub struct Protocol {
+    /// File name: `V` + the source name + `.xml`.
+    pub name: String,
+    /// The `PR` elements in it.
+    pub findings: usize,
+    /// The file, windows-1251.
+    pub bytes: Vec<u8>,
+}
+
+impl PackageReport {
+    /// The `FLK_P` protocols of the package: the first is `V` + the package name and holds the
+    /// package-level findings followed by those of the data file of the same name (which would
+    /// get the same protocol name on its own); every other inner file gets its own `V` + its
+    /// name.
+    #[must_use]
+    pub fn protocols(&self) -> Vec<Protocol> {
+        let stem = strip_suffix_ci(&self.package, ".zip").unwrap_or(&self.package);
+        let mut combined = FileReport {
+            file: self.package.clone(),
+            kind: "ZIP".into(),
+            version: String::new(),
+            schema: None,
+            nschet: None,
+            accepted: self.findings.is_empty(),
+            records: 0,
+            refused_records: 0,
+            findings_dropped: 0,
+            findings: self.findings.clone(),
+        };
+        let mut others = Vec::new();
+        for file in &self.files {
+            if strip_suffix_ci(&file.file, ".xml") == Some(stem) {
+                combined.nschet.clone_from(&file.nschet);
+                combined.findings.extend(file.findings.iter().cloned());
+            } else {
+                others.push(file);
+            }
+        }
+        std::iter::once(&combined)
+            .chain(others)
+            .map(|report| Protocol {
+                name: format!("{}.xml", protocol_name(&report.file)),
+                findings: report.findings.len(),
+                bytes: write_flk(report),
+            })
+            .collect()
+    }
+}
+
+impl Serialize for PackageReport {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            file: &'a str,
+            kind: &'static str,
+            accepted: bool,
+            entries: &'a [String],
+            signatures: &'a [String],
+            findings: &'a [Finding],
+            files: &'a [FileReport],
+        }
+        Out {
+            file: &self.package,
+            kind: "ZIP",
+            accepted: self.accepted,
+            entries: &self.entries,
+            signatures: &self.signatures,
+            findings: &self.findings,
+            files: &self.files,
+        }
+        .serialize(s)
+    }
+}
+
+/// Who sends or receives a file: formats.md 1.1 `Pi`/`Pp` with the code `Ni`/`Np`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    /// `M` + 6 digits: a medical organisation (F003).
+    Clinic(MoCode),
+    /// `S` + 5 digits: an insurer (СМО, F002).
+    Insurer(InsurerCode),
+    /// `T` + 2 digits: a territorial fund (ТФОМС, F001).
+    Fund(TfomsCode),
+}
+
+/// Why a file name does not follow formats.md 1.1. The messages name the part that is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// More characters than `ZGLV/FILENAME` holds.
+    #[error("more than 26 characters (ZGLV/FILENAME is T(26))")]
+    TooLong,
+    /// No known file kind at the start.
+    #[error(
+        "no file kind at the start (H, T, C, D[DFOPRSUVAB] for data; L, L[TDFOPRSUVCAB] for \
+         personal data)"
+    )]
+    Kind,
+    /// The letter before a code is not `M`, `S` or `T`.
+    #[error("the {role} must be M (clinic), S (insurer) or T (territorial fund) and its code")]
+    PartyKind {
+        /// `sender` or `receiver`.
+        role: &'static str,
+    },
+    /// The code after `M`, `S` or `T` is wrong.
+    #[error("the {role} code is wrong: {source}")]
+    PartyCode {
+        /// `sender` or `receiver`.
+        role: &'static str,
+        /// What the code's parser said.
+        source: IdError,
+    },
+    /// No `_` after the receiver.
+    #[error("`_` must follow the receiver code")]
+    Separator,
+    /// `YYMM` missing or the month outside 01–12.
+    #[error("`_` must be followed by the period YYMM with a month 01-12")]
+    Period,
+    /// No package number, or not digits.
+    #[error("the package number after YYMM must be one or more digits")]
+    Number,
+}
+
+/// An exchange file name by formats.md 1.1: `XX` + `Pi` + `Ni` + `Pp` + `Np` + `_` + `YY` +
+/// `MM` + `NN`, e.g. `HM750096T75_26011` (clinic 750096 to fund 75, January 2026, package 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangeName {
+    name: String,
+    kind_len: usize,
+    sender: Party,
+    receiver: Party,
+    year: u8,
+    month: u8,
+}
+
+impl ExchangeName {
+    /// Parses a name without extension. Where the kind could be read two ways (`LS28004T28_…`
+    /// is `L` from insurer 28004, not `LS`), the reading that makes the rest valid wins, the
+    /// two-letter kind first, as the TFOMS regex `^(C|T|H|D[…]|L[…]|L)` tries it.
+    pub fn parse(name: &str) -> Result<Self, NameError> {
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(NameError::TooLong);
+        }
+        let kind = kind_of(name).ok_or(NameError::Kind)?;
+        match Self::parse_with_kind(name, kind.len()) {
+            Err(e) if kind.len() == 2 && kind.starts_with('L') => {
+                Self::parse_with_kind(name, 1).map_err(|_| e)
+            }
+            other => other,
+        }
+    }
+
+    fn parse_with_kind(name: &str, kind_len: usize) -> Result<Self, NameError> {
+        let mut rest = &name[kind_len..];
+        let sender = party(&mut rest, "sender")?;
+        let receiver = party(&mut rest, "receiver")?;
+        let rest = rest.strip_prefix('_').ok_or(NameError::Separator)?;
+        let period = rest.get(..4).ok_or(NameError::Period)?;
+        if !period.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(NameError::Period);
+        }
+        let year = period[..2].parse().map_err(|_| NameError::Period)?;
+        let month = period[2..].parse().map_err(|_| NameError::Period)?;
+        if !(1..=12).contains(&month) {
+            return Err(NameError::Period);
+        }
+        let number = &rest[4..];
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(NameError::Number);
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            kind_len,
+            sender,
+            receiver,
+            year,
+            month,
+        })
+    }
+
+    /// The whole name.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    /// The file kind: `H`, `T`, `C`, `DP`, `L`, `LT`, …
+    #[must_use]
+    pub fn kind(&self) -> &str {
+        &self.name[..self.kind_len]
+    }
+
+    /// The sender (`Pi` + `Ni`).
+    #[must_use]
+    pub fn sender(&self) -> &Party {
+        &self.sender
+    }
+
+    /// The receiver (`Pp` + `Np`).
+    #[must_use]
+    pub fn receiver(&self) -> &Party {
+        &self.receiver
+    }
+
+    /// The reporting year, two digits (`YY`).
+    #[must_use]
+    pub fn year(&self) -> u8 {
+        self.year
+    }
+
+    /// The reporting month, 1–12 (`MM`).
+    #[must_use]
+    pub fn month(&self) -> u8 {
+        self.month
+    }
+
+    /// The package number within the month (`NN`), as written.
+    #[must_use]
+    pub fn number(&self) -> &str {
+        let at = self.name.rfind('_').map_or(self.name.len(), |i| i + 5);
+        &self.name[at..]
+    }
+
+    /// A personal-data file (`L`, `LT`, …).
+    #[must_use]
+    pub fn is_personal(&self) -> bool {
+        self.kind().starts_with('L')
+    }
+
+    /// For a data file, the name of its personal-data file: H→`L`, T→`LT`, C→`LC`,
+    /// D*→`L*` (DP→`LP`), with the rest of the name unchanged. `None` for an L file.
+    #[must_use]
+    pub fn personal_name(&self) -> Option<String> {
+        let kind = match self.kind() {
+            "H" => "L".to_owned(),
+            "T" => "LT".to_owned(),
+            "C" => "LC".to_owned(),
+            d if d.starts_with('D') => format!("L{}", &d[1..]),
+            _ => return None,
+        };
+        Some(format!("{kind}{}", &self.name[self.kind_len..]))
+    }
+}
+
+/// Reads `M`/`S`/`T` and the digits after it from the front of `rest`.
+fn party(rest: &mut &str, role: &'static str) -> Result<Party, NameError> {
+    let mut chars = rest.chars();
+    let letter = chars.next().ok_or(NameError::PartyKind { role })?;
+    let tail = chars.as_str();
+    let end = tail
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(tail.len());
+    let code = &tail[..end];
+    let wrap = |source| NameError::PartyCode { role, source };
+    let party = match letter {
+        'M' => Party::Clinic(MoCode::parse(code).map_err(wrap)?),
+        'S' => Party::Insurer(InsurerCode::parse(code).map_err(wrap)?),
+        'T' => Party::Fund(TfomsCode::parse(code).map_err(wrap)?),
+        _ => return Err(NameError::PartyKind { role }),
+    };
+    *rest = &tail[end..];
+    Ok(party)
+}
+
+/// `name` without `suffix`, compared ignoring ASCII case.
+fn strip_suffix_ci<'a>(name: &'a str, suffix: &str) -> Option<&'a str> {
+    let at = name.len().checked_sub(suffix.len())?;
+    (name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(suffix)).then(|| &name[..at])
+}
+
+/// A package-level finding: no element, no line; the entry (or package) name as the value.
+fn finding(code: u16, value: &str, message: String) -> Finding {
+    Finding {
+        code,
+        element: String::new(),
+        parent: None,
+        value: Some(value.to_owned()),
+        context: Context::default(),
+        line: 0,
+        column: 0,
+        message,
+    }
+}
+
+/// A name that would leave the folder it is extracted to: absolute, a drive, `..`, NUL.
+fn leaves_archive(name: &str) -> bool {
+    name.starts_with(['/', '\\'])
+        || name.as_bytes().get(1) == Some(&b':')
+        || name.contains('\0')
+        || name.split(['/', '\\']).any(|part| part == "..")
+}
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn le64(b: &[u8], at: usize) -> u64 {
+    let mut bytes = [0; 8];
+    bytes.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(bytes)
+}
+
+/// The entry names of the central directory, read from the archive itself: the zip crate keeps
+/// one entry per name, so a repeated name would go unseen through it. The entry count is
+/// checked against `max_entries` before the directory is read. `Ok(Err(why))`: the package is
+/// refused with 801 and `why`.
+fn central_names<R: Read + Seek>(
+    source: &mut R,
+    len: u64,
+    max_entries: usize,
+) -> io::Result<Result<Vec<String>, String>> {
+    const EOCD: usize = 22;
+    const EOCD_LEN: u64 = 22;
+    let not_zip = |why: &str| Ok(Err(format!("the package is not a ZIP archive: {why}")));
+    if len < EOCD_LEN {
+        return not_zip("it is too short");
+    }
+    let tail_len = len.min(EOCD_LEN + 0xFFFF);
+    source.seek(SeekFrom::Start(len - tail_len))?;
+    let mut tail = vec![0; usize::try_from(tail_len).unwrap_or(EOCD)];
+    source.read_exact(&mut tail)?;
+    let Some(at) = (0..=tail.len() - EOCD).rev().find(|&i| {
+        tail[i..i + 4] == *b"PK\x05\x06"
+            && i + EOCD + usize::from(le16(&tail, i + 20)) <= tail.len()
+    }) else {
+        return not_zip("no end of central directory record");
+    };
+    let e = &tail[at..];
+    if le16(e, 4) != 0 || le16(e, 6) != 0 {
+        return Ok(Err(
+            "the package is a split (multi-volume) archive; send one ZIP file".into(),
+        ));
+    }
+    let eocd_at = len - tail_len + at as u64;
+    let (mut count, mut size, mut offset) = (
+        u64::from(le16(e, 10)),
+        u64::from(le32(e, 12)),
+        u64::from(le32(e, 16)),
+    );
+    let mut directory_end = eocd_at;
+    if count == 0xFFFF || size == 0xFFFF_FFFF || offset == 0xFFFF_FFFF {
+        let damaged = || not_zip("the ZIP64 end of central directory is missing or damaged");
+        let Some(locator_at) = eocd_at.checked_sub(20) else {
+            return damaged();
+        };
+        let mut locator = [0; 20];
+        source.seek(SeekFrom::Start(locator_at))?;
+        source.read_exact(&mut locator)?;
+        let record_at = le64(&locator, 8);
+        if locator[..4] != *b"PK\x06\x07" || record_at.saturating_add(56) > locator_at {
+            return damaged();
+        }
+        let mut record = [0; 56];
+        source.seek(SeekFrom::Start(record_at))?;
+        source.read_exact(&mut record)?;
+        if record[..4] != *b"PK\x06\x06" {
+            return damaged();
+        }
+        (count, size, offset) = (le64(&record, 32), le64(&record, 40), le64(&record, 48));
+        directory_end = record_at;
+    }
+    if count > max_entries as u64 {
+        return Ok(Err(format!(
+            "the package holds {count} entries, more than the {max_entries} a package may hold"
+        )));
+    }
+    if directory_end.checked_sub(size) != Some(offset) {
+        return not_zip(
+            "the central directory is not where the archive says (data before the archive, or \
+             a damaged archive)",
+        );
+    }
+    source.seek(SeekFrom::Start(offset))?;
+    let mut names = Vec::new();
+    let mut header = [0; 46];
+    for _ in 0..count {
+        if source.read_exact(&mut header).is_err() || header[..4] != *b"PK\x01\x02" {
+            return not_zip("the central directory is damaged");
+        }
+        let mut name = vec![0; usize::from(le16(&header, 28))];
+        source.read_exact(&mut name)?;
+        let skip = i64::from(le16(&header, 30)) + i64::from(le16(&header, 32));
+        source.seek(SeekFrom::Current(skip))?;
+        names.push(String::from_utf8_lossy(&name).into_owned());
+    }
+    Ok(Ok(names))
+}
+
+/// An entry's reader that refuses to give more bytes than its header declares, so that the
+/// declared size, checked against the limits before reading, bounds what is decompressed.
+/// It keeps the first problem for the package report.
+struct Bounded<R> {
+    inner: R,
+    read: u64,
+    declared: u64,
+    problem: Option<String>,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(problem) = &self.problem {
+            return Err(io::Error::other(problem.clone()));
+        }
+        // One byte past the declared size is enough to catch a lie.
+        let room = usize::try_from(self.declared - self.read + 1).unwrap_or(usize::MAX);
+        let want = buf.len().min(room);
+        match self.inner.read(&mut buf[..want]) {
+            Ok(n) => {
+                self.read += n as u64;
+                if self.read > self.declared {
+                    let problem = format!(
+                        "holds more than the {} bytes its header declares (a forged size); \
+                         reading stopped",
+                        self.declared
+                    );
+                    self.problem = Some(problem.clone());
+                    return Err(io::Error::other(problem));
+                }
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                self.problem = Some(format!("cannot be read: {e}"));
+                Err(e)
+            }
+        }
+    }
+}
+
+/// What an entry is to the package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Data,
+    Personal,
+    Signature,
+}
+
+/// Checks the package `package_name` read from `source`: the archive, the names, the pair,
+/// then each inner XML file streamed through `validator`.
+///
+/// Order and stops: the package name (802); the package size, the central directory and the
+/// entry count (801: nothing more is done); a repeated name (802); then every entry: a path
+/// leaving the archive, encryption, an archive inside, an unsupported compression method, sizes
+/// and ratio beyond `limits` (801), folders, names not by the rules or of another package, files
+/// other than the pair and its signatures (802); then the pair (803). A package with an 801 or
+/// a repeated name is not read further; otherwise the data file and the personal-data file
+/// present are checked, data file first, so the sender gets every finding at once.
+///
+/// Only reading `source` can fail (a damaged archive is an 801 finding, not an `Err`).
+pub fn check_package<R: Read + Seek>(
+    validator: &Validator,
+    package_name: &str,
+    mut source: R,
+    limits: &PackageLimits,
+) -> io::Result<PackageReport> {
+    let mut report = PackageReport {
+        package: package_name.to_owned(),
+        accepted: false,
+        entries: Vec::new(),
+        signatures: Vec::new(),
+        findings: Vec::new(),
+        files: Vec::new(),
+    };
+    let mut data_name = package_data_name(package_name, &mut report.findings);
+
+    let Some((mut archive, raw_names)) =
+        open(&mut source, package_name, limits, &mut report.findings)?
+    else {
+        return Ok(report);
+    };
+    let mut stop = repeated_names(&raw_names, &mut report.findings);
+    if !stop && archive.len() != raw_names.len() {
+        report.findings.push(finding(
+            NOT_A_ZIP,
+            package_name,
+            "the package cannot be opened as a ZIP archive: its central directory is inconsistent"
+                .into(),
+        ));
+        return Ok(report);
+    }
+    let Some(entries) = entry_infos(&mut archive, &mut report.findings) else {
+        return Ok(report);
+    };
+    report.entries = entries.iter().map(|e| e.name.clone()).collect();
+
+    // Without a valid package name, the pair is the one of the only data file inside.
+    if data_name.is_none() {
+        let mut inside = entries.iter().filter_map(|e| {
+            let stem = strip_suffix_ci(&e.name, ".xml")?;
+            ExchangeName::parse(stem).ok().filter(|n| !n.is_personal())
+        });
+        if let (Some(only), None) = (inside.next(), inside.next()) {
+            data_name = Some(only);
+        }
+    }
+    let personal_name = data_name.as_ref().and_then(ExchangeName::personal_name);
+    let expected = Expected {
+        data: data_name.as_ref().map(ExchangeName::as_str),
+        personal: personal_name.as_deref(),
+    };
+
+    let mut to_read: Vec<(Role, &EntryInfo)> = Vec::new();
+    let mut total: u64 = 0;
+    for entry in &entries {
+        let Some(role) = classify(entry, &expected, &mut report.findings) else {
+            continue;
+        };
+        if role == Role::Signature {
+            report.signatures.push(entry.name.clone());
+            continue;
+        }
+        let before = report.findings.len();
+        check_sizes(entry, limits, &mut total, &mut report.findings);
+        if report.findings.len() == before {
+            to_read.push((role, entry));
+        }
+    }
+    stop |= report.findings.iter().any(|f| f.code == NOT_A_ZIP);
+    missing_files(&entries, &expected, package_name, &mut report.findings);
+    if !stop {
+        to_read.sort_by_key(|(role, _)| *role == Role::Personal);
+        for (_, entry) in to_read {
+            read_entry(validator, &mut archive, entry, limits, &mut report)?;
+        }
+    }
+    report.accepted = report.findings.is_empty() && report.files.iter().all(|f| f.accepted);
+    Ok(report)
+}
+
+/// Opens the archive: its size, the central directory read directly (the raw entry names, the
+/// count against the limit), then the zip crate's view. `None`: refused with an 801 finding.
+fn open<'a, R: Read + Seek>(
+    source: &'a mut R,
+    package_name: &str,
+    limits: &PackageLimits,
+    findings: &mut Vec<Finding>,
+) -> io::Result<Option<(zip::ZipArchive<&'a mut R>, Vec<String>)>> {
+    let len = source.seek(SeekFrom::End(0))?;
+    if len > limits.max_package_bytes {
+        findings.push(finding(
+            NOT_A_ZIP,
+            package_name,
+            format!(
+                "the package is {len} bytes, more than the {} a package may have",
+                limits.max_package_bytes
+            ),
+        ));
+        return Ok(None);
+    }
+    let raw_names = match central_names(source, len, limits.max_entries)? {
+        Ok(names) => names,
+        Err(why) => {
+            findings.push(finding(NOT_A_ZIP, package_name, why));
+            return Ok(None);
+        }
+    };
+    match zip::ZipArchive::new(source) {
+        Ok(archive) => Ok(Some((archive, raw_names))),
+        Err(e) => {
+            findings.push(finding(
+                NOT_A_ZIP,
+                package_name,
+                format!("the package cannot be opened as a ZIP archive: {e}"),
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// 802 for every name that repeats an earlier one, ignoring ASCII case (the same file on
+/// Windows and in most ZIP tools); `true` when one does.
+fn repeated_names(names: &[String], findings: &mut Vec<Finding>) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut repeated = false;
+    for name in names {
+        if !seen.insert(name.to_ascii_lowercase()) {
+            findings.push(finding(
+                BAD_NAME,
+                name,
+                format!("{name}: the name appears more than once in the package"),
+            ));
+            repeated = true;
+        }
+    }
+    repeated
+}
+
+/// What the central directory says of each entry; `None`: an entry cannot be opened (801).
+fn entry_infos<R: Read + Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    findings: &mut Vec<Finding>,
+) -> Option<Vec<EntryInfo>> {
+    let mut entries = Vec::with_capacity(archive.len());
+    for index in 0..archive.len() {
+        let name = archive.name_for_index(index).unwrap_or_default().to_owned();
+        let info = archive.by_index_raw(index).map(|entry| EntryInfo {
+            index,
+            name: entry.name().to_owned(),
+            encrypted: entry.encrypted(),
+            method: entry.compression(),
+            size: entry.size(),
+            compressed: entry.compressed_size(),
+        });
+        match info {
+            Ok(info) => entries.push(info),
+            Err(e) => {
+                findings.push(finding(
+                    NOT_A_ZIP,
+                    &name,
+                    format!("{name}: the entry cannot be opened: {e}"),
+                ));
+                return None;
+            }
+        }
+    }
+    Some(entries)
+}
+
+/// 803 for each file of the pair that is not in the package.
+fn missing_files(
+    entries: &[EntryInfo],
+    expected: &Expected,
+    package_name: &str,
+    findings: &mut Vec<Finding>,
+) {
+    for (role, name, what) in [
+        (Role::Data, expected.data, "data file"),
+        (Role::Personal, expected.personal, "personal-data file"),
+    ] {
+        if entries
+            .iter()
+            .any(|e| strip_suffix_ci(&e.name, ".xml").is_some_and(|s| Some(s) == name))
+        {
+            continue;
+        }
+        let message = match name {
+            Some(name) => format!("the package lacks its {what} {name}.xml"),
+            None if role == Role::Data => {
+                "the package lacks a data file (H, T, C or D*) named by the rules".to_owned()
+            }
+            None => continue,
+        };
+        let value = name.map_or_else(|| package_name.to_owned(), |n| format!("{n}.xml"));
+        findings.push(finding(MISSING_FILE, &value, message));
+    }
+}
+
+/// The names a package expects inside, without `.xml`.
+struct Expected<'a> {
+    data: Option<&'a str>,
+    personal: Option<&'a str>,
+}
+
+/// What the central directory says of one entry.
+struct EntryInfo {
+    index: usize,
+    name: String,
+    encrypted: bool,
+    method: CompressionMethod,
+    size: u64,
+    compressed: u64,
+}
+
+/// Checks the package name; returns the data-file name it carries, if valid.
+fn package_data_name(package_name: &str, findings: &mut Vec<Finding>) -> Option<ExchangeName> {
+    let Some(stem) = strip_suffix_ci(package_name, ".zip") else {
+        findings.push(finding(
+            BAD_NAME,
+            package_name,
+            format!("package name {package_name}: a package is a .zip file"),
+        ));
+        return None;
+    };
+    match ExchangeName::parse(stem) {
+        Ok(name) if name.is_personal() => {
+            findings.push(finding(
+                BAD_NAME,
+                package_name,
+                format!(
+                    "package name {package_name}: a package is named after its data file (H, T, \
+                     C or D*), not after the personal-data file"
+                ),
+            ));
+            None
+        }
+        Ok(name) => Some(name),
+        Err(e) => {
+            findings.push(finding(
+                BAD_NAME,
+                package_name,
+                format!("package name {package_name} is not by the rules of formats.md 1.1: {e}"),
+            ));
+            None
+        }
+    }
+}
+
+/// Decides what an entry is, pushing the findings of names and kinds; `Some` for the two XML
+/// files of the pair, which are then read, and for their signatures, which are listed.
+fn classify(entry: &EntryInfo, expected: &Expected, findings: &mut Vec<Finding>) -> Option<Role> {
+    let name = entry.name.as_str();
+    let lower = name.to_ascii_lowercase();
+    let mut refuse = |code: u16, message: String| {
+        findings.push(finding(code, name, format!("{name}: {message}")));
+        None
+    };
+    if leaves_archive(name) {
+        return refuse(
+            NOT_A_ZIP,
+            "a path that leaves the archive (absolute, a drive or `..`); the package is not \
+             opened"
+                .into(),
+        );
+    }
+    if entry.encrypted {
+        return refuse(
+            NOT_A_ZIP,
+            "the entry is encrypted; a package is not encrypted (signatures protect it)".into(),
+        );
+    }
+    if ARCHIVES.iter().any(|ext| lower.ends_with(ext)) {
+        return refuse(
+            NOT_A_ZIP,
+            "an archive inside the package; nested archives are not opened: put the files at \
+             the root of one ZIP"
+                .into(),
+        );
+    }
+    if name.ends_with(['/', '\\']) {
+        return refuse(
+            BAD_NAME,
+            "a folder; the files of a package lie at the root of the archive".into(),
+        );
+    }
+    if name.contains(['/', '\\']) {
+        return refuse(
+            BAD_NAME,
+            "inside a folder; the files of a package lie at the root of the archive".into(),
+        );
+    }
+    if let Some(suffix) = SIGNATURES.iter().find(|s| lower.ends_with(*s)) {
+        let signed = &name[..name.len() - suffix.len()];
+        let signed = strip_suffix_ci(signed, ".xml").unwrap_or(signed);
+        if Some(signed) == expected.data || Some(signed) == expected.personal {
+            return Some(Role::Signature);
+        }
+        return refuse(
+            BAD_NAME,
+            "a signature of a file that is not in this package".into(),
+        );
+    }
+    let Some(stem) = strip_suffix_ci(name, ".xml") else {
+        return refuse(
+            BAD_NAME,
+            "not a file a package holds: only its data file, its personal-data file (.xml) and \
+             their signatures"
+                .into(),
+        );
+    };
+    if Some(stem) == expected.data {
+        return Some(Role::Data);
+    }
+    if Some(stem) == expected.personal {
+        return Some(Role::Personal);
+    }
+    match (ExchangeName::parse(stem), expected.data, expected.personal) {
+        (Ok(_), Some(data), Some(personal)) => refuse(
+            BAD_NAME,
+            format!("belongs to another package; this one holds {data}.xml and {personal}.xml"),
+        ),
+        (Ok(_), _, _) => refuse(
+            BAD_NAME,
+            "belongs to another package than the package name says".into(),
+        ),
+        (Err(e), _, _) => refuse(
+            BAD_NAME,
+            format!("the name is not by the rules of formats.md 1.1: {e}"),
+        ),
+    }
+}
+
+/// The declared sizes of an XML entry against the limits (801), before anything is read.
+fn check_sizes(
+    entry: &EntryInfo,
+    limits: &PackageLimits,
+    total: &mut u64,
+    findings: &mut Vec<Finding>,
+) {
+    let name = entry.name.as_str();
+    let mut refuse = |message: String| {
+        findings.push(finding(NOT_A_ZIP, name, format!("{name}: {message}")));
+    };
+    if !matches!(
+        entry.method,
+        CompressionMethod::Stored | CompressionMethod::Deflated
+    ) {
+        refuse(format!(
+            "compression method {} is not accepted; use Deflate (or none)",
+            entry.method
+        ));
+        return;
+    }
+    if entry.size > limits.ratio_applies_above
+        && entry.size > entry.compressed.saturating_mul(limits.max_ratio)
+    {
+        refuse(format!(
+            "{} bytes compressed to {}: more than {} times (a zip bomb?)",
+            entry.size, entry.compressed, limits.max_ratio
+        ));
+        return;
+    }
+    let before = *total;
+    *total = total.saturating_add(entry.size);
+    // Said once, at the file that crosses the limit.
+    if *total > limits.max_uncompressed_bytes && before <= limits.max_uncompressed_bytes {
+        refuse(format!(
+            "the files of the package declare {} bytes uncompressed, more than the {} a package \
+             may have",
+            *total, limits.max_uncompressed_bytes
+        ));
+    }
+}
+
+/// Streams one XML entry through the validator; a problem of the archive under it (a forged
+/// size, a bad checksum) is an 801 finding of the package.
+fn read_entry<R: Read + Seek>(
+    validator: &Validator,
+    archive: &mut zip::ZipArchive<R>,
+    entry: &EntryInfo,
+    limits: &PackageLimits,
+    report: &mut PackageReport,
+) -> io::Result<()> {
+    let name = entry.name.as_str();
+    let inner = match archive.by_index(entry.index) {
+        Ok(inner) => inner,
+        Err(e) => {
+            report.findings.push(finding(
+                NOT_A_ZIP,
+                name,
+                format!("{name}: the entry cannot be opened: {e}"),
+            ));
+            return Ok(());
+        }
+    };
+    let mut bounded = Bounded {
+        inner,
+        read: 0,
+        declared: entry.size,
+        problem: None,
+    };
+    let checked = validator.check_file(name, &mut bounded, limits.file);
+    if let Ok(file) = &checked {
+        // An accepted file is read to its end, so that the checksum is checked too.
+        if file.accepted && bounded.problem.is_none() {
+            let _ = io::copy(&mut bounded, &mut io::sink());
+        }
+    }
+    match (checked, bounded.problem) {
+        (Ok(file), problem) => {
+            report.files.push(file);
+            if let Some(problem) = problem {
+                report
+                    .findings
+                    .push(finding(NOT_A_ZIP, name, format!("{name}: {problem}")));
+            }
+        }
+        (Err(_), Some(problem)) => {
+            report
+                .findings
+                .push(finding(NOT_A_ZIP, name, format!("{name}: {problem}")));
+        }
+        (Err(e), None) => return Err(e),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(name: &str) -> Result<ExchangeName, NameError> {
+        ExchangeName::parse(name)
+    }
+
+    #[test]
+    fn names_by_the_rules_parse() {
+        let n = parse("HM750096T75_26011").unwrap();
+        assert_eq!(n.kind(), "H");
+        assert_eq!(n.sender(), &Party::Clinic(MoCode::parse("750096").unwrap()));
+        assert_eq!(n.receiver(), &Party::Fund(TfomsCode::parse("75").unwrap()));
+        assert_eq!((n.year(), n.month(), n.number()), (26, 1, "1"));
+        assert_eq!(n.personal_name().as_deref(), Some("LM750096T75_26011"));
+        assert!(!n.is_personal());
+
+        let n = parse("HM750096T75_2601001").unwrap();
+        assert_eq!(n.number(), "001");
+        // 26 characters fit ZGLV/FILENAME T(26); 27 do not (below).
+        assert_eq!(
+            parse("HM750096T75_26010012345678").unwrap().number(),
+            "0012345678"
+        );
+        assert_eq!(n.personal_name().as_deref(), Some("LM750096T75_2601001"));
+
+        let n = parse("DOM750052T75_21041").unwrap();
+        assert_eq!(n.kind(), "DO");
+        assert_eq!(n.personal_name().as_deref(), Some("LOM750052T75_21041"));
+        assert_eq!(
+            parse("TM750096T75_21041")
+                .unwrap()
+                .personal_name()
+                .as_deref(),
+            Some("LTM750096T75_21041")
+        );
+        assert_eq!(
+            parse("CM750096S34007_260112")
+                .unwrap()
+                .personal_name()
+                .as_deref(),
+            Some("LCM750096S34007_260112")
+        );
+        assert_eq!(parse("LTM750096T75_21041").unwrap().kind(), "LT");
+        assert!(parse("LTM750096T75_21041").unwrap().is_personal());
+        assert_eq!(parse("LTM750096T75_21041").unwrap().personal_name(), None);
+    }
+
+    #[test]
+    fn an_ambiguous_l_kind_takes_the_reading_that_fits() {
+        // [PY-amur]: L from insurer 28004 to fund 28, not LS (the DS personal file).
+        let n = parse("LS28004T28_26013").unwrap();
+        assert_eq!(n.kind(), "L");
+        assert_eq!(
+            n.sender(),
+            &Party::Insurer(InsurerCode::parse("28004").unwrap())
+        );
+        // LS followed by a sender is the DS personal file.
+        assert_eq!(parse("LSM750096T75_26011").unwrap().kind(), "LS");
+        // L from a fund: LT would read T75 as a kind T and fail, L reads it as the sender.
+        let n = parse("LT75S28004_26011").unwrap();
+        assert_eq!(n.kind(), "L");
+        assert_eq!(n.sender(), &Party::Fund(TfomsCode::parse("75").unwrap()));
+        assert_eq!(
+            parse("HS28004T28_26013")
+                .unwrap()
+                .personal_name()
+                .as_deref(),
+            Some("LS28004T28_26013")
+        );
+    }
+
+    #[test]
+    fn names_not_by_the_rules_say_which_part_is_wrong() {
+        let cases: [(&str, NameError); 9] = [
+            ("XM750096T75_26011", NameError::Kind),
+            ("DXM750096T75_26011", NameError::Kind),
+            ("hm750096T75_26011", NameError::Kind),
+            ("HX750096T75_26011", NameError::PartyKind { role: "sender" }),
+            (
+                "HM750096X75_26011",
+                NameError::PartyKind { role: "receiver" },
+            ),
+            ("HM750096T75-26011", NameError::Separator),
+            ("HM750096T75_26131", NameError::Period),
+            ("HM750096T75_2601", NameError::Number),
+            ("HM750096T75_260100123456789", NameError::TooLong),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(parse(name).unwrap_err(), expected, "{name}");
+        }
+        for (name, role) in [
+            ("HM75009T75_26011", "sender"),
+            ("HM750096T7_26011", "receiver"),
+            ("HM750096T00_26011", "receiver"),
+            ("HS00004T75_26011", "sender"),
+        ] {
+            assert!(
+                matches!(parse(name), Err(NameError::PartyCode { role: r, .. }) if r == role),
+                "{name}: {:?}",
+                parse(name)
+            );
+        }
+        assert!(matches!(parse("HM750096T75_2601x"), Err(NameError::Number)));
+        assert!(matches!(parse("HM750096T75_26"), Err(NameError::Period)));
+        assert!(matches!(parse("HM750096T75"), Err(NameError::Separator)));
+        assert!(matches!(
+            parse("HM750096"),
+            Err(NameError::PartyKind { role: "receiver" })
+        ));
+        let message = parse("HM75009T75_26011").unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "the sender code is wrong: MO code: length is 5, expected 6 digits"
+        );
+    }
+
+    #[test]
+    fn paths_that_leave_the_archive() {
+        for bad in [
+            "../HM1.xml",
+            "a/../../HM1.xml",
+            "/etc/HM1.xml",
+            "\\HM1.xml",
+            "C:HM1.xml",
+            "a\\..\\HM1.xml",
+        ] {
+            assert!(leaves_archive(bad), "{bad}");
+        }
+        for good in ["HM1.xml", "a/HM1.xml", "..HM1.xml"] {
+            assert!(!leaves_archive(good), "{good}");
+        }
+    }
+
+    #[test]
+    fn suffixes_ignore_case() {
+        assert_eq!(strip_suffix_ci("HM1.XML", ".xml"), Some("HM1"));
+        assert_eq!(strip_suffix_ci("HM1.zip", ".xml"), None);
+        assert_eq!(strip_suffix_ci("ml", ".xml"), None);
+        assert_eq!(strip_suffix_ci("абв", ".xml"), None);
+    }
+
+    #[test]
+    fn the_bounded_reader_stops_past_the_declared_size() {
+        let data = [b'a'; 100];
+        let mut r = Bounded {
+            inner: &data[..],
+            read: 0,
+            declared: 10,
+            problem: None,
+        };
+        let mut sink = Vec::new();
+        assert!(r.read_to_end(&mut sink).is_err());
+        assert!(sink.len() <= 10);
+        assert!(r.problem.unwrap().contains("10 bytes its header declares"));
+        let mut r = Bounded {
+            inner: &data[..],
+            read: 0,
+            declared: 100,
+            problem: None,
+        };
+        assert_eq!(r.read_to_end(&mut Vec::new()).unwrap(), 100);
+        assert!(r.problem.is_none());
+    }
+}
