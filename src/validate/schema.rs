@@ -28,6 +28,9 @@ pub struct Limits {
     pub max_text: usize,
     /// Deepest element nesting.
     pub max_depth: usize,
+    /// Parse on the calling thread and check on a second one (the same findings, in about
+    /// the time of the parse alone); off, everything runs on the calling thread.
+    pub pipelined: bool,
 }
 
 impl Default for Limits {
@@ -36,6 +39,7 @@ impl Default for Limits {
             max_findings: 10_000,
             max_text: 64 * 1024,
             max_depth: 64,
+            pipelined: true,
         }
     }
 }
@@ -123,10 +127,9 @@ struct Frame {
     /// The automaton state (complex content) or the simple type (simple content).
     state: u16,
     simple: bool,
-    /// The text grew past `max_text` (simple content) …
-    too_long: bool,
-    /// … or non-blank text appeared in element-only content.
-    stray_text: bool,
+    /// Text the element cannot hold: longer than `max_text` in simple content, or not blank
+    /// in element-only content.
+    bad_text: bool,
     /// A child was out of place: the rest of this element's children are skipped without
     /// more 901 findings (one structural finding per element, as xmllint reports it).
     broken: bool,
@@ -182,7 +185,27 @@ struct Checker<'s> {
     seen_root: bool,
 }
 
-impl Checker<'_> {
+impl<'s> Checker<'s> {
+    fn new(schema: &'s Schema, patterns: &'s Patterns, limits: Limits) -> Self {
+        Checker {
+            schema,
+            records: record_names(schema),
+            keys: schema.elements.iter().map(|e| key_of(e.name)).collect(),
+            patterns,
+            limits,
+            stack: Vec::with_capacity(16),
+            text: String::with_capacity(256),
+            uniques: Vec::new(),
+            spare_sets: Vec::new(),
+            context: Context::default(),
+            record_open: false,
+            record_refused: false,
+            out: Outcome::default(),
+            hasher: foldhash::fast::FixedState::default(),
+            seen_root: false,
+        }
+    }
+
     fn push_finding(&mut self, finding: Finding) {
         if self.record_open {
             self.record_refused = true;
@@ -354,8 +377,7 @@ impl Checker<'_> {
             key,
             state,
             simple,
-            too_long: false,
-            stray_text: false,
+            bad_text: false,
             broken: false,
             line,
             column,
@@ -396,10 +418,10 @@ impl Checker<'_> {
         };
         if !frame.simple {
             if frame.decl.is_some() {
-                frame.stray_text |= !text.trim_ascii().is_empty();
+                frame.bad_text |= !text.trim_ascii().is_empty();
             }
         } else if self.text.len() + text.len() > self.limits.max_text {
-            frame.too_long = true;
+            frame.bad_text = true;
         } else {
             self.text.push_str(text);
         }
@@ -422,7 +444,7 @@ impl Checker<'_> {
                         );
                         self.report(901, self.at(&frame), None, message);
                     }
-                    if frame.stray_text {
+                    if frame.bad_text {
                         let message = format!("{} holds elements, not text", frame.name);
                         self.report(901, self.at(&frame), None, message);
                     }
@@ -442,7 +464,7 @@ impl Checker<'_> {
     }
 
     fn end_simple(&mut self, frame: &Frame, value: &str, decl: ElemId, type_id: u16, depth: usize) {
-        if frame.too_long {
+        if frame.bad_text {
             let message = format!(
                 "{} is longer than {} bytes",
                 frame.name, self.limits.max_text
@@ -508,9 +530,9 @@ impl Checker<'_> {
     }
 
     /// Handles one event; `false` ends the check.
-    fn on_event(&mut self, event: Event<'_>, line: u64, column: u64) -> bool {
+    fn on_event(&mut self, event: Ev<'_>, line: u64, column: u64) -> bool {
         match event {
-            Event::Start(start) => {
+            Ev::Start(name) => {
                 if self.stack.len() >= self.limits.max_depth {
                     self.fatal(
                         line,
@@ -524,32 +546,28 @@ impl Checker<'_> {
                     return false;
                 }
                 self.seen_root = true;
-                self.start(start.name().0, line, column);
+                self.start(name, line, column);
             }
-            Event::End(_) => self.end(),
-            Event::Text(text) => {
-                let t: &str = &text;
+            Ev::End => self.end(),
+            Ev::Text(text) => {
                 if self.stack.is_empty() {
-                    if !t.trim().is_empty() {
+                    if !text.trim().is_empty() {
                         self.fatal(line, column, "text outside the root element".into());
                         return false;
                     }
                 } else {
-                    self.text(t);
+                    self.text(text);
                 }
             }
-            Event::CData(data) => {
-                self.text(&data);
-            }
-            Event::GeneralRef(r) => {
-                let name: &str = &r;
+            Ev::CData(data) => self.text(data),
+            Ev::Ref(name) => {
                 let Some(c) = resolve_reference(name) else {
                     self.fatal(line, column, format!("unknown entity &{name};"));
                     return false;
                 };
                 self.text(c.encode_utf8(&mut [0; 4]));
             }
-            Event::DocType(_) => {
+            Ev::DocType => {
                 self.fatal(
                     line,
                     column,
@@ -557,7 +575,7 @@ impl Checker<'_> {
                 );
                 return false;
             }
-            Event::Eof => {
+            Ev::Eof => {
                 if !self.seen_root {
                     self.fatal(line, column, "the file has no root element".into());
                 } else if !self.stack.is_empty() {
@@ -565,9 +583,19 @@ impl Checker<'_> {
                 }
                 return false;
             }
-            Event::Empty(_) | Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+            Ev::Broken(message) => {
+                self.fatal(line, column, message.to_owned());
+                return false;
+            }
+            Ev::Ignored => {}
         }
         true
+    }
+
+    /// The outcome once the events have ended.
+    fn finish(mut self) -> Outcome {
+        self.close_record();
+        self.out
     }
 
     fn close_record(&mut self) {
@@ -630,6 +658,213 @@ fn resolve_reference(name: &str) -> Option<char> {
     }
 }
 
+/// One parsed event as the checker sees it: quick-xml's events reduced to what the check
+/// needs, borrowed from the parser's buffer or from a batch.
+#[derive(Debug, Clone, Copy)]
+enum Ev<'a> {
+    Start(&'a str),
+    End,
+    Text(&'a str),
+    CData(&'a str),
+    /// A general entity or character reference, by name (`amp`, `#1055`).
+    Ref(&'a str),
+    DocType,
+    Eof,
+    /// The file cannot be read on: not well-formed, wrong encoding, an I/O error.
+    Broken(&'a str),
+    /// Declarations, comments, processing instructions.
+    Ignored,
+}
+
+impl Ev<'_> {
+    fn code(self) -> u8 {
+        match self {
+            Ev::Start(_) => 0,
+            Ev::End => 1,
+            Ev::Text(_) => 2,
+            Ev::CData(_) => 3,
+            Ev::Ref(_) => 4,
+            Ev::DocType => 5,
+            Ev::Eof => 6,
+            Ev::Broken(_) => 7,
+            Ev::Ignored => 8,
+        }
+    }
+}
+
+/// Reads the next event; `Err` carries the message of a file that cannot be read on.
+fn next_event<'b, R: Read>(
+    reader: &mut Reader<DecodingReader<R>>,
+    buf: &'b mut Vec<u8>,
+) -> Result<Event<'b>, String> {
+    buf.clear();
+    reader.read_event_into(buf).map_err(|e| match &e {
+        quick_xml::Error::Io(io) => {
+            match io.get_ref().and_then(|i| i.downcast_ref::<EncodingError>()) {
+                Some(enc) => enc.to_string(),
+                None => format!("cannot read the file: {io}"),
+            }
+        }
+        other => format!("not well-formed XML: {other}"),
+    })
+}
+
+/// The reduced form of a quick-xml event.
+fn reduce<'a>(event: &'a Event<'_>) -> Ev<'a> {
+    match event {
+        Event::Start(start) => Ev::Start(start.name().0),
+        Event::End(_) => Ev::End,
+        Event::Text(text) => Ev::Text(text),
+        Event::CData(data) => Ev::CData(data),
+        Event::GeneralRef(r) => Ev::Ref(r),
+        Event::DocType(_) => Ev::DocType,
+        Event::Eof => Ev::Eof,
+        Event::Empty(_) | Event::Comment(_) | Event::Decl(_) | Event::PI(_) => Ev::Ignored,
+    }
+}
+
+/// Events handed from the parsing thread to the checking thread, in one text buffer.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    /// Kind, text range, line, column.
+    events: Vec<(u8, u32, u32, u64, u64)>,
+}
+
+/// Events per batch, and text bytes per batch: a batch is a few hundred kilobytes.
+const BATCH_EVENTS: usize = 8 * 1024;
+const BATCH_TEXT: usize = 256 * 1024;
+/// Batches in flight between the two threads (bounds the memory of the pipeline).
+const BATCHES_IN_FLIGHT: usize = 2;
+
+impl Batch {
+    fn push(&mut self, ev: Ev<'_>, line: u64, column: u64) {
+        let text = match ev {
+            Ev::Start(s) | Ev::Text(s) | Ev::CData(s) | Ev::Ref(s) | Ev::Broken(s) => s,
+            Ev::End | Ev::DocType | Ev::Eof | Ev::Ignored => "",
+        };
+        let start = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        self.text.push_str(text);
+        let end = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        self.events.push((ev.code(), start, end, line, column));
+    }
+
+    fn is_full(&self) -> bool {
+        self.events.len() >= BATCH_EVENTS || self.text.len() >= BATCH_TEXT
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.events.clear();
+    }
+
+    /// Feeds the batch to `checker`; `false` once the check has ended.
+    fn replay(&self, checker: &mut Checker<'_>) -> bool {
+        for &(code, start, end, line, column) in &self.events {
+            let s = self
+                .text
+                .get(usize::try_from(start).unwrap_or(0)..usize::try_from(end).unwrap_or(0))
+                .unwrap_or("");
+            let ev = match code {
+                0 => Ev::Start(s),
+                1 => Ev::End,
+                2 => Ev::Text(s),
+                3 => Ev::CData(s),
+                4 => Ev::Ref(s),
+                5 => Ev::DocType,
+                6 => Ev::Eof,
+                7 => Ev::Broken(s),
+                _ => Ev::Ignored,
+            };
+            if !checker.on_event(ev, line, column) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Checks on the calling thread, event by event.
+fn sequential<R: Read>(
+    reader: &mut Reader<DecodingReader<R>>,
+    mut checker: Checker<'_>,
+) -> Outcome {
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        let (line, column) = reader.get_ref().position();
+        let go_on = match next_event(reader, &mut buf) {
+            Ok(event) => checker.on_event(reduce(&event), line, column),
+            Err(message) => {
+                let (l, c) = reader.get_ref().position();
+                checker.on_event(Ev::Broken(&message), l, c)
+            }
+        };
+        if !go_on {
+            break;
+        }
+    }
+    checker.finish()
+}
+
+/// Parses on the calling thread and checks on one more, the events passing in batches
+/// through a bounded channel: the same findings in the same order as [`sequential`], in
+/// about the time of the parse alone. `None` when the second thread cannot be started.
+fn pipelined<R: Read>(
+    reader: &mut Reader<DecodingReader<R>>,
+    schema: &Schema,
+    patterns: &Patterns,
+    limits: Limits,
+) -> Option<Outcome> {
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Batch>();
+        let handle = std::thread::Builder::new()
+            .name("omshub-check".into())
+            .spawn_scoped(scope, move || {
+                let mut checker = Checker::new(schema, patterns, limits);
+                for batch in full_rx {
+                    let go_on = batch.replay(&mut checker);
+                    let _ = empty_tx.send(batch);
+                    if !go_on {
+                        break;
+                    }
+                }
+                checker.finish()
+            })
+            .ok()?;
+        let mut buf = Vec::with_capacity(4096);
+        let mut batch = Batch::default();
+        loop {
+            let (line, column) = reader.get_ref().position();
+            let last = match next_event(reader, &mut buf) {
+                Ok(event) => {
+                    let ev = reduce(&event);
+                    batch.push(ev, line, column);
+                    matches!(ev, Ev::Eof)
+                }
+                Err(message) => {
+                    let (l, c) = reader.get_ref().position();
+                    batch.push(Ev::Broken(&message), l, c);
+                    true
+                }
+            };
+            if last || batch.is_full() {
+                // A send fails once the checker has ended (a fatal finding): stop reading.
+                if full_tx.send(batch).is_err() || last {
+                    break;
+                }
+                batch = empty_rx.try_recv().unwrap_or_default();
+                batch.clear();
+            }
+        }
+        drop(full_tx);
+        match handle.join() {
+            Ok(outcome) => Some(outcome),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
 /// Checks one document from `source` against `schema`.
 pub fn check<R: Read>(
     schema: &Schema,
@@ -644,51 +879,12 @@ pub fn check<R: Read>(
         config.expand_empty_elements = true;
         config.check_end_names = true;
     }
-    let mut checker = Checker {
-        schema,
-        records: record_names(schema),
-        keys: schema.elements.iter().map(|e| key_of(e.name)).collect(),
-        patterns,
-        limits,
-        stack: Vec::with_capacity(16),
-        text: String::with_capacity(256),
-        uniques: Vec::new(),
-        spare_sets: Vec::new(),
-        context: Context::default(),
-        record_open: false,
-        record_refused: false,
-        out: Outcome::default(),
-        hasher: foldhash::fast::FixedState::default(),
-        seen_root: false,
-    };
-    let mut buf = Vec::with_capacity(4096);
-    loop {
-        let (line, column) = reader.get_ref().position();
-        buf.clear();
-        match reader.read_event_into(&mut buf) {
-            Ok(event) => {
-                if !checker.on_event(event, line, column) {
-                    break;
-                }
-            }
-            Err(e) => {
-                let message = match &e {
-                    quick_xml::Error::Io(io) => {
-                        match io.get_ref().and_then(|i| i.downcast_ref::<EncodingError>()) {
-                            Some(enc) => enc.to_string(),
-                            None => format!("cannot read the file: {io}"),
-                        }
-                    }
-                    other => format!("not well-formed XML: {other}"),
-                };
-                let (l, c) = reader.get_ref().position();
-                checker.fatal(l, c, message);
-                break;
-            }
-        }
+    if limits.pipelined
+        && let Some(outcome) = pipelined(&mut reader, schema, patterns, limits)
+    {
+        return outcome;
     }
-    checker.close_record();
-    checker.out
+    sequential(&mut reader, Checker::new(schema, patterns, limits))
 }
 
 #[cfg(test)]

@@ -107,8 +107,14 @@ pub fn normalize(value: &str, ws: WhiteSpace) -> Cow<'_, str> {
 fn trim_xml(value: &str) -> &str {
     let is_space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
     let bytes = value.as_bytes();
-    let start = bytes.iter().position(|c| !is_space(c)).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|c| !is_space(c)).map_or(start, |i| i + 1);
+    let start = bytes
+        .iter()
+        .position(|c| !is_space(c))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|c| !is_space(c))
+        .map_or(start, |i| i + 1);
     // Both ends sit next to ASCII bytes, so they are character boundaries.
     value.get(start..end).unwrap_or(value)
 }

@@ -210,3 +210,33 @@ fn the_command_prints_a_line_per_file() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+fn check_with(path: &Path, pipelined: bool) -> FileReport {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let limits = Limits {
+        pipelined,
+        ..Limits::default()
+    };
+    Validator::new(omshub::xml::schemas::ALL)
+        .unwrap()
+        .check_file(&name, std::fs::File::open(path).unwrap(), limits)
+        .unwrap()
+}
+
+#[test]
+fn the_two_thread_check_finds_exactly_what_the_one_thread_check_finds() {
+    // 3,000 cases are some 300,000 events: dozens of batches between the two threads.
+    let dir = tempfile::tempdir().unwrap();
+    let package = generate(dir.path(), 3_000, 11, "901=40,902=40,903=40,904=40,905=40");
+    for file in &package.files {
+        let one = check_with(&file.path, false);
+        let two = check_with(&file.path, true);
+        assert_eq!(one.findings, two.findings);
+        assert_eq!(
+            (one.records, one.refused_records, one.findings_dropped),
+            (two.records, two.refused_records, two.findings_dropped)
+        );
+    }
+    let h = check_with(&package.files[0].path, true);
+    assert_eq!(h.findings.len(), 200, "{:#?}", h.findings);
+}

@@ -90,6 +90,25 @@ fn every_invalid_sample_has_exactly_its_one_finding() {
 }
 
 #[test]
+fn one_thread_and_two_threads_judge_every_sample_alike() {
+    for path in samples(false).into_iter().chain(samples(true)) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let run = |pipelined| {
+            let limits = Limits {
+                pipelined,
+                ..Limits::default()
+            };
+            validator()
+                .check_file(&name, std::fs::File::open(&path).unwrap(), limits)
+                .unwrap()
+        };
+        let (one, two) = (run(false), run(true));
+        assert_eq!(one.findings, two.findings, "{name}");
+        assert_eq!(one.records, two.records, "{name}");
+    }
+}
+
+#[test]
 fn the_json_report_has_the_documented_fields() {
     let path =
         root().join("fixtures/xml/zl_list/3.2/invalid/HM750096T75_2601001_902_empty_NHISTORY.xml");
