@@ -229,16 +229,30 @@ impl Validator {
         source: R,
         limits: Limits,
     ) -> std::io::Result<FileReport> {
-        check_file(&self.schemas, file_name, source, limits)
+        check_file(&self.schemas, file_name, source, limits, schema::NoSink).map(|(r, _)| r)
+    }
+
+    /// Checks one file as [`Validator::check_file`] does, handing what passes the check to
+    /// `sink` as it streams (the typed records of `validate::records`). A file refused before
+    /// its schema is known (name, encoding, version) reaches the sink not at all.
+    pub fn check_file_into<R: Read, S: schema::Sink>(
+        &self,
+        file_name: &str,
+        source: R,
+        limits: Limits,
+        sink: S,
+    ) -> std::io::Result<(FileReport, S)> {
+        check_file(&self.schemas, file_name, source, limits, sink)
     }
 }
 
-fn check_file<R: Read>(
+fn check_file<R: Read, S: schema::Sink>(
     schemas: &[(&'static Schema, Patterns)],
     file_name: &str,
     mut source: R,
     limits: Limits,
-) -> std::io::Result<FileReport> {
+    sink: S,
+) -> std::io::Result<(FileReport, S)> {
     let mut prefix = vec![0; 64 * 1024];
     let mut filled = 0;
     while filled < prefix.len() {
@@ -285,7 +299,7 @@ fn check_file<R: Read>(
                     "the declared encoding `{label}` is not supported; use windows-1251 or UTF-8"
                 ),
             );
-            return Ok(report);
+            return Ok((report, sink));
         }
     };
     let (text, _, _) = encoding.decode(&prefix);
@@ -301,7 +315,7 @@ fn check_file<R: Read>(
         Some(Ok(name)) => name,
         Some(Err((code, element, message))) => {
             refuse(&mut report, code, element, message);
-            return Ok(report);
+            return Ok((report, sink));
         }
         None => {
             refuse(
@@ -310,7 +324,7 @@ fn check_file<R: Read>(
                 String::new(),
                 "the file has no root element".into(),
             );
-            return Ok(report);
+            return Ok((report, sink));
         }
     };
     let Some((schema, patterns)) = schemas.iter().find(|(s, _)| s.name == name) else {
@@ -320,18 +334,18 @@ fn check_file<R: Read>(
             "VERSION".into(),
             format!("no schema {name} is built into this hub"),
         );
-        return Ok(report);
+        return Ok((report, sink));
     };
     report.schema = Some(schema.name);
     let reader = DecodingReader::new(Cursor::new(prefix).chain(source), encoding);
-    let outcome = schema::check(schema, patterns, reader, limits);
+    let (outcome, sink) = schema::check_into(schema, patterns, reader, limits, sink);
     report.records = outcome.records;
     report.refused_records = outcome.refused_records;
     report.findings_dropped = outcome.findings_dropped;
     report.findings = outcome.findings;
     report.nschet = outcome.nschet;
     report.accepted = report.findings.is_empty() && report.findings_dropped == 0;
-    Ok(report)
+    Ok((report, sink))
 }
 
 #[cfg(test)]

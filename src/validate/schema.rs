@@ -44,6 +44,52 @@ impl Default for Limits {
     }
 }
 
+/// What the check hands on as it passes, for the typed records of the business rules
+/// (`validate::records`): the elements below the root that fit the schema, in document
+/// order, each value already valid against its type. Elements of a subtree the check skips
+/// (out of place, unknown) are not handed on; a record with findings says so in [`Sink::item`].
+pub trait Sink: Send {
+    /// An element starts; `depth` 1 is a child of the root.
+    fn open(&mut self, name: &'static str, depth: usize, line: u64) {
+        let _ = (name, depth, line);
+    }
+    /// The text of an element with simple content that passed its type check (as written,
+    /// not trimmed).
+    fn value(&mut self, name: &'static str, value: &str) {
+        let _ = (name, value);
+    }
+    /// An element ends.
+    fn close(&mut self, name: &'static str, depth: usize) {
+        let _ = (name, depth);
+    }
+    /// A child of the root ended (the header, the account, one record) after it was closed;
+    /// `findings` were made inside it (a record with any is refused).
+    fn item(&mut self, name: &'static str, findings: u64) {
+        let _ = (name, findings);
+    }
+}
+
+impl<T: Sink + ?Sized> Sink for &mut T {
+    fn open(&mut self, name: &'static str, depth: usize, line: u64) {
+        (**self).open(name, depth, line);
+    }
+    fn value(&mut self, name: &'static str, value: &str) {
+        (**self).value(name, value);
+    }
+    fn close(&mut self, name: &'static str, depth: usize) {
+        (**self).close(name, depth);
+    }
+    fn item(&mut self, name: &'static str, findings: u64) {
+        (**self).item(name, findings);
+    }
+}
+
+/// A sink that keeps nothing: the schema check alone.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoSink;
+
+impl Sink for NoSink {}
+
 /// What the check of one file found.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -163,7 +209,10 @@ enum Step {
     Refuse(String),
 }
 
-struct Checker<'s> {
+struct Checker<'s, S> {
+    sink: S,
+    /// Findings made before the current child of the root opened.
+    item_mark: u64,
     schema: &'s Schema,
     records: Vec<&'static str>,
     /// [`Key`] of each element declaration.
@@ -185,9 +234,11 @@ struct Checker<'s> {
     seen_root: bool,
 }
 
-impl<'s> Checker<'s> {
-    fn new(schema: &'s Schema, patterns: &'s Patterns, limits: Limits) -> Self {
+impl<'s, S: Sink> Checker<'s, S> {
+    fn new(schema: &'s Schema, patterns: &'s Patterns, limits: Limits, sink: S) -> Self {
         Checker {
+            sink,
+            item_mark: 0,
             schema,
             records: record_names(schema),
             keys: schema.elements.iter().map(|e| key_of(e.name)).collect(),
@@ -371,6 +422,14 @@ impl<'s> Checker<'s> {
             }
             None => (Cow::Owned(name.to_owned()), 0, false),
         };
+        if depth >= 1
+            && let Cow::Borrowed(declared) = name
+        {
+            if depth == 1 {
+                self.item_mark = self.findings_made();
+            }
+            self.sink.open(declared, depth, line);
+        }
         self.stack.push(Frame {
             decl,
             name,
@@ -458,9 +517,23 @@ impl<'s> Checker<'s> {
             }
         }
         self.close_uniques(depth);
+        if depth >= 1
+            && frame.decl.is_some()
+            && let Cow::Borrowed(declared) = frame.name
+        {
+            self.sink.close(declared, depth);
+            if depth == 1 {
+                let made = self.findings_made() - self.item_mark;
+                self.sink.item(declared, made);
+            }
+        }
         if depth == 1 && self.record_open && self.records.contains(&&*frame.name) {
             self.close_record();
         }
+    }
+
+    fn findings_made(&self) -> u64 {
+        u64::try_from(self.out.findings.len()).unwrap_or(u64::MAX) + self.out.findings_dropped
     }
 
     fn end_simple(&mut self, frame: &Frame, value: &str, decl: ElemId, type_id: u16, depth: usize) {
@@ -498,6 +571,9 @@ impl<'s> Checker<'s> {
         }
         if !self.uniques.is_empty() {
             self.check_uniques(frame, value, type_id, depth);
+        }
+        if let Cow::Borrowed(declared) = frame.name {
+            self.sink.value(declared, value);
         }
     }
 
@@ -592,10 +668,10 @@ impl<'s> Checker<'s> {
         true
     }
 
-    /// The outcome once the events have ended.
-    fn finish(mut self) -> Outcome {
+    /// The outcome once the events have ended, and the sink.
+    fn finish(mut self) -> (Outcome, S) {
         self.close_record();
-        self.out
+        (self.out, self.sink)
     }
 
     fn close_record(&mut self) {
@@ -759,7 +835,7 @@ impl Batch {
     }
 
     /// Feeds the batch to `checker`; `false` once the check has ended.
-    fn replay(&self, checker: &mut Checker<'_>) -> bool {
+    fn replay<S: Sink>(&self, checker: &mut Checker<'_, S>) -> bool {
         for &(code, start, end, line, column) in &self.events {
             let s = self
                 .text
@@ -785,10 +861,10 @@ impl Batch {
 }
 
 /// Checks on the calling thread, event by event.
-fn sequential<R: Read>(
+fn sequential<R: Read, S: Sink>(
     reader: &mut Reader<DecodingReader<R>>,
-    mut checker: Checker<'_>,
-) -> Outcome {
+    mut checker: Checker<'_, S>,
+) -> (Outcome, S) {
     let mut buf = Vec::with_capacity(4096);
     loop {
         let (line, column) = reader.get_ref().position();
@@ -809,11 +885,12 @@ fn sequential<R: Read>(
 /// Parses on the calling thread and checks on one more, the events passing in batches
 /// through a bounded channel: the same findings in the same order as [`sequential`], in
 /// about the time of the parse alone. `None` when the second thread cannot be started.
-fn pipelined<R: Read>(
+fn pipelined<R: Read, S: Sink>(
     reader: &mut Reader<DecodingReader<R>>,
     schema: &Schema,
     patterns: &Patterns,
     limits: Limits,
+    sink: &mut S,
 ) -> Option<Outcome> {
     std::thread::scope(|scope| {
         let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
@@ -821,7 +898,7 @@ fn pipelined<R: Read>(
         let handle = std::thread::Builder::new()
             .name("omshub-check".into())
             .spawn_scoped(scope, move || {
-                let mut checker = Checker::new(schema, patterns, limits);
+                let mut checker = Checker::new(schema, patterns, limits, sink);
                 for batch in full_rx {
                     let go_on = batch.replay(&mut checker);
                     let _ = empty_tx.send(batch);
@@ -829,7 +906,7 @@ fn pipelined<R: Read>(
                         break;
                     }
                 }
-                checker.finish()
+                checker.finish().0
             })
             .ok()?;
         let mut buf = Vec::with_capacity(4096);
@@ -872,6 +949,17 @@ pub fn check<R: Read>(
     source: DecodingReader<R>,
     limits: Limits,
 ) -> Outcome {
+    check_into(schema, patterns, source, limits, NoSink).0
+}
+
+/// Checks one document from `source` against `schema`, handing what passes to `sink`.
+pub fn check_into<R: Read, S: Sink>(
+    schema: &Schema,
+    patterns: &Patterns,
+    source: DecodingReader<R>,
+    limits: Limits,
+    sink: S,
+) -> (Outcome, S) {
     let mut reader = Reader::from_reader(source);
     {
         let config = reader.config_mut();
@@ -879,12 +967,13 @@ pub fn check<R: Read>(
         config.expand_empty_elements = true;
         config.check_end_names = true;
     }
+    let mut sink = sink;
     if limits.pipelined
-        && let Some(outcome) = pipelined(&mut reader, schema, patterns, limits)
+        && let Some(outcome) = pipelined(&mut reader, schema, patterns, limits, &mut sink)
     {
-        return outcome;
+        return (outcome, sink);
     }
-    sequential(&mut reader, Checker::new(schema, patterns, limits))
+    sequential(&mut reader, Checker::new(schema, patterns, limits, sink))
 }
 
 #[cfg(test)]
@@ -1212,5 +1301,91 @@ mod tests {
             Limits::default(),
         );
         assert_eq!(codes(&o), vec![(901, "ROOT")]);
+    }
+
+    /// Writes what a sink is handed, one line per call.
+    #[derive(Default)]
+    struct Log(Vec<String>);
+
+    impl Sink for Log {
+        fn open(&mut self, name: &'static str, depth: usize, line: u64) {
+            self.0.push(format!("open {name} {depth} @{line}"));
+        }
+        fn value(&mut self, name: &'static str, value: &str) {
+            self.0.push(format!("{name}={value}"));
+        }
+        fn close(&mut self, name: &'static str, depth: usize) {
+            self.0.push(format!("close {name} {depth}"));
+        }
+        fn item(&mut self, name: &'static str, findings: u64) {
+            self.0.push(format!("item {name} {findings}"));
+        }
+    }
+
+    #[test]
+    fn the_sink_gets_what_passes_and_each_item_with_its_findings() {
+        for pipelined in [false, true] {
+            let body = [
+                zap("1", OK),
+                zap("2", "<DATE>2026-02-30</DATE><W>1</W>"),
+                zap("3", "<W>1</W><DATE>2026-01-31</DATE>"),
+            ]
+            .join("\n");
+            let doc = format!("<?xml version=\"1.0\"?>\n<ROOT><HDR>x</HDR>\n{body}\n</ROOT>\n");
+            let patterns = Patterns::compile(&SCHEMA).unwrap();
+            let limits = Limits {
+                pipelined,
+                ..Limits::default()
+            };
+            let (outcome, log) = check_into(
+                &SCHEMA,
+                &patterns,
+                DecodingReader::new(doc.as_bytes(), UTF_8),
+                limits,
+                Log::default(),
+            );
+            assert_eq!(outcome.findings.len(), 2);
+            assert_eq!(
+                log.0,
+                [
+                    "open HDR 1 @2",
+                    "HDR=x",
+                    "close HDR 1",
+                    "item HDR 0",
+                    "open ZAP 1 @3",
+                    "open N_ZAP 2 @3",
+                    "N_ZAP=1",
+                    "close N_ZAP 2",
+                    "open DATE 2 @3",
+                    "DATE=2026-01-31",
+                    "close DATE 2",
+                    "open W 2 @3",
+                    "W=1",
+                    "close W 2",
+                    "close ZAP 1",
+                    "item ZAP 0",
+                    // A wrong value is not handed on; the record counts its finding.
+                    "open ZAP 1 @4",
+                    "open N_ZAP 2 @4",
+                    "N_ZAP=2",
+                    "close N_ZAP 2",
+                    "open DATE 2 @4",
+                    "close DATE 2",
+                    "open W 2 @4",
+                    "W=1",
+                    "close W 2",
+                    "close ZAP 1",
+                    "item ZAP 1",
+                    // After an element out of place the rest of the record is skipped.
+                    "open ZAP 1 @5",
+                    "open N_ZAP 2 @5",
+                    "N_ZAP=3",
+                    "close N_ZAP 2",
+                    "close ZAP 1",
+                    "item ZAP 1",
+                ],
+                "pipelined: {pipelined}"
+            );
+        }
     }
 }
