@@ -30,6 +30,7 @@ pub struct Settings {
     pub nsi: NsiSettings,
     pub log: LogSettings,
     pub jobs: JobSettings,
+    pub intake: IntakeSettings,
 }
 
 /// `[server]`: the HTTP listener.
@@ -124,6 +125,23 @@ pub enum LogFormat {
 pub struct JobSettings {
     pub enabled: bool,
     pub db_maintenance_cron: String,
+}
+
+/// `[intake]`: packages received, where they are kept, who checks them, and the limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSettings {
+    pub storage_dir: PathBuf,
+    pub workers: usize,
+    pub max_package_bytes: u64,
+    pub max_entries: usize,
+    pub max_uncompressed_bytes: u64,
+    pub max_ratio: u64,
+    pub max_findings: usize,
+    pub uploads_per_minute: u32,
+    pub inbox_dir: PathBuf,
+    pub outbox_dir: PathBuf,
+    pub inbox_poll_secs: u64,
 }
 
 /// The database a URL selects.
@@ -300,6 +318,58 @@ impl Settings {
             .map_err(|e| invalid("log.level", format!("is not a level or filter: {e}")))?;
         crate::jobs::validate_schedule(&self.jobs.db_maintenance_cron)
             .map_err(|e| invalid("jobs.db_maintenance_cron", e))?;
+        self.validate_intake()
+    }
+
+    fn validate_intake(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
+        let intake = &self.intake;
+        if intake.storage_dir.as_os_str().is_empty() {
+            return Err(invalid(
+                "intake.storage_dir",
+                "is empty; name the folder packages are kept in".into(),
+            ));
+        }
+        if !(1..=64).contains(&intake.workers) {
+            return Err(invalid(
+                "intake.workers",
+                format!("is {}; use 1 to 64", intake.workers),
+            ));
+        }
+        if intake.max_package_bytes < 1024 {
+            return Err(invalid(
+                "intake.max_package_bytes",
+                "must be at least 1024".into(),
+            ));
+        }
+        if intake.max_entries == 0 || intake.max_ratio == 0 || intake.max_findings == 0 {
+            let key = if intake.max_entries == 0 {
+                "intake.max_entries"
+            } else if intake.max_ratio == 0 {
+                "intake.max_ratio"
+            } else {
+                "intake.max_findings"
+            };
+            return Err(invalid(key, "must be greater than 0".into()));
+        }
+        if intake.uploads_per_minute == 0 {
+            return Err(invalid(
+                "intake.uploads_per_minute",
+                "must be greater than 0".into(),
+            ));
+        }
+        if intake.inbox_dir.as_os_str().is_empty() != intake.outbox_dir.as_os_str().is_empty() {
+            return Err(invalid(
+                "intake.outbox_dir",
+                "must be set together with intake.inbox_dir (both or neither)".into(),
+            ));
+        }
+        if !(1..=3600).contains(&intake.inbox_poll_secs) {
+            return Err(invalid(
+                "intake.inbox_poll_secs",
+                format!("is {}; use 1 to 3600 seconds", intake.inbox_poll_secs),
+            ));
+        }
         Ok(())
     }
 

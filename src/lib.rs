@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod r#gen;
 pub mod imports;
+pub mod intake;
 pub mod jobs;
 pub mod lookups;
 pub mod nsi;

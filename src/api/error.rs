@@ -51,6 +51,9 @@ pub enum ApiError {
     /// The body is well formed but its content is refused; `code` says why.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// The caller sent more than its share; `retry_after` seconds until it may again.
+    #[error("{message}")]
+    TooManyRequests { retry_after: u64, message: String },
     /// The database does not answer.
     #[error("the database does not answer")]
     DatabaseUnavailable(#[source] anyhow::Error),
@@ -74,6 +77,7 @@ impl ApiError {
             Self::NotFoundCoded { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. } => code,
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::DatabaseUnavailable(_) => "database_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -103,6 +107,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -112,6 +117,12 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Self::TooManyRequests { retry_after, .. } = self {
+            response.insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                retry_after.to_string(),
+            ));
         }
         response.json(ErrorBody {
             error: self.code().to_owned(),

@@ -11,6 +11,7 @@ pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod nsi;
+pub mod packages;
 pub mod paging;
 pub mod registers;
 pub mod server;
@@ -23,6 +24,7 @@ use actix_web::{App, HttpRequest, HttpResponse, web};
 
 use crate::config::Settings;
 use crate::db::Database;
+use crate::intake::pipeline::Intake;
 use crate::lookups::Lookups;
 pub use error::{ApiError, ErrorBody};
 use metrics::Metrics;
@@ -38,16 +40,23 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The in-memory look-up snapshots of classifiers and registers.
     pub lookups: Lookups,
+    /// Package intake: storage, queue, checks.
+    pub intake: Arc<Intake>,
+    /// Uploads per sender per minute.
+    pub upload_limiter: Arc<packages::RateLimiter>,
 }
 
 impl AppState {
     /// Builds the state around an opened database.
     pub fn new(settings: Settings, db: Database) -> anyhow::Result<Self> {
+        let intake = Arc::new(Intake::new(&settings.intake, db.clone())?);
         Ok(Self {
             settings: Arc::new(settings),
             db,
             metrics: Arc::new(Metrics::new()?),
             lookups: Lookups::default(),
+            intake,
+            upload_limiter: Arc::default(),
         })
     }
 }
@@ -84,6 +93,7 @@ pub fn app(
         .service(resource("/metrics").route(web::get().to(metrics::metrics)))
         .configure(nsi::routes)
         .configure(registers::routes)
+        .configure(packages::routes)
         .default_service(web::to(not_found))
 }
 

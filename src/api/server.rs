@@ -11,6 +11,7 @@ use actix_web::HttpServer;
 use super::{AppState, app};
 use crate::config::Settings;
 use crate::db::{self, Database};
+use crate::intake::worker::Workers;
 use crate::jobs::Scheduler;
 use crate::nsi;
 
@@ -75,6 +76,14 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
         actix_web::rt::task::spawn_blocking(move || lookups.refresh(&database, true)).await??;
     }
     let refresher = actix_web::rt::spawn(refresh_lookups(state.clone(), refresh_every));
+    let workers = {
+        let (intake, count) = (state.intake.clone(), state.settings.intake.workers);
+        actix_web::rt::task::spawn_blocking(move || Workers::start(intake, count)).await??
+    };
+    tracing::info!(
+        workers = state.settings.intake.workers,
+        "intake workers started"
+    );
     let mut server = HttpServer::new(move || app(state.clone()))
         .shutdown_timeout(server_settings.shutdown_timeout_secs);
     if server_settings.workers > 0 {
@@ -86,8 +95,10 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
     for addr in server.addrs() {
         tracing::info!(address = %addr, "listening on http://{addr}");
     }
-    server.run().await?;
+    let run_result = server.run().await;
     refresher.abort();
+    actix_web::rt::task::spawn_blocking(move || workers.stop()).await?;
+    run_result?;
 
     if let Some(scheduler) = scheduler {
         scheduler.shutdown().await;

@@ -226,3 +226,46 @@ diesel::table! {
 diesel::joinable!(nsi_entry -> nsi_classifier (classifier));
 diesel::joinable!(nsi_import -> nsi_classifier (classifier));
 diesel::allow_tables_to_appear_in_same_query!(nsi_classifier, nsi_import, nsi_entry);
+
+// ---- package intake (src/intake) ----
+
+diesel::table! {
+    /// Every package received; written before its receipt is sent (intake).
+    package (seq) {
+        seq -> BigInt,
+        id -> Text,
+        sender -> Text,
+        channel -> Text,
+        file_name -> Text,
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        idempotency_key -> Nullable<Text>,
+        received_at -> Timestamp,
+        status -> Text,
+        attempts -> Integer,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        records -> Nullable<BigInt>,
+        refused_records -> Nullable<BigInt>,
+        findings -> Nullable<BigInt>,
+        refusal_code -> Nullable<Text>,
+        protocol_name -> Nullable<Text>,
+        message -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// One case of an accepted account file, stored with the package's end (intake).
+    package_case (package_id, n_zap) {
+        package_id -> Text,
+        n_zap -> BigInt,
+        idcase -> BigInt,
+        id_pac -> Text,
+        enp -> Nullable<Text>,
+        code_mo -> Text,
+        date_1 -> Date,
+        date_2 -> Date,
+        usl_ok -> Nullable<Integer>,
+        sum_kopecks -> BigInt,
+    }
+}

@@ -11,6 +11,8 @@ mod r#gen;
 #[cfg(test)]
 mod http;
 #[cfg(test)]
+mod intake;
+#[cfg(test)]
 mod nsi;
 #[cfg(test)]
 mod package;

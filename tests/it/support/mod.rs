@@ -45,6 +45,8 @@ fn postgres_admin_url() -> String {
 /// PostgreSQL database with a unique name, dropped when the value is dropped.
 pub struct TestDb {
     pub url: String,
+    /// The intake's storage folder (packages, protocols) of this test.
+    pub storage: tempfile::TempDir,
     _dir: Option<tempfile::TempDir>,
     pg: Option<(String, String)>,
 }
@@ -57,6 +59,7 @@ impl TestDb {
                 let url = dir.path().join("data/omshub.sqlite3").display().to_string();
                 Self {
                     url,
+                    storage: tempfile::tempdir().unwrap(),
                     _dir: Some(dir),
                     pg: None,
                 }
@@ -71,6 +74,7 @@ impl TestDb {
                 url.set_path(&format!("/{name}"));
                 Self {
                     url: url.to_string(),
+                    storage: tempfile::tempdir().unwrap(),
                     _dir: None,
                     pg: Some((admin, name)),
                 }
@@ -86,6 +90,7 @@ impl TestDb {
         settings.database.pool_max_size = 4;
         settings.auth.admin_token = ADMIN_TOKEN.into();
         settings.auth.reader_tokens = vec![READER_TOKEN.into()];
+        settings.intake.storage_dir = self.storage.path().to_owned();
         settings
     }
 }
@@ -142,8 +147,14 @@ impl TestApp {
     /// A migrated fresh database with the baseline classifiers, and the app around it with
     /// its look-up snapshot built, as `serve` prepares them.
     pub fn spawn() -> Self {
+        Self::spawn_with(|_| {})
+    }
+
+    /// As [`TestApp::spawn`], with the settings changed by `change` first.
+    pub fn spawn_with(change: impl FnOnce(&mut omshub::config::Settings)) -> Self {
         let db = TestDb::new();
-        let settings = db.settings();
+        let mut settings = db.settings();
+        change(&mut settings);
         let (database, _) = db::migrate(&settings.database).unwrap();
         omshub::nsi::prepare(&database, &settings.nsi).unwrap();
         let state = AppState::new(settings, database).unwrap();

@@ -1,0 +1,2 @@
+DROP TABLE package_case;
+DROP TABLE package;

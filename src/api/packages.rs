@@ -1,0 +1,318 @@
+//! `/api/v1/packages`: the upload of packages and what the sender learns about them.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /api/v1/packages?name=HM…zip` | the ZIP as the body (`application/zip` or `application/octet-stream`), streamed to disk; `202` with the receipt, or `200` with the first receipt when these bytes (or this `Idempotency-Key`) came from the sender before |
+//! | `GET /api/v1/packages?page=&per_page=` | the caller's packages, newest first (an admin sees all) |
+//! | `GET /api/v1/packages/{id}` | the package: status (`received`, `checking`, `accepted`, `partly_accepted`, `rejected`), counts, first refusal code |
+//! | `GET /api/v1/packages/{id}/receipt` | the receipt |
+//! | `GET /api/v1/packages/{id}/protocol` | the `FLK_P` protocol (windows-1251 XML, named `V` + the package name); `409 protocol_not_ready` before the check ends |
+//!
+//! A caller sees only its own packages (an admin sees all); another sender's package is a 404,
+//! as if it did not exist. Uploads per sender per minute are limited (`429` with
+//! `Retry-After`), and a body past `intake.max_package_bytes` is refused with `413` while it
+//! arrives.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::auth::{Caller, Role};
+use super::error::ApiError;
+use super::paging::{Page, PageQuery};
+use crate::intake::spool::{Spool, SpoolError};
+use crate::intake::store::{self, PackageRow, Recorded};
+use crate::intake::{Channel, Receipt, Status};
+
+/// Mounts the routes; called once from `api::app`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/api/v1/packages")
+            .route(web::post().to(upload))
+            .route(web::get().to(list)),
+    )
+    .service(super::resource("/api/v1/packages/{id}").route(web::get().to(status)))
+    .service(super::resource("/api/v1/packages/{id}/receipt").route(web::get().to(receipt)))
+    .service(super::resource("/api/v1/packages/{id}/protocol").route(web::get().to(protocol)));
+}
+
+/// Uploads started per sender in the current minute.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    /// Counts one upload of `sender`; the seconds to wait when it is over `per_minute`.
+    fn admit(&self, sender: &str, per_minute: u32) -> Result<(), u64> {
+        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let window = windows.entry(sender.to_owned()).or_insert((now, 0));
+        let age = now.duration_since(window.0);
+        if age >= Duration::from_secs(60) {
+            *window = (now, 0);
+        }
+        if window.1 >= per_minute {
+            let wait = Duration::from_secs(60).saturating_sub(now.duration_since(window.0));
+            return Err(wait.as_secs().max(1));
+        }
+        window.1 += 1;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadQuery {
+    name: Option<String>,
+}
+
+/// The answer to an upload: the receipt and where to follow the package.
+#[derive(Debug, Serialize)]
+struct Received {
+    #[serde(flatten)]
+    receipt: Receipt,
+    status: Status,
+    /// `true` when these bytes or this idempotency key were received before.
+    repeat: bool,
+    status_url: String,
+    protocol_url: String,
+}
+
+fn package_name(req: &HttpRequest, query: &UploadQuery) -> Result<String, ApiError> {
+    let from_header = req
+        .headers()
+        .get(header::CONTENT_DISPOSITION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(';')
+                .filter_map(|part| part.trim().strip_prefix("filename="))
+                .map(|n| n.trim_matches('"').to_owned())
+                .next()
+        });
+    let name = query
+        .name
+        .clone()
+        .or(from_header)
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "name the package: ?name=HM750096T75_26011.zip or Content-Disposition: attachment; filename=…"
+                    .into(),
+            )
+        })?;
+    // Only a bare file name: no folders, no control characters.
+    if name.is_empty()
+        || name.len() > 255
+        || name.contains(['/', '\\'])
+        || name.chars().any(char::is_control)
+        || name.starts_with('.')
+    {
+        return Err(ApiError::BadRequest(format!("`{name}` is not a file name")));
+    }
+    Ok(name)
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .ok_or_else(|| {
+            ApiError::BadRequest("Idempotency-Key must be 1 to 200 visible characters".into())
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let mime = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        "application/zip" | "application/octet-stream" | "application/x-zip-compressed" => Ok(()),
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "{other} (send the ZIP as application/zip)"
+        ))),
+    }
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::PayloadTooLarge {
+        limit: usize::try_from(limit).unwrap_or(usize::MAX),
+    }
+}
+
+async fn upload(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    query: web::Query<UploadQuery>,
+    mut body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let intake = state.intake.clone();
+    let settings = &intake.settings;
+    check_content_type(&req)?;
+    let name = package_name(&req, &query)?;
+    let key = idempotency_key(&req)?;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > settings.max_package_bytes) {
+        return Err(too_large(settings.max_package_bytes));
+    }
+    state
+        .upload_limiter
+        .admit(&caller.name, settings.uploads_per_minute)
+        .map_err(|retry_after| ApiError::TooManyRequests {
+            retry_after,
+            message: format!(
+                "more than {} uploads in a minute from {}; try again in {retry_after} s",
+                settings.uploads_per_minute, caller.name
+            ),
+        })?;
+    let mut spool =
+        Spool::create(&intake.storage, settings.max_package_bytes).map_err(ApiError::internal)?;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload broken off: {e}")))?;
+        spool.write(&chunk).map_err(|e| match e {
+            SpoolError::TooLarge { limit } => too_large(limit),
+            SpoolError::Io(io) => ApiError::internal(io),
+        })?;
+    }
+    let sender = caller.name.clone();
+    let recorded = {
+        let intake = intake.clone();
+        let name = name.clone();
+        web::block(move || -> anyhow::Result<Recorded> {
+            let spooled = spool.finish()?;
+            intake.accept(spooled, &sender, Channel::Api, &name, key.as_deref())
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?
+    };
+    let (row, repeat) = match recorded {
+        Recorded::New(row) => (row, false),
+        Recorded::Repeat(row) => (row, true),
+    };
+    let body = Received {
+        receipt: row.receipt(),
+        status: row.status().unwrap_or(Status::Received),
+        repeat,
+        status_url: format!("/api/v1/packages/{}", row.id),
+        protocol_url: format!("/api/v1/packages/{}/protocol", row.id),
+    };
+    let mut response = if repeat {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Accepted()
+    };
+    Ok(response
+        .insert_header((header::LOCATION, body.status_url.clone()))
+        .json(body))
+}
+
+/// The package `id` when `caller` may see it.
+async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<PackageRow, ApiError> {
+    let wanted = id.to_owned();
+    let row = super::with_conn(state, move |conn| {
+        store::get(conn, &wanted).map_err(ApiError::internal)
+    })
+    .await?;
+    match row {
+        Some(row) if caller.role == Role::Admin || row.sender == caller.name => Ok(row),
+        _ => Err(ApiError::NotFoundCoded {
+            code: "package_unknown",
+            message: format!("no package {id} of yours"),
+        }),
+    }
+}
+
+async fn status(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = visible(&state, &caller, &id).await?;
+    Ok(HttpResponse::Ok().json(row))
+}
+
+async fn receipt(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = visible(&state, &caller, &id).await?;
+    Ok(HttpResponse::Ok().json(row.receipt()))
+}
+
+async fn protocol(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = visible(&state, &caller, &id).await?;
+    let (Some(name), true) = (
+        row.protocol_name.clone(),
+        row.status().is_some_and(Status::is_final),
+    ) else {
+        return Err(ApiError::Conflict {
+            code: "protocol_not_ready",
+            message: format!(
+                "package {} is {}; its protocol is not ready",
+                row.id, row.status
+            ),
+        });
+    };
+    let path = state.intake.storage.protocol_dir(&row.id).join(&name);
+    let bytes = web::block(move || std::fs::read(path))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/xml; charset=windows-1251")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .body(bytes))
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.into_inner().checked()?;
+    let sender = (caller.role != Role::Admin).then(|| caller.name.clone());
+    let (total, items) = super::with_conn(&state, move |conn| {
+        store::list(conn, sender.as_deref(), page.limit(), page.offset())
+            .map_err(ApiError::internal)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Page {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    }))
+}

@@ -1,0 +1,338 @@
+//! The `package` and `package_case` tables. A package row is written before its receipt is
+//! sent; a worker takes the oldest `received` row (`claim_next`), and ends it with
+//! [`finish`], which writes the outcome and the cases of the accepted records in one
+//! transaction and only while the row is still the worker's (`checking` with the attempt the
+//! worker took). A process killed in between leaves the row `checking`; [`requeue_interrupted`]
+//! gives it back at the next start.
+
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{Channel, Receipt, Status};
+use crate::db::DbConn;
+use crate::db::schema::{package, package_case};
+
+/// Now, at the microsecond precision both backends keep.
+#[must_use]
+pub fn now() -> NaiveDateTime {
+    use chrono::Timelike;
+    let now = Utc::now().naive_utc();
+    now.with_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now)
+}
+
+/// One row of `package`.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = package)]
+pub struct PackageRow {
+    #[serde(skip)]
+    pub seq: i64,
+    pub id: String,
+    pub sender: String,
+    pub channel: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
+    pub received_at: NaiveDateTime,
+    pub status: String,
+    pub attempts: i32,
+    pub started_at: Option<NaiveDateTime>,
+    pub finished_at: Option<NaiveDateTime>,
+    pub records: Option<i64>,
+    pub refused_records: Option<i64>,
+    pub findings: Option<i64>,
+    pub refusal_code: Option<String>,
+    pub protocol_name: Option<String>,
+    pub message: Option<String>,
+}
+
+impl PackageRow {
+    /// The receipt of this package.
+    #[must_use]
+    pub fn receipt(&self) -> Receipt {
+        Receipt {
+            id: self.id.clone(),
+            file_name: self.file_name.clone(),
+            sender: self.sender.clone(),
+            sha256: self.sha256.clone(),
+            size_bytes: u64::try_from(self.size_bytes).unwrap_or(0),
+            received_at: self.received_at,
+        }
+    }
+
+    /// The status, as the enum.
+    #[must_use]
+    pub fn status(&self) -> Option<Status> {
+        Status::parse(&self.status)
+    }
+}
+
+/// A package about to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewPackage<'a> {
+    pub id: &'a str,
+    pub sender: &'a str,
+    pub channel: Channel,
+    pub file_name: &'a str,
+    pub sha256: &'a str,
+    pub size_bytes: u64,
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// What recording a package did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// A new package, to be checked.
+    New(PackageRow),
+    /// The sender already sent these bytes, or this idempotency key: the first package.
+    Repeat(PackageRow),
+}
+
+fn find_repeat(conn: &mut DbConn, new: &NewPackage<'_>) -> QueryResult<Option<PackageRow>> {
+    if let Some(key) = new.idempotency_key {
+        let by_key = package::table
+            .filter(package::sender.eq(new.sender))
+            .filter(package::idempotency_key.eq(key))
+            .select(PackageRow::as_select())
+            .first(conn)
+            .optional()?;
+        if by_key.is_some() {
+            return Ok(by_key);
+        }
+    }
+    package::table
+        .filter(package::sender.eq(new.sender))
+        .filter(package::sha256.eq(new.sha256))
+        .select(PackageRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Records a received package as `received`, or finds the sender's earlier package with the
+/// same bytes or idempotency key. Two requests racing with the same bytes both end with the
+/// one row the unique index lets in.
+pub fn record(conn: &mut DbConn, new: &NewPackage<'_>) -> QueryResult<Recorded> {
+    if let Some(first) = find_repeat(conn, new)? {
+        return Ok(Recorded::Repeat(first));
+    }
+    let inserted = diesel::insert_into(package::table)
+        .values((
+            package::id.eq(new.id),
+            package::sender.eq(new.sender),
+            package::channel.eq(new.channel.as_str()),
+            package::file_name.eq(new.file_name),
+            package::sha256.eq(new.sha256),
+            package::size_bytes.eq(i64::try_from(new.size_bytes).unwrap_or(i64::MAX)),
+            package::idempotency_key.eq(new.idempotency_key),
+            package::received_at.eq(now()),
+            package::status.eq(Status::Received.as_str()),
+            package::attempts.eq(0),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => {}
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => {
+            if let Some(first) = find_repeat(conn, new)? {
+                return Ok(Recorded::Repeat(first));
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    get(conn, new.id)?
+        .map(Recorded::New)
+        .ok_or(diesel::result::Error::NotFound)
+}
+
+/// The package `id`.
+pub fn get(conn: &mut DbConn, id: &str) -> QueryResult<Option<PackageRow>> {
+    package::table
+        .filter(package::id.eq(id))
+        .select(PackageRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The sender's packages, newest first.
+pub fn list(
+    conn: &mut DbConn,
+    sender: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(i64, Vec<PackageRow>)> {
+    let query = || {
+        let mut q = package::table.into_boxed();
+        if let Some(s) = sender {
+            q = q.filter(package::sender.eq(s.to_owned()));
+        }
+        q
+    };
+    let total = query().count().get_result(conn)?;
+    let rows = query()
+        .order(package::seq.desc())
+        .limit(limit)
+        .offset(offset)
+        .select(PackageRow::as_select())
+        .load(conn)?;
+    Ok((total, rows))
+}
+
+/// An earlier package of `sender` with the same name that was accepted (wholly or partly) or
+/// is still being handled: a second one is refused with F012 805. A refused package's name
+/// may be sent again.
+pub fn earlier_with_name(
+    conn: &mut DbConn,
+    sender: &str,
+    file_name: &str,
+    before_seq: i64,
+) -> QueryResult<Option<PackageRow>> {
+    package::table
+        .filter(package::sender.eq(sender))
+        .filter(package::file_name.eq(file_name))
+        .filter(package::seq.lt(before_seq))
+        .filter(package::status.ne(Status::Rejected.as_str()))
+        .order(package::seq.asc())
+        .select(PackageRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Takes the oldest `received` package for a worker: `checking`, one more attempt.
+pub fn claim_next(conn: &mut DbConn) -> QueryResult<Option<PackageRow>> {
+    conn.transaction(|conn| {
+        loop {
+            let next: Option<i64> = package::table
+                .filter(package::status.eq(Status::Received.as_str()))
+                .order(package::seq.asc())
+                .select(package::seq)
+                .first(conn)
+                .optional()?;
+            let Some(seq) = next else {
+                return Ok(None);
+            };
+            let taken = diesel::update(
+                package::table
+                    .filter(package::seq.eq(seq))
+                    .filter(package::status.eq(Status::Received.as_str())),
+            )
+            .set((
+                package::status.eq(Status::Checking.as_str()),
+                package::attempts.eq(package::attempts + 1),
+                package::started_at.eq(Some(now())),
+            ))
+            .execute(conn)?;
+            if taken == 1 {
+                return package::table
+                    .filter(package::seq.eq(seq))
+                    .select(PackageRow::as_select())
+                    .first(conn)
+                    .map(Some);
+            }
+            // Another worker took it between the two statements: look again.
+        }
+    })
+}
+
+/// Gives every `checking` package back to the queue (at start: whoever was checking it is
+/// gone). Returns how many.
+pub fn requeue_interrupted(conn: &mut DbConn) -> QueryResult<usize> {
+    diesel::update(package::table.filter(package::status.eq(Status::Checking.as_str())))
+        .set(package::status.eq(Status::Received.as_str()))
+        .execute(conn)
+}
+
+/// Gives package `row` back to the queue after a failed attempt (while it is still this
+/// attempt's).
+pub fn release(conn: &mut DbConn, row: &PackageRow) -> QueryResult<bool> {
+    diesel::update(
+        package::table
+            .filter(package::seq.eq(row.seq))
+            .filter(package::status.eq(Status::Checking.as_str()))
+            .filter(package::attempts.eq(row.attempts)),
+    )
+    .set(package::status.eq(Status::Received.as_str()))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// The outcome of a check, as [`finish`] stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub status: Status,
+    pub records: u64,
+    pub refused_records: u64,
+    pub findings: u64,
+    pub refusal_code: Option<String>,
+    pub protocol_name: Option<String>,
+    pub message: Option<String>,
+}
+
+/// One accepted case to store.
+#[derive(Debug, Clone, PartialEq, Eq, Insertable)]
+#[diesel(table_name = package_case)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct NewCase {
+    pub package_id: String,
+    pub n_zap: i64,
+    pub idcase: i64,
+    pub id_pac: String,
+    pub enp: Option<String>,
+    pub code_mo: String,
+    pub date_1: NaiveDate,
+    pub date_2: NaiveDate,
+    pub usl_ok: Option<i32>,
+    pub sum_kopecks: i64,
+}
+
+/// Ends package `row` (taken by [`claim_next`] as attempt `row.attempts`) with `outcome` and
+/// its accepted `cases`, in one transaction. `false` (and nothing written) when the row is
+/// no longer this attempt's: another worker finished or took it.
+pub fn finish(
+    conn: &mut DbConn,
+    row: &PackageRow,
+    outcome: &Finished,
+    cases: &[NewCase],
+) -> QueryResult<bool> {
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    conn.transaction(|conn| {
+        let updated = diesel::update(
+            package::table
+                .filter(package::seq.eq(row.seq))
+                .filter(package::status.eq(Status::Checking.as_str()))
+                .filter(package::attempts.eq(row.attempts)),
+        )
+        .set((
+            package::status.eq(outcome.status.as_str()),
+            package::finished_at.eq(Some(now())),
+            package::records.eq(Some(count(outcome.records))),
+            package::refused_records.eq(Some(count(outcome.refused_records))),
+            package::findings.eq(Some(count(outcome.findings))),
+            package::refusal_code.eq(&outcome.refusal_code),
+            package::protocol_name.eq(&outcome.protocol_name),
+            package::message.eq(&outcome.message),
+        ))
+        .execute(conn)?;
+        if updated != 1 {
+            return Ok(false);
+        }
+        for chunk in cases.chunks(1_000) {
+            crate::per_backend!(conn, |c| diesel::insert_into(package_case::table)
+                .values(chunk)
+                .execute(c))?;
+        }
+        Ok(true)
+    })
+}
+
+/// Cases stored for package `id`.
+pub fn case_count(conn: &mut DbConn, id: &str) -> QueryResult<i64> {
+    package_case::table
+        .filter(package_case::package_id.eq(id))
+        .count()
+        .get_result(conn)
+}

@@ -1,0 +1,72 @@
+//! The worker pool inside `serve`: `intake.workers` threads, each taking the oldest received
+//! package, checking it, and waiting for a new one (or a second) when the queue is empty.
+//! Stopping lets each worker finish the package in hand; a package cut off by a kill is taken
+//! again at the next start ([`Intake::recover`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::pipeline::Intake;
+
+/// How long an idle worker waits before it looks at the queue again on its own.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// The running workers.
+#[derive(Debug)]
+pub struct Workers {
+    intake: Arc<Intake>,
+    stop: Arc<AtomicBool>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Recovers interrupted packages, then starts `count` workers.
+    pub fn start(intake: Arc<Intake>, count: usize) -> anyhow::Result<Self> {
+        let requeued = intake.recover()?;
+        if requeued > 0 {
+            tracing::info!(
+                requeued,
+                "packages interrupted by the last stop are queued again"
+            );
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut handles = Vec::with_capacity(count);
+        for n in 0..count {
+            let (intake, stop) = (Arc::clone(&intake), Arc::clone(&stop));
+            handles.push(
+                std::thread::Builder::new()
+                    .name(format!("omshub-intake-{n}"))
+                    .spawn(move || run(&intake, &stop))?,
+            );
+        }
+        Ok(Self {
+            intake,
+            stop,
+            handles,
+        })
+    }
+
+    /// Lets each worker finish its package, then joins them.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.intake.notify_all();
+        for handle in self.handles {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn run(intake: &Intake, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        match intake.process_next() {
+            Ok(true) => {}
+            Ok(false) => intake.wait(IDLE_WAIT),
+            Err(e) => {
+                tracing::error!(error = %crate::telemetry::error_chain(&*e), "intake worker");
+                intake.wait(IDLE_WAIT);
+            }
+        }
+    }
+}

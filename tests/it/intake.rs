@@ -1,0 +1,306 @@
+//! Package intake through the API as a sender uses it: upload, receipt, the worker's check,
+//! status and protocol; repeats, 805, refusals, limits, visibility, and a worker cut off in
+//! the middle. Workers are driven by hand (`process_next`) so each step is observable.
+
+use actix_web::test::TestRequest;
+use omshub::r#gen::{AccountsOptions, Defects, write_package};
+use omshub::intake::Status;
+use omshub::intake::store;
+use serde_json::Value;
+
+use crate::support::{ADMIN_TOKEN, READER_TOKEN, TestApp, TestResponse};
+
+/// A generated package (`cases` cases, `defects` injected): its name and bytes.
+fn package(cases: u64, seed: u64, defects: &str) -> (String, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = AccountsOptions::new(cases, seed).unwrap();
+    options.defects = Defects::parse(defects).unwrap();
+    let written = write_package(dir.path(), &options).unwrap();
+    let zip = &written.files[2].path;
+    let name = zip.file_name().unwrap().to_string_lossy().into_owned();
+    (name, std::fs::read(zip).unwrap())
+}
+
+async fn upload(app: &TestApp, token: &str, name: &str, bytes: &[u8]) -> TestResponse {
+    app.call(
+        TestRequest::post()
+            .uri(&format!("/api/v1/packages?name={name}"))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("Content-Type", "application/zip"))
+            .set_payload(bytes.to_vec()),
+    )
+    .await
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> TestResponse {
+    app.call(
+        TestRequest::get()
+            .uri(path)
+            .insert_header(("Authorization", format!("Bearer {token}"))),
+    )
+    .await
+}
+
+/// Runs the queue dry.
+fn drain(app: &TestApp) -> usize {
+    let mut n = 0;
+    while app.state.intake.process_next().unwrap() {
+        n += 1;
+    }
+    n
+}
+
+#[actix_web::test]
+async fn a_valid_package_is_receipted_checked_and_accepted_once() {
+    let app = TestApp::spawn();
+    let (name, bytes) = package(20, 1, "");
+    let res = upload(&app, READER_TOKEN, &name, &bytes).await;
+    assert_eq!(res.status, 202, "{}", res.text());
+    let receipt: Value = res.json();
+    let id = receipt["id"].as_str().unwrap().to_owned();
+    assert_eq!(receipt["file_name"], name.as_str());
+    assert_eq!(receipt["size_bytes"], bytes.len());
+    assert_eq!(receipt["status"], "received");
+    assert_eq!(receipt["repeat"], false);
+    assert_eq!(
+        receipt["sha256"],
+        omshub::intake::spool::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+    );
+    // Before a worker took it: received, no protocol yet.
+    let status: Value = get(&app, READER_TOKEN, &format!("/api/v1/packages/{id}"))
+        .await
+        .json();
+    assert_eq!(status["status"], "received");
+    let early = get(
+        &app,
+        READER_TOKEN,
+        &format!("/api/v1/packages/{id}/protocol"),
+    )
+    .await;
+    assert_eq!(early.status, 409);
+    assert_eq!(early.error().error, "protocol_not_ready");
+
+    assert_eq!(drain(&app), 1);
+    let status: Value = get(&app, READER_TOKEN, &format!("/api/v1/packages/{id}"))
+        .await
+        .json();
+    assert_eq!(status["status"], "accepted", "{status}");
+    // 20 cases in the H file and their patients in the L file.
+    assert!(status["records"].as_i64().unwrap() > 20, "{status}");
+    assert_eq!(status["findings"], 0);
+    let protocol = get(
+        &app,
+        READER_TOKEN,
+        &format!("/api/v1/packages/{id}/protocol"),
+    )
+    .await;
+    assert_eq!(protocol.status, 200);
+    let (xml, _, bad) = encoding_rs::WINDOWS_1251.decode(&protocol.body);
+    assert!(!bad);
+    assert!(xml.contains("<FLK_P>") && !xml.contains("<PR>"), "{xml}");
+    let disposition = protocol.header("Content-Disposition").unwrap();
+    assert!(disposition.contains(&format!("V{}", name.trim_end_matches(".zip"))));
+
+    // The same bytes again: the first receipt, nothing new to check.
+    let again = upload(&app, READER_TOKEN, &name, &bytes).await;
+    assert_eq!(again.status, 200);
+    let again: Value = again.json();
+    assert_eq!(again["id"], id.as_str());
+    assert_eq!(again["repeat"], true);
+    assert_eq!(drain(&app), 0);
+    let stored = std::fs::read_dir(app.state.intake.storage.packages())
+        .unwrap()
+        .count();
+    assert_eq!(stored, 1, "the repeat's bytes are not kept");
+}
+
+#[actix_web::test]
+async fn an_idempotency_key_returns_the_first_receipt() {
+    let app = TestApp::spawn();
+    let (name, bytes) = package(5, 2, "");
+    let send = |body: Vec<u8>| {
+        app.call(
+            TestRequest::post()
+                .uri(&format!("/api/v1/packages?name={name}"))
+                .insert_header(("Authorization", format!("Bearer {READER_TOKEN}")))
+                .insert_header(("Idempotency-Key", "upload-42"))
+                .set_payload(body),
+        )
+    };
+    let first: Value = send(bytes.clone()).await.json();
+    // A retry whose bytes differ (say, re-zipped) with the same key is the same upload.
+    let mut other = bytes.clone();
+    other.push(0);
+    let second = send(other).await;
+    assert_eq!(second.status, 200);
+    assert_eq!(second.json::<Value>()["id"], first["id"]);
+}
+
+#[actix_web::test]
+async fn a_name_already_used_is_805_and_refusals_have_their_codes() {
+    let app = TestApp::spawn();
+    let (name, bytes) = package(5, 3, "");
+    let (_, other_bytes) = package(6, 4, "");
+    let first: Value = upload(&app, READER_TOKEN, &name, &bytes).await.json();
+    let second: Value = upload(&app, READER_TOKEN, &name, &other_bytes).await.json();
+    let not_zip: Value = upload(
+        &app,
+        READER_TOKEN,
+        "HM750096T75_26012.zip",
+        b"not a zip at all",
+    )
+    .await
+    .json();
+    let (defective_name, defective) = package(30, 5, "904=2");
+    let defective_name = defective_name.replace("26011", "26013");
+    let partly: Value = upload(&app, READER_TOKEN, &defective_name, &defective)
+        .await
+        .json();
+    assert_eq!(drain(&app), 4);
+    let state = |v: &Value| {
+        let app = &app;
+        let id = v["id"].as_str().unwrap().to_owned();
+        async move {
+            get(app, READER_TOKEN, &format!("/api/v1/packages/{id}"))
+                .await
+                .json::<Value>()
+        }
+    };
+    assert_eq!(state(&first).await["status"], "accepted");
+    let second = state(&second).await;
+    assert_eq!(second["status"], "rejected");
+    assert_eq!(second["refusal_code"], "805");
+    let not_zip = state(&not_zip).await;
+    assert_eq!(not_zip["status"], "rejected");
+    assert_eq!(not_zip["refusal_code"], "801");
+    // A renamed package fails the inner names (802); its records are not read as accepted.
+    let partly = state(&partly).await;
+    assert_eq!(partly["status"], "rejected", "{partly}");
+    assert_eq!(partly["refusal_code"], "802", "{partly}");
+    let protocol = get(
+        &app,
+        READER_TOKEN,
+        &format!(
+            "/api/v1/packages/{}/protocol",
+            second["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    let (xml, _, _) = encoding_rs::WINDOWS_1251.decode(&protocol.body);
+    assert!(xml.contains("<OSHIB>805</OSHIB>"), "{xml}");
+}
+
+#[actix_web::test]
+async fn records_with_errors_make_a_partly_accepted_package() {
+    let app = TestApp::spawn();
+    let (name, bytes) = package(40, 6, "904=3");
+    let receipt: Value = upload(&app, READER_TOKEN, &name, &bytes).await.json();
+    drain(&app);
+    let id = receipt["id"].as_str().unwrap();
+    let status: Value = get(&app, READER_TOKEN, &format!("/api/v1/packages/{id}"))
+        .await
+        .json();
+    assert_eq!(status["status"], "partly_accepted", "{status}");
+    assert_eq!(status["refused_records"], 3);
+    assert_eq!(status["refusal_code"], "904");
+    let protocol = get(
+        &app,
+        READER_TOKEN,
+        &format!("/api/v1/packages/{id}/protocol"),
+    )
+    .await;
+    let (xml, _, _) = encoding_rs::WINDOWS_1251.decode(&protocol.body);
+    assert_eq!(xml.matches("<OSHIB>904</OSHIB>").count(), 3, "{xml}");
+}
+
+#[actix_web::test]
+async fn senders_see_their_own_packages_and_the_admin_sees_all() {
+    let app = TestApp::spawn();
+    let (name, bytes) = package(3, 7, "");
+    let mine: Value = upload(&app, ADMIN_TOKEN, &name, &bytes).await.json();
+    let id = mine["id"].as_str().unwrap();
+    let theirs = get(&app, READER_TOKEN, &format!("/api/v1/packages/{id}")).await;
+    assert_eq!(theirs.status, 404);
+    assert_eq!(theirs.error().error, "package_unknown");
+    let list: Value = get(&app, READER_TOKEN, "/api/v1/packages").await.json();
+    assert_eq!(list["total"], 0);
+    let list: Value = get(&app, ADMIN_TOKEN, "/api/v1/packages").await.json();
+    assert_eq!(list["total"], 1);
+    let anonymous = app
+        .call(
+            TestRequest::post()
+                .uri(&format!("/api/v1/packages?name={name}"))
+                .set_payload(bytes),
+        )
+        .await;
+    assert_eq!(anonymous.status, 401);
+}
+
+#[actix_web::test]
+async fn size_and_rate_limits_answer_413_and_429() {
+    let app = TestApp::spawn_with(|s| {
+        s.intake.max_package_bytes = 4096;
+        s.intake.uploads_per_minute = 2;
+    });
+    let big = upload(
+        &app,
+        READER_TOKEN,
+        "HM750096T75_26011.zip",
+        &vec![b'x'; 5000],
+    )
+    .await;
+    assert_eq!(big.status, 413);
+    assert_eq!(big.error().error, "payload_too_large");
+    assert_eq!(
+        std::fs::read_dir(app.state.intake.storage.incoming())
+            .unwrap()
+            .count(),
+        0,
+        "nothing of a refused upload stays on disk"
+    );
+    // A body refused for its declared size is not counted against the sender.
+    for (n, body) in [b"small 1", b"small 2"].iter().enumerate() {
+        let name = format!("HM750096T75_2601{n}.zip");
+        assert_eq!(upload(&app, READER_TOKEN, &name, *body).await.status, 202);
+    }
+    let third = upload(&app, READER_TOKEN, "HM750096T75_26012.zip", b"small 3").await;
+    assert_eq!(third.status, 429);
+    assert_eq!(third.error().error, "too_many_requests");
+    assert!(third.header("Retry-After").is_some());
+    // Another sender has its own share.
+    let other = upload(&app, ADMIN_TOKEN, "HM750096T75_26012.zip", b"small 4").await;
+    assert_eq!(other.status, 202);
+}
+
+#[actix_web::test]
+async fn a_worker_cut_off_mid_check_leaves_the_package_to_be_checked_again_once() {
+    let app = TestApp::spawn();
+    let (name, bytes) = package(10, 8, "");
+    let receipt: Value = upload(&app, READER_TOKEN, &name, &bytes).await.json();
+    let id = receipt["id"].as_str().unwrap();
+    // A worker takes the package and dies before it ends it.
+    let taken = store::claim_next(&mut app.conn()).unwrap().unwrap();
+    assert_eq!(taken.status(), Some(Status::Checking));
+    assert_eq!(drain(&app), 0, "a package being checked is not taken twice");
+    // The next start gives it back and a worker finishes it.
+    assert_eq!(app.state.intake.recover().unwrap(), 1);
+    assert_eq!(drain(&app), 1);
+    let row = store::get(&mut app.conn(), id).unwrap().unwrap();
+    assert_eq!(row.status(), Some(Status::Accepted));
+    assert_eq!(row.attempts, 2);
+    // The dead worker's attempt can no longer end it.
+    let late = store::Finished {
+        status: Status::Rejected,
+        records: 0,
+        refused_records: 0,
+        findings: 0,
+        refusal_code: None,
+        protocol_name: None,
+        message: None,
+    };
+    assert!(!store::finish(&mut app.conn(), &taken, &late, &[]).unwrap());
+    assert_eq!(
+        store::get(&mut app.conn(), id).unwrap().unwrap().status(),
+        Some(Status::Accepted)
+    );
+}
