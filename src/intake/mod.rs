@@ -7,10 +7,12 @@
 //! - [`store`]: the `package` and `package_case` tables;
 //! - [`spool`]: bytes to disk while they arrive, with their SHA-256 and a size limit;
 //! - [`pipeline`]: the check of one package and its protocols;
-//! - [`worker`]: the pool that takes received packages in order.
+//! - [`worker`]: the pool that takes received packages in order;
+//! - [`inbox`]: the file-exchange channel (inbox and outbox folders per sender).
 //!
 //! See docs/INTAKE.md.
 
+pub mod inbox;
 pub mod pipeline;
 pub mod spool;
 pub mod store;

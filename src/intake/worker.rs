@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::inbox::Inbox;
 use super::pipeline::Intake;
 
 /// How long an idle worker waits before it looks at the queue again on its own.
@@ -32,7 +33,15 @@ impl Workers {
             );
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let mut handles = Vec::with_capacity(count);
+        let mut handles = Vec::with_capacity(count + 1);
+        if !intake.settings.inbox_dir.as_os_str().is_empty() {
+            let (intake, stop) = (Arc::clone(&intake), Arc::clone(&stop));
+            handles.push(
+                std::thread::Builder::new()
+                    .name("omshub-inbox".into())
+                    .spawn(move || watch(&intake, &stop))?,
+            );
+        }
         for n in 0..count {
             let (intake, stop) = (Arc::clone(&intake), Arc::clone(&stop));
             handles.push(
@@ -58,13 +67,27 @@ impl Workers {
     }
 }
 
+fn watch(intake: &Intake, stop: &AtomicBool) {
+    let mut inbox = Inbox::default();
+    let every = Duration::from_secs(intake.settings.inbox_poll_secs);
+    while !stop.load(Ordering::SeqCst) {
+        if let Err(e) = inbox.poll(intake) {
+            tracing::error!(error = %format!("{e:#}"), "inbox");
+        }
+        let until = std::time::Instant::now() + every;
+        while !stop.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(200).min(every));
+        }
+    }
+}
+
 fn run(intake: &Intake, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         match intake.process_next() {
             Ok(true) => {}
             Ok(false) => intake.wait(IDLE_WAIT),
             Err(e) => {
-                tracing::error!(error = %crate::telemetry::error_chain(&*e), "intake worker");
+                tracing::error!(error = %format!("{e:#}"), "intake worker");
                 intake.wait(IDLE_WAIT);
             }
         }

@@ -304,3 +304,49 @@ async fn a_worker_cut_off_mid_check_leaves_the_package_to_be_checked_again_once(
         Some(Status::Accepted)
     );
 }
+
+#[actix_web::test]
+async fn the_inbox_folder_is_a_second_channel() {
+    let folders = tempfile::tempdir().unwrap();
+    let (inbox_dir, outbox_dir) = (folders.path().join("in"), folders.path().join("out"));
+    let app = TestApp::spawn_with(|s| {
+        s.intake.inbox_dir.clone_from(&inbox_dir);
+        s.intake.outbox_dir.clone_from(&outbox_dir);
+    });
+    let (name, bytes) = package(8, 9, "");
+    let clinic = inbox_dir.join("750096");
+    std::fs::create_dir_all(&clinic).unwrap();
+    std::fs::write(clinic.join(&name), &bytes).unwrap();
+    let mut inbox = omshub::intake::inbox::Inbox::default();
+    // The first look only notes the file (its writer may not be done); the second takes it.
+    assert_eq!(inbox.poll(&app.state.intake).unwrap(), 0);
+    assert_eq!(inbox.poll(&app.state.intake).unwrap(), 1);
+    assert!(
+        !clinic.join(&name).exists(),
+        "a taken file leaves the inbox"
+    );
+    let receipt: Value = serde_json::from_slice(
+        &std::fs::read(
+            outbox_dir
+                .join("750096")
+                .join(format!("{name}.receipt.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(receipt["sender"], "750096");
+    assert_eq!(drain(&app), 1);
+    let protocol = outbox_dir
+        .join("750096")
+        .join(format!("V{}.xml", name.trim_end_matches(".zip")));
+    let protocol = std::fs::read(protocol).unwrap();
+    let (xml, _, _) = encoding_rs::WINDOWS_1251.decode(&protocol);
+    assert!(xml.contains("<FLK_P>") && !xml.contains("<PR>"), "{xml}");
+    let row = store::get(&mut app.conn(), receipt["id"].as_str().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.channel.as_str(), row.status()),
+        ("inbox", Some(Status::Accepted))
+    );
+}

@@ -1,0 +1,125 @@
+//! The file-exchange channel: regional practice is to drop files into a shared folder. With
+//! `intake.inbox_dir` set, `serve` looks into `<inbox_dir>/<sender>/` every
+//! `intake.inbox_poll_secs`; a `.zip` whose size and modification time did not change since
+//! the previous look (so its writer has finished) is taken as a package of `<sender>`: copied
+//! into the storage with its SHA-256, recorded, then removed from the inbox. Its receipt is
+//! written to `<outbox_dir>/<sender>/<name>.receipt.json` at once, its protocols beside it
+//! when the check ends.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::Channel;
+use super::pipeline::Intake;
+use super::spool::{Spool, SpoolError};
+use super::store::Recorded;
+
+/// What the watcher saw of a file at its previous look.
+type Seen = HashMap<PathBuf, (u64, SystemTime)>;
+
+/// Looks into the inbox folders; the packages it took.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    seen: Seen,
+}
+
+impl Inbox {
+    /// One look into every sender's folder; takes the files that stood still since the last.
+    pub fn poll(&mut self, intake: &Intake) -> anyhow::Result<usize> {
+        let root = &intake.settings.inbox_dir;
+        if root.as_os_str().is_empty() {
+            return Ok(0);
+        }
+        std::fs::create_dir_all(root)?;
+        let mut now_seen = Seen::new();
+        let mut taken = 0;
+        for sender_dir in std::fs::read_dir(root)? {
+            let sender_dir = sender_dir?;
+            if !sender_dir.file_type()?.is_dir() {
+                continue;
+            }
+            let sender = sender_dir.file_name().to_string_lossy().into_owned();
+            for entry in std::fs::read_dir(sender_dir.path())? {
+                let entry = entry?;
+                let path = entry.path();
+                let is_zip = path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+                let meta = entry.metadata()?;
+                if !is_zip || !meta.is_file() {
+                    continue;
+                }
+                let mark = (meta.len(), meta.modified()?);
+                if self.seen.get(&path) == Some(&mark) {
+                    match take(intake, &sender, &path) {
+                        Ok(()) => taken += 1,
+                        Err(e) => {
+                            tracing::error!(file = %path.display(), error = %format!("{e:#}"), "inbox file not taken");
+                        }
+                    }
+                } else {
+                    now_seen.insert(path, mark);
+                }
+            }
+        }
+        self.seen = now_seen;
+        Ok(taken)
+    }
+}
+
+/// Takes one inbox file as a package of `sender`.
+fn take(intake: &Intake, sender: &str, path: &Path) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let outbox = intake.settings.outbox_dir.join(sender);
+    std::fs::create_dir_all(&outbox)?;
+    let mut spool = Spool::create(&intake.storage, intake.settings.max_package_bytes)?;
+    let mut file = File::open(path)?;
+    let mut buf = vec![0; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        match spool.write(&buf[..n]) {
+            Ok(()) => {}
+            Err(SpoolError::TooLarge { limit }) => {
+                let refusal = serde_json::json!({
+                    "file_name": name,
+                    "error": "payload_too_large",
+                    "message": format!("the package is larger than {limit} bytes; it was not taken"),
+                });
+                std::fs::write(
+                    outbox.join(format!("{name}.refused.json")),
+                    serde_json::to_vec_pretty(&refusal)?,
+                )?;
+                std::fs::remove_file(path)?;
+                return Ok(());
+            }
+            Err(SpoolError::Io(e)) => return Err(e.into()),
+        }
+    }
+    let spooled = spool.finish()?;
+    let recorded = intake.accept(spooled, sender, Channel::Inbox, &name, None)?;
+    let (row, repeat) = match recorded {
+        Recorded::New(row) => (row, false),
+        Recorded::Repeat(row) => (row, true),
+    };
+    let mut receipt = serde_json::to_value(row.receipt())?;
+    receipt["repeat"] = repeat.into();
+    std::fs::write(
+        outbox.join(format!("{name}.receipt.json")),
+        serde_json::to_vec_pretty(&receipt)?,
+    )?;
+    remove(path)?;
+    Ok(())
+}
+
+fn remove(path: &Path) -> io::Result<()> {
+    std::fs::remove_file(path)
+}
