@@ -171,8 +171,13 @@ struct Served {
 
 impl Served {
     fn start(dir: &std::path::Path, db: &TestDb) -> Self {
+        Self::start_with(dir, db, &[])
+    }
+
+    fn start_with(dir: &std::path::Path, db: &TestDb, env: &[(&str, &str)]) -> Self {
         let mut child = omshub(dir)
             .args(["serve"])
+            .envs(env.iter().copied())
             .env("OMSHUB__DATABASE__URL", &db.url)
             .env("OMSHUB__DATABASE__MIGRATE_ON_START", "true")
             .env("OMSHUB__SERVER__BIND", "127.0.0.1:0")
@@ -387,4 +392,118 @@ fn nsi_import_reports_each_file_and_exits_3_on_rejected_entries() {
         stdout.contains("0 inserted, 0 updated, 2 unchanged, 0 rejected"),
         "{stdout}"
     );
+}
+
+fn http_post(addr: &str, path: &str, token: &str, body: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/zip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn packages_survive_kill_9_and_each_ends_once() {
+    const TOKEN: &str = "kill-test-admin-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
+    let storage = dir.path().join("store");
+    let storage_str = storage.display().to_string();
+    let env = [
+        ("OMSHUB__AUTH__ADMIN_TOKEN", TOKEN),
+        ("OMSHUB__INTAKE__STORAGE_DIR", storage_str.as_str()),
+        ("OMSHUB__INTAKE__WORKERS", "2"),
+    ];
+    let mut served = Served::start_with(dir.path(), &db, &env);
+    let listening = served.wait_for("listening", |v| message_is(v, "listening on"));
+    let addr = listening["address"].as_str().unwrap().to_owned();
+    let generated = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for n in 0..10_u64 {
+        let mut options = omshub::r#gen::AccountsOptions::new(1_500, n + 1).unwrap();
+        options.package = u32::try_from(n + 1).unwrap();
+        let out = generated.path().join(n.to_string());
+        std::fs::create_dir_all(&out).unwrap();
+        let written = omshub::r#gen::write_package(&out, &options).unwrap();
+        let zip = &written.files[2].path;
+        let name = zip.file_name().unwrap().to_string_lossy().into_owned();
+        let response = http_post(
+            &addr,
+            &format!("/api/v1/packages?name={name}"),
+            TOKEN,
+            &std::fs::read(zip).unwrap(),
+        );
+        assert!(response.starts_with("HTTP/1.1 202"), "{response}");
+        let body = &response[response.find("\r\n\r\n").unwrap() + 4..];
+        let receipt: serde_json::Value = serde_json::from_str(body).unwrap();
+        ids.push(receipt["id"].as_str().unwrap().to_owned());
+    }
+    // Killed while the workers are in the middle of the queue.
+    served.wait_for("a first package checked", |v| {
+        message_is(v, "package checked")
+    });
+    let status = Command::new("kill")
+        .args(["-KILL", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = served.child.wait();
+    drop(served);
+
+    let settings = db.settings();
+    let database = omshub::db::Database::open(&settings.database).unwrap();
+    let unfinished = |database: &omshub::db::Database| {
+        let mut conn = database.conn().unwrap();
+        ids.iter()
+            .filter(|id| {
+                let row = omshub::intake::store::get(&mut conn, id).unwrap().unwrap();
+                !row.status().unwrap().is_final()
+            })
+            .count()
+    };
+    assert!(
+        unfinished(&database) > 0,
+        "the kill came too late to test anything"
+    );
+
+    let mut again = Served::start_with(dir.path(), &db, &env);
+    again.wait_for("listening again", |v| message_is(v, "listening on"));
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while unfinished(&database) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "packages not finished after restart"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut conn = database.conn().unwrap();
+    for id in &ids {
+        let row = omshub::intake::store::get(&mut conn, id).unwrap().unwrap();
+        assert_eq!(
+            row.status(),
+            Some(omshub::intake::Status::Accepted),
+            "{row:?}"
+        );
+        // One protocol for the package (data file) and one for its personal-data file.
+        let protocols = std::fs::read_dir(storage.join("protocols").join(id))
+            .unwrap()
+            .count();
+        assert_eq!(protocols, 2, "{id}");
+        assert_eq!(
+            omshub::intake::store::case_count(&mut conn, id).unwrap(),
+            0,
+            "cases are not stored yet; when they are, exactly `records` of them"
+        );
+    }
+    let (total, _) = omshub::intake::store::list(&mut conn, None, 100, 0).unwrap();
+    assert_eq!(total, 10, "no package recorded twice");
 }
