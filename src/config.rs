@@ -31,6 +31,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub jobs: JobSettings,
     pub intake: IntakeSettings,
+    pub mail: MailSettings,
 }
 
 /// `[server]`: the HTTP listener.
@@ -142,6 +143,59 @@ pub struct IntakeSettings {
     pub inbox_dir: PathBuf,
     pub outbox_dir: PathBuf,
     pub inbox_poll_secs: u64,
+}
+
+/// `[mail]`: e-mail notices. `smtp_password` is a secret.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    pub from: String,
+    pub file_dir: PathBuf,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_security: MailSecurity,
+    pub smtp_user: String,
+    pub smtp_password: String,
+}
+
+impl fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("transport", &self.transport)
+            .field("from", &self.from)
+            .field("file_dir", &self.file_dir)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_security", &self.smtp_security)
+            .field("smtp_user", &self.smtp_user)
+            .field("smtp_password", &mask_secret(&self.smtp_password))
+            .finish()
+    }
+}
+
+/// How e-mail leaves the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// No e-mail.
+    Off,
+    /// One `.eml` file per message in `mail.file_dir`.
+    File,
+    /// An SMTP server.
+    Smtp,
+}
+
+/// Encryption towards the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailSecurity {
+    /// Plain SMTP (a relay on the same host or network).
+    None,
+    /// STARTTLS, required.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
 }
 
 /// The database a URL selects.
@@ -364,6 +418,18 @@ impl Settings {
                 "must be set together with intake.inbox_dir (both or neither)".into(),
             ));
         }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid(
+                "mail.from",
+                format!("`{}` is not an e-mail address", self.mail.from),
+            ));
+        }
+        if self.mail.transport == MailTransport::Smtp && self.mail.smtp_host.trim().is_empty() {
+            return Err(invalid(
+                "mail.smtp_host",
+                "is empty; the smtp transport needs a server".into(),
+            ));
+        }
         if !(1..=3600).contains(&intake.inbox_poll_secs) {
             return Err(invalid(
                 "intake.inbox_poll_secs",
@@ -386,6 +452,7 @@ impl Settings {
         let mut masked = self.clone();
         masked.database.url = mask_url_password(&masked.database.url);
         masked.auth.admin_token = mask_secret(&masked.auth.admin_token);
+        masked.mail.smtp_password = mask_secret(&masked.mail.smtp_password);
         masked.auth.reader_tokens = masked
             .auth
             .reader_tokens

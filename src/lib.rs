@@ -14,6 +14,7 @@ pub mod imports;
 pub mod intake;
 pub mod jobs;
 pub mod lookups;
+pub mod notify;
 pub mod nsi;
 pub mod registers;
 pub mod telemetry;

@@ -91,6 +91,7 @@ impl TestDb {
         settings.auth.admin_token = ADMIN_TOKEN.into();
         settings.auth.reader_tokens = vec![READER_TOKEN.into()];
         settings.intake.storage_dir = self.storage.path().to_owned();
+        settings.mail.file_dir = self.storage.path().join("mail");
         settings
     }
 }
