@@ -6,6 +6,8 @@
 //!   an unknown version is a coded refusal) and the report of one file.
 //! - `package`: ZIP packages (formats.md 1.1): limits, names, the H + L pair, each inner file
 //!   streamed from the archive through the check of one file.
+//! - `records`: the typed records (ZAP, PERS, OP, …) built from what passes the check, for the
+//!   business rules.
 //!
 //! A faulty file is a normal outcome, so every function here returns a report; only the caller
 //! (CLI, intake) does I/O errors. `validate` never touches the database: business rules will
@@ -14,6 +16,7 @@
 pub mod cli;
 pub mod package;
 pub mod protocol;
+pub mod records;
 pub mod schema;
 pub mod simple;
 
@@ -247,7 +250,7 @@ impl Validator {
 
     /// Checks one file as [`Validator::check_file_into`] does, with the sink made by
     /// `make_sink` once the schema is chosen (it gets the schema's name, `zl_list/3.2/H`), so
-    /// the sink can fit the file (the typed records pick their builder so). `None` when the
+    /// the sink can fit the file (`records::read` picks its record builder so). `None` when the
     /// file is refused before its schema is known.
     pub fn check_file_with<R: Read, S: schema::Sink>(
         &self,
