@@ -46,9 +46,10 @@ pub use persons::{Pers, PersonsBuilder, PersonsHeader, PersonsItem};
 use super::schema::{Limits, Sink};
 use super::{FileReport, Validator};
 
-/// Personal data (персональные данные) as the file has it: names, birth dates, policy numbers, documents,
-/// SNILS, addresses, phones. `Debug` prints `Personal(***)`, so a record can be logged
-/// without them; the value is read through `Deref` or [`Personal::get`].
+/// Personal data (персональные данные) as the file has it: names, birth dates, policy
+/// numbers, documents, SNILS, addresses, phones, doctors' codes. `Debug` prints
+/// `Personal(***)`, so a record can be logged without them; the value is read through `Deref`
+/// or [`Personal::get`].
 ///
 /// The value is the file's text, not a domain type: a business rule parses it
 /// (`Enp::parse(&zap.pacient.enp…)`) and reports what it refuses.
