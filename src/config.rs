@@ -614,8 +614,10 @@ mod tests {
     fn unknown_key_is_named() {
         let err = load_from("[server]\nbnd = \"127.0.0.1:1\"\n").unwrap_err();
         assert!(err.to_string().contains("`server.bnd`"), "{err}");
+        let err = load_from("[smtp]\nhost = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("`smtp`"), "{err}");
         let err = load_from("[mail]\nhost = \"x\"\n").unwrap_err();
-        assert!(err.to_string().contains("`mail`"), "{err}");
+        assert!(err.to_string().contains("`mail.host`"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Domain value types of the OMS exchange: personal identifiers (ENP, SNILS), organisation
 //! identifiers (OGRN, OGRNIP, INN), territory and organisation codes, the territory table,
-//! sex and name parts, money and reporting periods.
+//! sex and name parts, money, exact decimals and reporting periods.
 //!
 //! Every other module builds on these types. They follow "parse, don't validate": a value
 //! exists only if `T::parse` (or a documented generator) accepted it, fields are private, and
@@ -62,6 +62,7 @@ macro_rules! text_value {
 
 mod check;
 mod codes;
+mod decimal;
 mod enp;
 mod error;
 mod inn;
@@ -76,6 +77,7 @@ mod text;
 use text::TextVisitor;
 
 pub use codes::{InsurerCode, MoCode, Okato, TfomsCode};
+pub use decimal::{Decimal, DecimalError};
 pub use enp::Enp;
 pub use error::IdError;
 pub use inn::{Inn, InnKind};

@@ -6,6 +6,8 @@
 //!   an unknown version is a coded refusal) and the report of one file.
 //! - `package`: ZIP packages (formats.md 1.1): limits, names, the H + L pair, each inner file
 //!   streamed from the archive through the check of one file.
+//! - `records`: the typed records (ZAP, PERS, OP, …) built from what passes the check, for the
+//!   business rules.
 //!
 //! A faulty file is a normal outcome, so every function here returns a report; only the caller
 //! (CLI, intake) does I/O errors. `validate` never touches the database: business rules will
@@ -14,6 +16,7 @@
 pub mod cli;
 pub mod package;
 pub mod protocol;
+pub mod records;
 pub mod schema;
 pub mod simple;
 
@@ -244,15 +247,72 @@ impl Validator {
     ) -> std::io::Result<(FileReport, S)> {
         check_file(&self.schemas, file_name, source, limits, sink)
     }
+
+    /// Checks one file as [`Validator::check_file_into`] does, with the sink made by
+    /// `make_sink` once the schema is chosen (it gets the schema's name, `zl_list/3.2/H`), so
+    /// the sink can fit the file (`records::read` picks its record builder so). `None` when the
+    /// file is refused before its schema is known.
+    pub fn check_file_with<R: Read, S: schema::Sink>(
+        &self,
+        file_name: &str,
+        source: R,
+        limits: Limits,
+        make_sink: impl FnOnce(&'static str) -> S,
+    ) -> std::io::Result<(FileReport, Option<S>)> {
+        Ok(match open_file(&self.schemas, file_name, source)? {
+            Ok(opened) => {
+                let sink = make_sink(opened.schema.name);
+                let (report, sink) = opened.check(limits, sink);
+                (report, Some(sink))
+            }
+            Err(report) => (report, None),
+        })
+    }
+}
+
+/// A file whose schema is chosen, its first bytes read, ready for the check.
+struct Opened<'v, R> {
+    report: FileReport,
+    schema: &'static Schema,
+    patterns: &'v Patterns,
+    reader: DecodingReader<std::io::Chain<Cursor<Vec<u8>>, R>>,
+}
+
+impl<R: Read> Opened<'_, R> {
+    /// Checks the rest of the file.
+    fn check<S: schema::Sink>(self, limits: Limits, sink: S) -> (FileReport, S) {
+        let mut report = self.report;
+        let (outcome, sink) =
+            schema::check_into(self.schema, self.patterns, self.reader, limits, sink);
+        report.records = outcome.records;
+        report.refused_records = outcome.refused_records;
+        report.findings_dropped = outcome.findings_dropped;
+        report.findings = outcome.findings;
+        report.nschet = outcome.nschet;
+        report.accepted = report.findings.is_empty() && report.findings_dropped == 0;
+        (report, sink)
+    }
 }
 
 fn check_file<R: Read, S: schema::Sink>(
     schemas: &[(&'static Schema, Patterns)],
     file_name: &str,
-    mut source: R,
+    source: R,
     limits: Limits,
     sink: S,
 ) -> std::io::Result<(FileReport, S)> {
+    Ok(match open_file(schemas, file_name, source)? {
+        Ok(opened) => opened.check(limits, sink),
+        Err(report) => (report, sink),
+    })
+}
+
+/// Reads the first 64 KiB of a file and chooses its schema, or the report refusing it.
+fn open_file<'v, R: Read>(
+    schemas: &'v [(&'static Schema, Patterns)],
+    file_name: &str,
+    mut source: R,
+) -> std::io::Result<Result<Opened<'v, R>, FileReport>> {
     let mut prefix = vec![0; 64 * 1024];
     let mut filled = 0;
     while filled < prefix.len() {
@@ -299,7 +359,7 @@ fn check_file<R: Read, S: schema::Sink>(
                     "the declared encoding `{label}` is not supported; use windows-1251 or UTF-8"
                 ),
             );
-            return Ok((report, sink));
+            return Ok(Err(report));
         }
     };
     let (text, _, _) = encoding.decode(&prefix);
@@ -315,7 +375,7 @@ fn check_file<R: Read, S: schema::Sink>(
         Some(Ok(name)) => name,
         Some(Err((code, element, message))) => {
             refuse(&mut report, code, element, message);
-            return Ok((report, sink));
+            return Ok(Err(report));
         }
         None => {
             refuse(
@@ -324,7 +384,7 @@ fn check_file<R: Read, S: schema::Sink>(
                 String::new(),
                 "the file has no root element".into(),
             );
-            return Ok((report, sink));
+            return Ok(Err(report));
         }
     };
     let Some((schema, patterns)) = schemas.iter().find(|(s, _)| s.name == name) else {
@@ -334,18 +394,16 @@ fn check_file<R: Read, S: schema::Sink>(
             "VERSION".into(),
             format!("no schema {name} is built into this hub"),
         );
-        return Ok((report, sink));
+        return Ok(Err(report));
     };
     report.schema = Some(schema.name);
     let reader = DecodingReader::new(Cursor::new(prefix).chain(source), encoding);
-    let (outcome, sink) = schema::check_into(schema, patterns, reader, limits, sink);
-    report.records = outcome.records;
-    report.refused_records = outcome.refused_records;
-    report.findings_dropped = outcome.findings_dropped;
-    report.findings = outcome.findings;
-    report.nschet = outcome.nschet;
-    report.accepted = report.findings.is_empty() && report.findings_dropped == 0;
-    Ok((report, sink))
+    Ok(Ok(Opened {
+        report,
+        schema,
+        patterns,
+        reader,
+    }))
 }
 
 #[cfg(test)]
