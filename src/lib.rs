@@ -14,6 +14,7 @@ pub mod imports;
 pub mod jobs;
 pub mod lookups;
 pub mod nsi;
+pub mod participants;
 pub mod registers;
 pub mod telemetry;
 pub mod validate;
