@@ -15,6 +15,8 @@ mod nsi;
 #[cfg(test)]
 mod package;
 #[cfg(test)]
+mod participants;
+#[cfg(test)]
 mod registers;
 #[cfg(test)]
 mod schemas;
