@@ -42,6 +42,33 @@ pub struct ServerSettings {
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
     pub json_limit_bytes: usize,
+    /// PEM file of the server certificate (and its chain); empty = plain HTTP.
+    pub tls_certificate: String,
+    /// PEM file of the server's private key; set together with `tls_certificate`.
+    pub tls_key: String,
+    /// PEM file of the CA certificates that issue client certificates; empty = no client
+    /// certificates are asked for (bearer tokens only).
+    pub tls_client_ca: String,
+    /// Whether a client certificate is `optional` or `required` in the TLS handshake.
+    pub tls_client_auth: ClientAuth,
+}
+
+impl ServerSettings {
+    /// Whether the server speaks TLS.
+    #[must_use]
+    pub fn tls(&self) -> bool {
+        !self.tls_certificate.is_empty()
+    }
+}
+
+/// Whether the TLS server requires a client certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// Asked for and verified when sent; a client without one may still use a bearer token.
+    Optional,
+    /// A handshake without a valid client certificate is refused.
+    Required,
 }
 
 /// `[database]`: where the data lives.
@@ -328,6 +355,7 @@ impl Settings {
                 "must be greater than 0".into(),
             ));
         }
+        self.validate_tls()?;
         DatabaseTarget::parse(&self.database.url).map_err(|p| invalid("database.url", p))?;
         if !(1..=512).contains(&self.database.pool_max_size) {
             return Err(invalid(
@@ -434,6 +462,39 @@ impl Settings {
             return Err(invalid(
                 "intake.inbox_poll_secs",
                 format!("is {}; use 1 to 3600 seconds", intake.inbox_poll_secs),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The TLS keys go together: a key with its certificate, client CAs and a required client
+    /// certificate only on a TLS server, a required client certificate only with client CAs.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        let invalid = |key: &'static str, problem: &str| ConfigError::Invalid {
+            key,
+            problem: problem.to_owned(),
+        };
+        if s.tls_certificate.is_empty() != s.tls_key.is_empty() {
+            return Err(invalid(
+                if s.tls_key.is_empty() {
+                    "server.tls_key"
+                } else {
+                    "server.tls_certificate"
+                },
+                "must be set together with the other of server.tls_certificate and server.tls_key",
+            ));
+        }
+        if !s.tls_client_ca.is_empty() && !s.tls() {
+            return Err(invalid(
+                "server.tls_client_ca",
+                "needs server.tls_certificate and server.tls_key (client certificates need TLS)",
+            ));
+        }
+        if s.tls_client_auth == ClientAuth::Required && s.tls_client_ca.is_empty() {
+            return Err(invalid(
+                "server.tls_client_auth",
+                "is \"required\" but server.tls_client_ca names no CA to verify client certificates",
             ));
         }
         Ok(())
@@ -662,6 +723,34 @@ mod tests {
             assert!(err.contains("OMSHUB__"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn tls_keys_go_together() {
+        let err = load_from("[server]\ntls_certificate = \"server.pem\"\n").unwrap_err();
+        assert!(err.to_string().contains("`server.tls_key`"), "{err}");
+        let err = load_from("[server]\ntls_client_ca = \"ca.pem\"\n").unwrap_err();
+        assert!(err.to_string().contains("`server.tls_client_ca`"), "{err}");
+        let err = load_from(
+            "[server]\ntls_certificate = \"s.pem\"\ntls_key = \"k.pem\"\ntls_client_auth = \"required\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("`server.tls_client_auth`"),
+            "{err}"
+        );
+        let err = load_from("[server]\ntls_client_auth = \"sometimes\"\n").unwrap_err();
+        assert!(
+            err.to_string().contains("`server.tls_client_auth`"),
+            "{err}"
+        );
+        let s = load_from(
+            "[server]\ntls_certificate = \"s.pem\"\ntls_key = \"k.pem\"\ntls_client_ca = \"ca.pem\"\ntls_client_auth = \"required\"\n",
+        )
+        .unwrap();
+        assert!(s.server.tls());
+        assert_eq!(s.server.tls_client_auth, ClientAuth::Required);
+        assert!(!Settings::load_without_env(None).unwrap().server.tls());
     }
 
     #[test]

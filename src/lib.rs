@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod lookups;
 pub mod notify;
 pub mod nsi;
+pub mod participants;
 pub mod registers;
 pub mod telemetry;
 pub mod validate;

@@ -49,6 +49,16 @@ enum Command {
         #[command(subcommand)]
         command: omshub::registers::cli::RegistersCommand,
     },
+    /// Participants of the exchange: add, list, show, revoke; their client certificates.
+    Participants {
+        #[command(subcommand)]
+        command: omshub::participants::cli::ParticipantsCommand,
+    },
+    /// Bearer tokens of participants: issue (printed once), revoke.
+    Tokens {
+        #[command(subcommand)]
+        command: omshub::participants::cli::TokensCommand,
+    },
 }
 
 /// Exit status for a configuration that cannot be used.
@@ -86,6 +96,14 @@ fn run(command: &Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Registers { command } => {
             omshub::telemetry::init(&settings.log)?;
             omshub::registers::cli::run(command, &settings)
+        }
+        Command::Participants { command } => {
+            omshub::telemetry::init(&settings.log)?;
+            omshub::participants::cli::run_participants(command, &settings)
+        }
+        Command::Tokens { command } => {
+            omshub::telemetry::init(&settings.log)?;
+            omshub::participants::cli::run_tokens(command, &settings)
         }
         Command::Nsi { command } => {
             omshub::telemetry::init(&settings.log)?;

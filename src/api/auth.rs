@@ -1,12 +1,24 @@
-//! Who is calling: bearer tokens from `[auth]` until the intake issue registers participants
-//! with certificates and hashed tokens.
+//! Who is calling: a registered client certificate (mutual TLS), a participant's bearer token,
+//! or one of the bootstrap tokens of `[auth]`.
 //!
-//! [`Caller`] is the extractor for read endpoints (any valid token), [`Admin`] for write
-//! endpoints (the admin token). Deny by default: no token, or an unknown one, is 401; a valid
-//! non-admin token on a write endpoint is 403. Tokens are compared as SHA-256 digests, so the
-//! comparison time does not depend on how much of a guess is right.
+//! [`Caller`] is the extractor for read endpoints (any authenticated caller), [`Admin`] for
+//! write endpoints (the admin token, or a participant with the `admin` role). The order:
+//!
+//! 1. a client certificate the TLS handshake verified (its SHA-256 fingerprint is in the
+//!    connection data, see [`PeerCertificate`] and `api::server`), registered to an active
+//!    participant and neither revoked nor expired;
+//! 2. else `Authorization: Bearer <token>`: the configured `admin_token` and `reader_tokens`
+//!    (compared as SHA-256 digests, so the comparison time does not depend on how much of a
+//!    guess is right), then the digest of a participant's token looked up in the database.
+//!
+//! Deny by default: no credential, or an unknown one, is 401 `unauthorized`; an expired or
+//! revoked token is 401 `token_expired` / `token_revoked` (`certificate_…` for certificates,
+//! `participant_revoked` when the participant was revoked); a valid caller without the role is
+//! 403. The database look-up runs on the blocking pool, once per request, with no cache: it
+//! is one indexed read (and at most one write a minute per token for `last_used_at`).
 
-use std::future::{Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -15,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::participants::{self, AuthFailure, Principal, token};
 
 /// What a caller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,73 +43,192 @@ pub enum Role {
 pub struct Caller {
     /// The caller's role.
     pub role: Role,
-    /// A name for the history and the audit trail (`admin`, `reader-1`, …).
+    /// A name for the history and the audit trail (`admin`, `reader-1`, `participant:7`).
     pub name: String,
+    /// The participant, when a registered certificate or a participant's token authenticated
+    /// the caller (not for the bootstrap tokens of `[auth]`).
+    pub participant: Option<Principal>,
+}
+
+impl Caller {
+    fn of(principal: Principal) -> Self {
+        let role = if principal.roles.contains(participants::Role::Admin) {
+            Role::Admin
+        } else {
+            Role::Reader
+        };
+        Self {
+            role,
+            name: format!("participant:{}", principal.id),
+            participant: Some(principal),
+        }
+    }
 }
 
 /// An authenticated administrator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admin(pub Caller);
 
+/// The client certificate of a TLS connection, verified against `server.tls_client_ca` in the
+/// handshake: its SHA-256 fingerprint (lower-case hex). `api::server` puts it in the connection
+/// data; [`Caller`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCertificate(pub String);
+
 fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state is missing")))?;
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <token>".into()))?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::Unauthorized("the Authorization header is not `Bearer <token>`".into())
-        })?;
+/// The bearer token of the request: `None` without an `Authorization` header.
+fn bearer(req: &HttpRequest) -> Option<Result<String, ApiError>> {
+    let value = req.headers().get(header::AUTHORIZATION)?;
+    Some(
+        value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header is not `Bearer <token>`".into())
+            }),
+    )
+}
+
+/// The caller of a configured token, if it is one.
+fn configured(state: &AppState, token: &str) -> Option<Caller> {
     let presented = digest(token);
     let auth = &state.settings.auth;
     if !auth.admin_token.is_empty() && digest(&auth.admin_token) == presented {
-        return Ok(Caller {
+        return Some(Caller {
             role: Role::Admin,
             name: "admin".into(),
+            participant: None,
         });
     }
-    for (i, reader) in auth.reader_tokens.iter().enumerate() {
-        if digest(reader) == presented {
-            return Ok(Caller {
-                role: Role::Reader,
-                name: format!("reader-{}", i + 1),
-            });
+    auth.reader_tokens
+        .iter()
+        .position(|reader| digest(reader) == presented)
+        .map(|i| Caller {
+            role: Role::Reader,
+            name: format!("reader-{}", i + 1),
+            participant: None,
+        })
+}
+
+/// Which credential failed, for the error code.
+#[derive(Clone, Copy)]
+enum Credential {
+    Token,
+    Certificate,
+}
+
+fn refusal(credential: Credential, failure: AuthFailure) -> ApiError {
+    let (noun, unknown, revoked, expired) = match credential {
+        Credential::Token => (
+            "the token",
+            "the token is not known",
+            "token_revoked",
+            "token_expired",
+        ),
+        Credential::Certificate => (
+            "the client certificate",
+            "the client certificate is not registered",
+            "certificate_revoked",
+            "certificate_expired",
+        ),
+    };
+    let when = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let coded = |code: &'static str, message: String| ApiError::UnauthorizedCoded { code, message };
+    match failure {
+        AuthFailure::Unknown => ApiError::Unauthorized(unknown.into()),
+        AuthFailure::Revoked(since) => {
+            coded(revoked, format!("{noun} was revoked on {}", when(since)))
+        }
+        AuthFailure::Expired(at) => coded(expired, format!("{noun} expired on {}", when(at))),
+        AuthFailure::ParticipantRevoked { id, since } => coded(
+            "participant_revoked",
+            format!("participant {id} was revoked on {}", when(since)),
+        ),
+        AuthFailure::Store(e) => ApiError::internal(e),
+    }
+}
+
+/// Looks a credential up in the database, on the blocking pool.
+async fn look_up(
+    state: &AppState,
+    credential: Credential,
+    key: String,
+) -> Result<Result<Principal, ApiError>, ApiError> {
+    let found = super::with_conn(state, move |conn| {
+        let now = participants::now();
+        Ok::<_, ApiError>(match credential {
+            Credential::Token => participants::authenticate_token(conn, &key, now),
+            Credential::Certificate => participants::authenticate_certificate(conn, &key, now),
+        })
+    })
+    .await?;
+    Ok(found.map_err(|failure| refusal(credential, failure)))
+}
+
+async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state is missing")))?
+        .clone();
+    let mut certificate_refusal = None;
+    if let Some(PeerCertificate(fingerprint)) = req.conn_data::<PeerCertificate>().cloned() {
+        match look_up(&state, Credential::Certificate, fingerprint).await? {
+            Ok(principal) => return Ok(Caller::of(principal)),
+            Err(refused) => certificate_refusal = Some(refused),
         }
     }
-    Err(ApiError::Unauthorized("the token is not known".into()))
+    let token = match bearer(&req) {
+        Some(token) => token?,
+        None => {
+            return Err(certificate_refusal.unwrap_or_else(|| {
+                ApiError::Unauthorized("send Authorization: Bearer <token>".into())
+            }));
+        }
+    };
+    if let Some(caller) = configured(&state, &token) {
+        return Ok(caller);
+    }
+    if !token::looks_like_token(&token) {
+        return Err(ApiError::Unauthorized("the token is not known".into()));
+    }
+    look_up(&state, Credential::Token, token::digest(&token))
+        .await?
+        .map(Caller::of)
 }
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        Box::pin(authenticate(req.clone()))
     }
 }
 
 impl FromRequest for Admin {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).and_then(|caller| match caller.role {
-            Role::Admin => Ok(Admin(caller)),
-            Role::Reader => Err(ApiError::Forbidden(
-                "this endpoint needs the admin token".into(),
-            )),
-        }))
+        let req = req.clone();
+        Box::pin(async move {
+            let caller = authenticate(req).await?;
+            match caller.role {
+                Role::Admin => Ok(Admin(caller)),
+                Role::Reader if caller.participant.is_some() => Err(ApiError::Forbidden(
+                    "this endpoint needs the admin role".into(),
+                )),
+                Role::Reader => Err(ApiError::Forbidden(
+                    "this endpoint needs the admin token".into(),
+                )),
+            }
+        })
     }
 }

@@ -38,6 +38,10 @@ pub enum ApiError {
     /// No valid credentials.
     #[error("{0}")]
     Unauthorized(String),
+    /// Credentials that were valid once (an expired or revoked token or certificate); `code`
+    /// says which.
+    #[error("{message}")]
+    UnauthorizedCoded { code: &'static str, message: String },
     /// Valid credentials without the right.
     #[error("{0}")]
     Forbidden(String),
@@ -75,6 +79,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFoundCoded { code, .. }
+            | Self::UnauthorizedCoded { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. } => code,
             Self::TooManyRequests { .. } => "too_many_requests",
@@ -103,7 +108,7 @@ impl ResponseError for ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::UnauthorizedCoded { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -115,7 +120,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, Self::Unauthorized(_)) {
+        if matches!(self, Self::Unauthorized(_) | Self::UnauthorizedCoded { .. }) {
             response.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"));
         }
         if let Self::TooManyRequests { retry_after, .. } = self {
@@ -171,6 +176,14 @@ mod tests {
             ),
             (ApiError::BadRequest("x".into()), "bad_request", 400),
             (ApiError::Unauthorized("x".into()), "unauthorized", 401),
+            (
+                ApiError::UnauthorizedCoded {
+                    code: "token_expired",
+                    message: "x".into(),
+                },
+                "token_expired",
+                401,
+            ),
             (ApiError::Forbidden("x".into()), "forbidden", 403),
             (
                 ApiError::NotFoundCoded {

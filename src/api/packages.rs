@@ -8,7 +8,8 @@
 //! | `GET /api/v1/packages/{id}/receipt` | the receipt |
 //! | `GET /api/v1/packages/{id}/protocol` | the `FLK_P` protocol (windows-1251 XML, named `V` + the package name); `409 protocol_not_ready` before the check ends |
 //!
-//! A caller sees only its own packages (an admin sees all); another sender's package is a 404,
+//! A caller sees only its own packages (the admin and `read_all` participants see all); a
+//! participant without the `upload` role may not upload (403); another sender's package is a 404,
 //! as if it did not exist. Uploads per sender per minute are limited (`429` with
 //! `Retry-After`), and a body past `intake.max_package_bytes` is refused with `413` while it
 //! arrives.
@@ -29,6 +30,7 @@ use super::paging::{Page, PageQuery};
 use crate::intake::spool::{Spool, SpoolError};
 use crate::intake::store::{self, PackageRow, Recorded};
 use crate::intake::{Channel, Receipt, Status};
+use crate::participants::Role as ParticipantRole;
 
 /// Mounts the routes; called once from `api::app`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -40,6 +42,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(super::resource("/api/v1/packages/{id}").route(web::get().to(status)))
     .service(super::resource("/api/v1/packages/{id}/receipt").route(web::get().to(receipt)))
     .service(super::resource("/api/v1/packages/{id}/protocol").route(web::get().to(protocol)));
+}
+
+/// Whether `caller` sees every sender's packages: the admin, and participants with `read_all`
+/// (federal auditors).
+fn sees_all(caller: &Caller) -> bool {
+    caller.role == Role::Admin
+        || caller
+            .participant
+            .as_ref()
+            .is_some_and(|p| p.roles.contains(ParticipantRole::ReadAll))
 }
 
 /// Uploads started per sender in the current minute.
@@ -166,6 +178,14 @@ async fn upload(
     query: web::Query<UploadQuery>,
     mut body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(p) = &caller.participant
+        && !p.roles.contains(ParticipantRole::Upload)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "participant {} ({}) may not upload packages",
+            p.id, p.name
+        )));
+    }
     let intake = state.intake.clone();
     let settings = &intake.settings;
     check_content_type(&req)?;
@@ -239,7 +259,7 @@ async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<PackageR
     })
     .await?;
     match row {
-        Some(row) if caller.role == Role::Admin || row.sender == caller.name => Ok(row),
+        Some(row) if sees_all(caller) || row.sender == caller.name => Ok(row),
         _ => Err(ApiError::NotFoundCoded {
             code: "package_unknown",
             message: format!("no package {id} of yours"),
@@ -303,7 +323,7 @@ async fn list(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = query.into_inner().checked()?;
-    let sender = (caller.role != Role::Admin).then(|| caller.name.clone());
+    let sender = (!sees_all(&caller)).then(|| caller.name.clone());
     let (total, items) = super::with_conn(&state, move |conn| {
         store::list(conn, sender.as_deref(), page.limit(), page.offset())
             .map_err(ApiError::internal)

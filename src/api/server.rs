@@ -3,17 +3,95 @@
 //!
 //! SIGTERM (and Ctrl-C) stop accepting connections, let in-flight requests finish for up to
 //! `server.shutdown_timeout_secs`, stop the scheduler, and exit 0. Called by `main.rs`.
+//!
+//! With `server.tls_certificate` and `server.tls_key` the server speaks TLS (OpenSSL); with
+//! `server.tls_client_ca` it asks for client certificates, verifies them against those CAs
+//! (purpose: TLS client) and, for a verified one, puts its SHA-256 fingerprint in the
+//! connection data as [`PeerCertificate`], where `auth` finds the participant it is registered
+//! to. `server.tls_client_auth = "required"` refuses handshakes without one.
 
+use std::any::Any;
 use std::time::Duration;
 
 use actix_web::HttpServer;
+use actix_web::dev::Extensions;
+use anyhow::Context as _;
+use openssl::ssl::{SslAcceptor, SslAcceptorBuilder, SslFiletype, SslMethod, SslVerifyMode};
+use openssl::x509::{X509Name, X509PurposeId, X509VerifyResult};
 
+use super::auth::PeerCertificate;
 use super::{AppState, app};
-use crate::config::Settings;
+use crate::config::{ClientAuth, ServerSettings, Settings};
 use crate::db::{self, Database};
 use crate::intake::worker::Workers;
 use crate::jobs::Scheduler;
 use crate::nsi;
+use crate::participants::certificate;
+
+/// The TLS acceptor the `[server]` settings describe.
+fn tls_acceptor(server: &ServerSettings) -> anyhow::Result<SslAcceptorBuilder> {
+    let mut builder = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
+    builder
+        .set_certificate_chain_file(&server.tls_certificate)
+        .with_context(|| {
+            format!(
+                "server.tls_certificate: cannot read a PEM certificate from {}",
+                server.tls_certificate
+            )
+        })?;
+    builder
+        .set_private_key_file(&server.tls_key, SslFiletype::PEM)
+        .with_context(|| {
+            format!(
+                "server.tls_key: cannot read a PEM private key from {}",
+                server.tls_key
+            )
+        })?;
+    builder
+        .check_private_key()
+        .context("server.tls_key is not the key of server.tls_certificate")?;
+    if !server.tls_client_ca.is_empty() {
+        let ca = &server.tls_client_ca;
+        builder.set_ca_file(ca).with_context(|| {
+            format!("server.tls_client_ca: cannot read PEM CA certificates from {ca}")
+        })?;
+        builder.set_client_ca_list(X509Name::load_client_ca_file(ca).with_context(|| {
+            format!("server.tls_client_ca: cannot read PEM CA certificates from {ca}")
+        })?);
+        // Verify client certificates for what they are: TLS clients (extended key usage
+        // clientAuth), whatever default the library would pick.
+        builder
+            .verify_param_mut()
+            .set_purpose(X509PurposeId::SSL_CLIENT)?;
+        let mut mode = SslVerifyMode::PEER;
+        if server.tls_client_auth == ClientAuth::Required {
+            mode |= SslVerifyMode::FAIL_IF_NO_PEER_CERT;
+        }
+        builder.set_verify(mode);
+    }
+    Ok(builder)
+}
+
+/// `on_connect` of a TLS listener: the fingerprint of the client certificate the handshake
+/// verified, if the client sent one.
+fn peer_certificate(connection: &dyn Any, data: &mut Extensions) {
+    type Tls = actix_tls::accept::openssl::TlsStream<actix_web::rt::net::TcpStream>;
+    let Some(tls) = connection.downcast_ref::<Tls>() else {
+        return;
+    };
+    let ssl = tls.ssl();
+    if ssl.verify_result() != X509VerifyResult::OK {
+        return;
+    }
+    if let Some(cert) = ssl.peer_certificate() {
+        match certificate::fingerprint(&cert) {
+            Ok(fingerprint) => {
+                data.insert(PeerCertificate(fingerprint));
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot fingerprint a client certificate"),
+        }
+    }
+}
 
 /// Switches of one `serve` run that are not configuration.
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,6 +120,12 @@ async fn refresh_lookups(state: AppState, every: Duration) {
 
 /// Runs the hub until SIGTERM or Ctrl-C.
 pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<()> {
+    // Read the TLS files first: a wrong path stops start-up before anything else happens.
+    let acceptor = if settings.server.tls() {
+        Some(tls_acceptor(&settings.server)?)
+    } else {
+        None
+    };
     let prepared = settings.clone();
     let database = actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<Database> {
         let database = db::open_ready(&prepared.database)?;
@@ -89,11 +173,28 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
     if server_settings.workers > 0 {
         server = server.workers(server_settings.workers);
     }
-    let server = server
-        .bind(server_settings.bind)
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", server_settings.bind))?;
+    let scheme = if let Some(acceptor) = acceptor {
+        server = server
+            .on_connect(peer_certificate)
+            .bind_openssl(server_settings.bind, acceptor)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", server_settings.bind))?;
+        "https"
+    } else {
+        server = server
+            .bind(server_settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", server_settings.bind))?;
+        "http"
+    };
+    let client_certificates = match (
+        server_settings.tls_client_ca.is_empty(),
+        server_settings.tls_client_auth,
+    ) {
+        (true, _) => "off",
+        (false, ClientAuth::Optional) => "optional",
+        (false, ClientAuth::Required) => "required",
+    };
     for addr in server.addrs() {
-        tracing::info!(address = %addr, "listening on http://{addr}");
+        tracing::info!(address = %addr, client_certificates, "listening on {scheme}://{addr}");
     }
     let run_result = server.run().await;
     refresher.abort();

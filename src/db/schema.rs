@@ -269,3 +269,56 @@ diesel::table! {
         sum_kopecks -> BigInt,
     }
 }
+
+// ---- participants (src/participants): who may use the hub, and their credentials ----
+
+diesel::table! {
+    /// Participants of the exchange: funds, insurers and clinics of the registers (by their
+    /// register code), federal auditors and administrators.
+    participants (id) {
+        id -> BigInt,
+        kind -> Text,
+        org_code -> Nullable<Text>,
+        name -> Text,
+        roles -> Text,
+        contact_email -> Nullable<Text>,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Bearer tokens of participants, stored as the SHA-256 of the token (hex).
+    participant_tokens (id) {
+        id -> BigInt,
+        participant_id -> BigInt,
+        token_sha256 -> Text,
+        label -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Client certificates registered to participants (mutual TLS), by the SHA-256 of the DER.
+    participant_certificates (id) {
+        id -> BigInt,
+        participant_id -> BigInt,
+        fingerprint_sha256 -> Text,
+        subject -> Text,
+        serial -> Text,
+        not_after -> Timestamp,
+        added_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(participant_tokens -> participants (participant_id));
+diesel::joinable!(participant_certificates -> participants (participant_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    participants,
+    participant_tokens,
+    participant_certificates
+);

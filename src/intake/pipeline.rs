@@ -16,8 +16,9 @@ use std::time::Duration;
 use super::spool::{Spooled, sync_dir};
 use super::store::{self, Finished, NewCase, NewPackage, PackageRow, Recorded};
 use super::{Channel, Status, Storage};
-use crate::config::IntakeSettings;
+use crate::config::{IntakeSettings, MailSettings};
 use crate::db::Database;
+use crate::notify::Mailer;
 use crate::validate::package::{PackageLimits, PackageReport, Protocol, check_package};
 use crate::validate::schema::Limits;
 use crate::validate::{Context, Finding, Validator};
@@ -38,6 +39,7 @@ pub struct Intake {
     pub settings: IntakeSettings,
     validator: Validator,
     limits: PackageLimits,
+    mailer: Mailer,
     wake: (Mutex<u64>, Condvar),
 }
 
@@ -52,7 +54,11 @@ impl std::fmt::Debug for Intake {
 
 impl Intake {
     /// Opens the storage folders and prepares the validator.
-    pub fn new(settings: &IntakeSettings, db: Database) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: &IntakeSettings,
+        mail: &MailSettings,
+        db: Database,
+    ) -> anyhow::Result<Self> {
         let storage = Storage::open(&settings.storage_dir).map_err(|e| {
             anyhow::anyhow!(
                 "cannot create the intake folders under {}: {e}",
@@ -76,6 +82,7 @@ impl Intake {
             settings: settings.clone(),
             validator: Validator::new(crate::xml::schemas::ALL)?,
             limits,
+            mailer: Mailer::from_settings(mail)?,
             wake: (Mutex::new(0), Condvar::new()),
         })
     }
@@ -222,10 +229,63 @@ impl Intake {
         let outcome = outcome_of(&report, &protocols);
         let cases: Vec<NewCase> = Vec::new();
         let mut conn = self.db.conn()?;
-        if !store::finish(&mut conn, row, &outcome, &cases)? {
+        if store::finish(&mut conn, row, &outcome, &cases)? {
+            self.notify_sender(&mut conn, row, &outcome);
+        } else {
             tracing::warn!(package = %row.id, "another worker finished this package first");
         }
         Ok(outcome)
+    }
+
+    /// E-mails the sender's contact address (a participant's) that the protocol is ready. A
+    /// failure is logged; the package's outcome stands.
+    fn notify_sender(&self, conn: &mut crate::db::DbConn, row: &PackageRow, outcome: &Finished) {
+        if !self.mailer.is_on() {
+            return;
+        }
+        let Some(id) = row
+            .sender
+            .strip_prefix("participant:")
+            .and_then(|n| n.parse::<i64>().ok())
+        else {
+            return;
+        };
+        let to = match crate::participants::repo::get(conn, id) {
+            Ok(p) => p.contact_email,
+            Err(e) => {
+                tracing::warn!(package = %row.id, error = %e, "no participant to notify");
+                return;
+            }
+        };
+        let Some(to) = to.filter(|t| !t.is_empty()) else {
+            return;
+        };
+        let subject = format!(
+            "omshub: protocol for {} ready: {}",
+            row.file_name,
+            outcome.status.as_str().replace('_', " ")
+        );
+        let body = format!(
+            "Package {name} (id {id}, received {received} UTC)\n\
+             Outcome: {status}\n\
+             Records: {records}, refused: {refused}\n\
+             Findings: {findings}\n\
+             Protocol: {protocol}, at /api/v1/packages/{id}/protocol\n",
+            name = row.file_name,
+            id = row.id,
+            received = row.received_at.format("%Y-%m-%d %H:%M:%S"),
+            status = outcome.status.as_str(),
+            records = outcome.records,
+            refused = outcome.refused_records,
+            findings = outcome.findings,
+            protocol = outcome.protocol_name.as_deref().unwrap_or("none"),
+        );
+        match self.mailer.send(&to, &subject, &body) {
+            Ok(()) => tracing::info!(package = %row.id, to = %to, "notice sent"),
+            Err(e) => {
+                tracing::warn!(package = %row.id, error = %format!("{e:#}"), "notice not sent");
+            }
+        }
     }
 
     fn write_protocols(&self, row: &PackageRow, protocols: &[Protocol]) -> anyhow::Result<()> {

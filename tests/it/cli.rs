@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::support::{TestBackend, TestDb, backend};
 
 /// The binary with a clean `OMSHUB__` environment, run in a scratch directory.
-fn omshub(dir: &std::path::Path) -> Command {
+pub(crate) fn omshub(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_omshub"));
     for (key, _) in std::env::vars() {
         if key.starts_with("OMSHUB__") {
@@ -21,7 +21,7 @@ fn omshub(dir: &std::path::Path) -> Command {
     cmd
 }
 
-fn run(cmd: &mut Command) -> (Output, String, String) {
+pub(crate) fn run(cmd: &mut Command) -> (Output, String, String) {
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -163,8 +163,8 @@ fn serve_on_an_unmigrated_postgres_refuses_and_names_the_fix() {
 }
 
 /// A started `omshub serve` and the lines it has logged so far.
-struct Served {
-    child: Child,
+pub(crate) struct Served {
+    pub(crate) child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
@@ -174,7 +174,8 @@ impl Served {
         Self::start_with(dir, db, &[])
     }
 
-    fn start_with(dir: &std::path::Path, db: &TestDb, env: &[(&str, &str)]) -> Self {
+    /// `serve` with extra `OMSHUB__…` variables.
+    pub(crate) fn start_with(dir: &std::path::Path, db: &TestDb, env: &[(&str, &str)]) -> Self {
         let mut child = omshub(dir)
             .args(["serve"])
             .envs(env.iter().copied())
@@ -205,7 +206,7 @@ impl Served {
     }
 
     /// Waits (at most 60 s) for a log line that satisfies `pred`.
-    fn wait_for(
+    pub(crate) fn wait_for(
         &mut self,
         what: &str,
         pred: impl Fn(&serde_json::Value) -> bool,
@@ -251,7 +252,7 @@ fn http_get(addr: &str, path: &str, request_id: &str) -> String {
     response
 }
 
-fn message_is(v: &serde_json::Value, text: &str) -> bool {
+pub(crate) fn message_is(v: &serde_json::Value, text: &str) -> bool {
     v["message"].as_str().is_some_and(|m| m.starts_with(text))
 }
 

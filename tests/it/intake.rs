@@ -350,3 +350,63 @@ async fn the_inbox_folder_is_a_second_channel() {
         ("inbox", Some(Status::Accepted))
     );
 }
+
+#[actix_web::test]
+async fn a_participant_uploads_and_its_contact_address_gets_the_notice() {
+    let app = TestApp::spawn();
+    crate::participants::import_registers(&mut app.conn());
+    let now = omshub::participants::now();
+    let clinic = omshub::participants::add(
+        &mut app.conn(),
+        &omshub::participants::NewParticipant {
+            kind: omshub::participants::Kind::Clinic,
+            org_code: Some("750901".into()),
+            name: "Clinic 750901".into(),
+            contact_email: Some("it@clinic-750901.example".into()),
+            roles: None,
+        },
+        now,
+    )
+    .unwrap();
+    let token = omshub::participants::issue_token(&mut app.conn(), clinic.id, None, 30, now)
+        .unwrap()
+        .token;
+    let (name, bytes) = package(12, 10, "902=1");
+    let receipt: Value = upload(&app, &token, &name, &bytes).await.json();
+    assert_eq!(receipt["sender"], format!("participant:{}", clinic.id));
+    assert_eq!(drain(&app), 1);
+    let mail_dir = app.state.settings.mail.file_dir.clone();
+    let mails: Vec<String> = std::fs::read_dir(&mail_dir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(
+        mails[0].contains("To: it@clinic-750901.example"),
+        "{}",
+        mails[0]
+    );
+    assert!(mails[0].contains("partly accepted"), "{}", mails[0]);
+    assert!(mails[0].contains("Findings: 1"), "{}", mails[0]);
+    // An auditor reads every sender's packages but may not upload.
+    let auditor = omshub::participants::add(
+        &mut app.conn(),
+        &omshub::participants::NewParticipant {
+            kind: omshub::participants::Kind::Auditor,
+            org_code: None,
+            name: "Federal auditor".into(),
+            contact_email: None,
+            roles: None,
+        },
+        now,
+    )
+    .unwrap();
+    let audit_token = omshub::participants::issue_token(&mut app.conn(), auditor.id, None, 30, now)
+        .unwrap()
+        .token;
+    let id = receipt["id"].as_str().unwrap();
+    let seen = get(&app, &audit_token, &format!("/api/v1/packages/{id}")).await;
+    assert_eq!(seen.status, 200);
+    let refused = upload(&app, &audit_token, &name, &bytes).await;
+    assert_eq!(refused.status, 403);
+}

@@ -19,6 +19,8 @@ mod nsi;
 #[cfg(test)]
 mod package;
 #[cfg(test)]
+mod participants;
+#[cfg(test)]
 mod records;
 #[cfg(test)]
 mod registers;
