@@ -255,9 +255,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// One case of an accepted account file, stored with the package's end (intake).
-    package_case (package_id, n_zap) {
+    /// One case of an accepted account file, by the attempt that wrote it (intake).
+    package_case (package_id, attempt, n_zap) {
         package_id -> Text,
+        attempt -> Integer,
         n_zap -> BigInt,
         idcase -> BigInt,
         id_pac -> Text,

@@ -19,12 +19,17 @@ use super::{Channel, Status, Storage};
 use crate::config::{IntakeSettings, MailSettings};
 use crate::db::Database;
 use crate::notify::Mailer;
-use crate::validate::package::{PackageLimits, PackageReport, Protocol, check_package};
+use crate::validate::package::{PackageLimits, PackageReport, Protocol, check_package_into};
+use crate::validate::records::{AccountItem, Item, Zap};
 use crate::validate::schema::Limits;
 use crate::validate::{Context, Finding, Validator};
 
 /// F012 805: a package with this name was already registered from this sender.
 pub const NAME_ALREADY_USED: u16 = 805;
+
+/// Cases waiting for the writer at most, and cases per insert.
+const CASES_IN_FLIGHT: usize = 4_096;
+const CASE_BATCH: usize = 1_000;
 
 /// Attempts at one package before it is rejected as one the hub cannot check.
 pub const MAX_ATTEMPTS: i32 = 3;
@@ -204,7 +209,7 @@ impl Intake {
                 "the hub could not check this package in {MAX_ATTEMPTS} attempts: {error:#}"
             )),
         };
-        store::finish(&mut conn, row, &outcome, &[])?;
+        store::finish(&mut conn, row, &outcome)?;
         Ok(())
     }
 
@@ -216,25 +221,67 @@ impl Intake {
         let report = if let Some(first) = earlier {
             name_already_used(row, &first)
         } else {
-            let file = File::open(self.storage.package_file(&row.id))?;
-            check_package(
-                &self.validator,
-                &row.file_name,
-                BufReader::with_capacity(256 * 1024, file),
-                &self.limits,
-            )?
+            self.check_and_store_cases(row)?
         };
         let protocols = report.protocols();
         self.write_protocols(row, &protocols)?;
         let outcome = outcome_of(&report, &protocols);
-        let cases: Vec<NewCase> = Vec::new();
         let mut conn = self.db.conn()?;
-        if store::finish(&mut conn, row, &outcome, &cases)? {
+        if store::finish(&mut conn, row, &outcome)? {
             self.notify_sender(&mut conn, row, &outcome);
         } else {
             tracing::warn!(package = %row.id, "another worker finished this package first");
         }
         Ok(outcome)
+    }
+
+    /// Checks the stored package; the clean cases of its account file go, as the check
+    /// streams, through a bounded channel to a writer thread that stores them in batches
+    /// tagged with this attempt ([`store::finish`] keeps them or not). Memory stays that of
+    /// the check plus the channel.
+    fn check_and_store_cases(&self, row: &PackageRow) -> anyhow::Result<PackageReport> {
+        let file = File::open(self.storage.package_file(&row.id))?;
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<NewCase>(CASES_IN_FLIGHT);
+            let db = &self.db;
+            let writer = std::thread::Builder::new()
+                .name("omshub-cases".into())
+                .spawn_scoped(scope, move || -> anyhow::Result<u64> {
+                    let mut conn = db.conn()?;
+                    let mut batch = Vec::with_capacity(CASE_BATCH);
+                    let mut written = 0;
+                    for case in rx {
+                        batch.push(case);
+                        if batch.len() == CASE_BATCH {
+                            store::insert_cases(&mut conn, &batch)?;
+                            written += CASE_BATCH as u64;
+                            batch.clear();
+                        }
+                    }
+                    store::insert_cases(&mut conn, &batch)?;
+                    Ok(written + batch.len() as u64)
+                })?;
+            let mut on_item = |item: Item| {
+                if let Item::Account(AccountItem::Record(zap)) = item {
+                    // A send fails only when the writer stopped on an error it reports.
+                    let _ = tx.send(case_of(row, &zap));
+                }
+            };
+            let report = check_package_into(
+                &self.validator,
+                &row.file_name,
+                BufReader::with_capacity(256 * 1024, file),
+                &self.limits,
+                Some(&mut on_item),
+            );
+            drop(tx);
+            let written = match writer.join() {
+                Ok(result) => result?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            tracing::debug!(package = %row.id, cases = written, "cases stored");
+            Ok(report?)
+        })
     }
 
     /// E-mails the sender's contact address (a participant's) that the protocol is ready. A
@@ -304,6 +351,30 @@ impl Intake {
             }
         }
         Ok(())
+    }
+}
+
+/// The stored form of one clean case.
+fn case_of(row: &PackageRow, zap: &Zap) -> NewCase {
+    let patient = &zap.pacient;
+    // The ENP: its own element, or the policy number of a single-form policy (VPOLIS 3).
+    let enp = patient.enp.as_ref().map(|e| e.get().clone()).or_else(|| {
+        (patient.vpolis == 3)
+            .then(|| patient.npolis.as_ref().map(|n| n.get().clone()))
+            .flatten()
+    });
+    NewCase {
+        package_id: row.id.clone(),
+        attempt: row.attempts,
+        n_zap: i64::try_from(zap.n_zap).unwrap_or(i64::MAX),
+        idcase: i64::try_from(zap.case.idcase).unwrap_or(i64::MAX),
+        id_pac: patient.id_pac.clone(),
+        enp,
+        code_mo: zap.case.lpu.clone(),
+        date_1: zap.case.date_z_1,
+        date_2: zap.case.date_z_2,
+        usl_ok: zap.case.usl_ok.map(i32::from),
+        sum_kopecks: zap.case.sumv.kopecks(),
     }
 }
 

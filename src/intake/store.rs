@@ -278,6 +278,7 @@ pub struct Finished {
 #[diesel(treat_none_as_default_value = false)]
 pub struct NewCase {
     pub package_id: String,
+    pub attempt: i32,
     pub n_zap: i64,
     pub idcase: i64,
     pub id_pac: String,
@@ -289,15 +290,25 @@ pub struct NewCase {
     pub sum_kopecks: i64,
 }
 
-/// Ends package `row` (taken by [`claim_next`] as attempt `row.attempts`) with `outcome` and
-/// its accepted `cases`, in one transaction. `false` (and nothing written) when the row is
-/// no longer this attempt's: another worker finished or took it.
-pub fn finish(
-    conn: &mut DbConn,
-    row: &PackageRow,
-    outcome: &Finished,
-    cases: &[NewCase],
-) -> QueryResult<bool> {
+/// Writes cases of the attempt in hand (outside the transaction that ends the package, so a
+/// large account does not hold a write lock for the length of its check).
+pub fn insert_cases(conn: &mut DbConn, cases: &[NewCase]) -> QueryResult<()> {
+    for chunk in cases.chunks(1_000) {
+        if chunk.is_empty() {
+            continue;
+        }
+        crate::per_backend!(conn, |c| diesel::insert_into(package_case::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// Ends package `row` (taken by [`claim_next`] as attempt `row.attempts`) with `outcome`, in
+/// one transaction that also keeps only this attempt's cases (none when it is rejected).
+/// `false` (and nothing changed) when the row is no longer this attempt's: another worker
+/// finished or took it.
+pub fn finish(conn: &mut DbConn, row: &PackageRow, outcome: &Finished) -> QueryResult<bool> {
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     conn.transaction(|conn| {
         let updated = diesel::update(
@@ -320,10 +331,12 @@ pub fn finish(
         if updated != 1 {
             return Ok(false);
         }
-        for chunk in cases.chunks(1_000) {
-            crate::per_backend!(conn, |c| diesel::insert_into(package_case::table)
-                .values(chunk)
-                .execute(c))?;
+        let of_package = package_case::table.filter(package_case::package_id.eq(&row.id));
+        if outcome.status == Status::Rejected {
+            diesel::delete(of_package).execute(conn)?;
+        } else {
+            diesel::delete(of_package.filter(package_case::attempt.ne(row.attempts)))
+                .execute(conn)?;
         }
         Ok(true)
     })

@@ -24,6 +24,7 @@ use serde::{Serialize, Serializer};
 use zip::CompressionMethod;
 
 use super::protocol::{protocol_name, write_flk};
+use super::records::{self, Item};
 use super::schema::Limits;
 use super::{Context, FileReport, Finding, Validator, kind_of};
 use crate::domain::{IdError, InsurerCode, MoCode, TfomsCode};
@@ -561,8 +562,21 @@ enum Role {
 pub fn check_package<R: Read + Seek>(
     validator: &Validator,
     package_name: &str,
+    source: R,
+    limits: &PackageLimits,
+) -> io::Result<PackageReport> {
+    check_package_into(validator, package_name, source, limits, None)
+}
+
+/// As [`check_package`], handing the typed records of its files (`validate::records`) to
+/// `on_item` as they stream past: the clean records of the data file, then of the
+/// personal-data file. Intake stores the accepted cases this way.
+pub fn check_package_into<'f, R: Read + Seek>(
+    validator: &Validator,
+    package_name: &str,
     mut source: R,
     limits: &PackageLimits,
+    mut on_item: Option<&mut (dyn FnMut(Item) + Send + 'f)>,
 ) -> io::Result<PackageReport> {
     let mut report = PackageReport {
         package: package_name.to_owned(),
@@ -631,7 +645,14 @@ pub fn check_package<R: Read + Seek>(
     if !stop {
         to_read.sort_by_key(|(role, _)| *role == Role::Personal);
         for (_, entry) in to_read {
-            read_entry(validator, &mut archive, entry, limits, &mut report)?;
+            read_entry(
+                validator,
+                &mut archive,
+                entry,
+                limits,
+                &mut report,
+                on_item.as_deref_mut(),
+            )?;
         }
     }
     report.accepted = report.findings.is_empty() && report.files.iter().all(|f| f.accepted);
@@ -934,12 +955,13 @@ fn check_sizes(
 
 /// Streams one XML entry through the validator; a problem of the archive under it (a forged
 /// size, a bad checksum) is an 801 finding of the package.
-fn read_entry<R: Read + Seek>(
+fn read_entry<'f, R: Read + Seek>(
     validator: &Validator,
     archive: &mut zip::ZipArchive<R>,
     entry: &EntryInfo,
     limits: &PackageLimits,
     report: &mut PackageReport,
+    on_item: Option<&mut (dyn FnMut(Item) + Send + 'f)>,
 ) -> io::Result<()> {
     let name = entry.name.as_str();
     let inner = match archive.by_index(entry.index) {
@@ -959,7 +981,13 @@ fn read_entry<R: Read + Seek>(
         declared: entry.size,
         problem: None,
     };
-    let checked = validator.check_file(name, &mut bounded, limits.file);
+    let checked = match on_item {
+        Some(on_item) => records::read(validator, name, &mut bounded, limits.file, |item| {
+            on_item(item);
+        })
+        .map(|(report, _)| report),
+        None => validator.check_file(name, &mut bounded, limits.file),
+    };
     if let Ok(file) = &checked {
         // An accepted file is read to its end, so that the checksum is checked too.
         if file.accepted && bounded.problem.is_none() {

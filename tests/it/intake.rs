@@ -172,11 +172,21 @@ async fn a_name_already_used_is_805_and_refusals_have_their_codes() {
     assert_eq!(second["refusal_code"], "805");
     let not_zip = state(&not_zip).await;
     assert_eq!(not_zip["status"], "rejected");
+    assert_eq!(
+        store::case_count(&mut app.conn(), first["id"].as_str().unwrap()).unwrap(),
+        5
+    );
+
     assert_eq!(not_zip["refusal_code"], "801");
     // A renamed package fails the inner names (802); its records are not read as accepted.
     let partly = state(&partly).await;
     assert_eq!(partly["status"], "rejected", "{partly}");
     assert_eq!(partly["refusal_code"], "802", "{partly}");
+    // A rejected package keeps no case, even the clean ones its data file had.
+    assert_eq!(
+        store::case_count(&mut app.conn(), partly["id"].as_str().unwrap()).unwrap(),
+        0
+    );
     let protocol = get(
         &app,
         READER_TOKEN,
@@ -202,6 +212,8 @@ async fn records_with_errors_make_a_partly_accepted_package() {
         .json();
     assert_eq!(status["status"], "partly_accepted", "{status}");
     assert_eq!(status["refused_records"], 3);
+    // The 37 clean cases are stored, the 3 refused are not.
+    assert_eq!(store::case_count(&mut app.conn(), id).unwrap(), 37);
     assert_eq!(status["refusal_code"], "904");
     let protocol = get(
         &app,
@@ -288,6 +300,7 @@ async fn a_worker_cut_off_mid_check_leaves_the_package_to_be_checked_again_once(
     let row = store::get(&mut app.conn(), id).unwrap().unwrap();
     assert_eq!(row.status(), Some(Status::Accepted));
     assert_eq!(row.attempts, 2);
+    assert_eq!(store::case_count(&mut app.conn(), id).unwrap(), 10);
     // The dead worker's attempt can no longer end it.
     let late = store::Finished {
         status: Status::Rejected,
@@ -298,7 +311,7 @@ async fn a_worker_cut_off_mid_check_leaves_the_package_to_be_checked_again_once(
         protocol_name: None,
         message: None,
     };
-    assert!(!store::finish(&mut app.conn(), &taken, &late, &[]).unwrap());
+    assert!(!store::finish(&mut app.conn(), &taken, &late).unwrap());
     assert_eq!(
         store::get(&mut app.conn(), id).unwrap().unwrap().status(),
         Some(Status::Accepted)

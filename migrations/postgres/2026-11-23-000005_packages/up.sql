@@ -28,9 +28,13 @@ CREATE UNIQUE INDEX package_sender_idempotency ON package (sender, idempotency_k
 CREATE INDEX package_queue ON package (status, seq);
 CREATE INDEX package_sender_name ON package (sender, file_name);
 
--- One case (ZAP) of an accepted account file.
+-- One case (ZAP) of an accepted account file. Written while the check streams, tagged with the
+-- worker's attempt; the transaction that ends the package deletes the rows of every other
+-- attempt (and all of them when the package is rejected), so once a package is final its
+-- rows are exactly its accepted cases, once.
 CREATE TABLE package_case (
     package_id  TEXT NOT NULL REFERENCES package (id),
+    attempt     INTEGER NOT NULL,
     n_zap       BIGINT NOT NULL,
     idcase      BIGINT NOT NULL,
     id_pac      TEXT NOT NULL,
@@ -40,6 +44,6 @@ CREATE TABLE package_case (
     date_2      DATE NOT NULL, -- Z_SL/DATE_Z_2
     usl_ok      INTEGER,
     sum_kopecks BIGINT NOT NULL, -- Z_SL/SUMV
-    PRIMARY KEY (package_id, n_zap)
+    PRIMARY KEY (package_id, attempt, n_zap)
 );
 CREATE INDEX package_case_enp ON package_case (enp);
