@@ -1,6 +1,7 @@
 //! The streaming schema check: quick-xml events from the decoding reader drive the compiled
 //! tables of one XSD (`xml::tables`), record by record, in memory that does not grow with the
-//! file (the element stack, one text buffer, and 8 bytes per key of the 905 checks).
+//! file (the element stack, one text buffer, quick-xml's buffer of one event, at most
+//! `Limits::max_event`, and 8 bytes per key of the 905 checks).
 //!
 //! Every problem becomes a [`Finding`] with its F012 code, the element and its parent, the
 //! record context (`N_ZAP`, `ID_PAC`, `IDCASE`, `SL_ID`, `IDSERV`), line and column; after a structural
@@ -9,7 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::io::Read;
+use std::io::{self, BufRead, Read};
 
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
@@ -31,6 +32,10 @@ pub struct Limits {
     /// Parse on the calling thread and check on a second one (the same findings, in about
     /// the time of the parse alone); off, everything runs on the calling thread.
     pub pipelined: bool,
+    /// Longest stretch quick-xml reads as one event (a text, a tag with its attributes, a
+    /// comment), in bytes. quick-xml holds an event whole in memory, so past this the check
+    /// stops with a fatal finding.
+    pub max_event: usize,
 }
 
 impl Default for Limits {
@@ -40,6 +45,7 @@ impl Default for Limits {
             max_text: 64 * 1024,
             max_depth: 64,
             pipelined: true,
+            max_event: 256 * 1024,
         }
     }
 }
@@ -89,6 +95,58 @@ impl<T: Sink + ?Sized> Sink for &mut T {
 pub struct NoSink;
 
 impl Sink for NoSink {}
+/// An event longer than [`Limits::max_event`].
+#[derive(Debug)]
+struct EventTooLong(usize);
+
+impl std::fmt::Display for EventTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a text, tag or comment longer than {} bytes; the check stops here",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for EventTooLong {}
+
+/// The decoding reader with a budget of bytes per quick-xml event, reset before each event:
+/// quick-xml sees at most `left` more bytes, then an [`EventTooLong`] error.
+struct Budgeted<R> {
+    inner: DecodingReader<R>,
+    max: usize,
+    left: usize,
+}
+
+impl<R: Read> Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for Budgeted<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let (left, max) = (self.left, self.max);
+        let available = self.inner.fill_buf()?;
+        if left == 0 && !available.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                EventTooLong(max),
+            ));
+        }
+        Ok(&available[..available.len().min(left)])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.left = self.left.saturating_sub(amt);
+        self.inner.consume(amt);
+    }
+}
 
 /// What the check of one file found.
 #[derive(Debug, Default)]
@@ -770,17 +828,17 @@ impl Ev<'_> {
 
 /// Reads the next event; `Err` carries the message of a file that cannot be read on.
 fn next_event<'b, R: Read>(
-    reader: &mut Reader<DecodingReader<R>>,
+    reader: &mut Reader<Budgeted<R>>,
     buf: &'b mut Vec<u8>,
 ) -> Result<Event<'b>, String> {
     buf.clear();
+    let budgeted = reader.get_mut();
+    budgeted.left = budgeted.max;
     reader.read_event_into(buf).map_err(|e| match &e {
-        quick_xml::Error::Io(io) => {
-            match io.get_ref().and_then(|i| i.downcast_ref::<EncodingError>()) {
-                Some(enc) => enc.to_string(),
-                None => format!("cannot read the file: {io}"),
-            }
-        }
+        quick_xml::Error::Io(io) => match io.get_ref() {
+            Some(i) if i.is::<EncodingError>() || i.is::<EventTooLong>() => i.to_string(),
+            _ => format!("cannot read the file: {io}"),
+        },
         other => format!("not well-formed XML: {other}"),
     })
 }
@@ -862,16 +920,16 @@ impl Batch {
 
 /// Checks on the calling thread, event by event.
 fn sequential<R: Read, S: Sink>(
-    reader: &mut Reader<DecodingReader<R>>,
+    reader: &mut Reader<Budgeted<R>>,
     mut checker: Checker<'_, S>,
 ) -> (Outcome, S) {
     let mut buf = Vec::with_capacity(4096);
     loop {
-        let (line, column) = reader.get_ref().position();
+        let (line, column) = reader.get_ref().inner.position();
         let go_on = match next_event(reader, &mut buf) {
             Ok(event) => checker.on_event(reduce(&event), line, column),
             Err(message) => {
-                let (l, c) = reader.get_ref().position();
+                let (l, c) = reader.get_ref().inner.position();
                 checker.on_event(Ev::Broken(&message), l, c)
             }
         };
@@ -886,7 +944,7 @@ fn sequential<R: Read, S: Sink>(
 /// through a bounded channel: the same findings in the same order as [`sequential`], in
 /// about the time of the parse alone. `None` when the second thread cannot be started.
 fn pipelined<R: Read, S: Sink>(
-    reader: &mut Reader<DecodingReader<R>>,
+    reader: &mut Reader<Budgeted<R>>,
     schema: &Schema,
     patterns: &Patterns,
     limits: Limits,
@@ -912,7 +970,7 @@ fn pipelined<R: Read, S: Sink>(
         let mut buf = Vec::with_capacity(4096);
         let mut batch = Batch::default();
         loop {
-            let (line, column) = reader.get_ref().position();
+            let (line, column) = reader.get_ref().inner.position();
             let last = match next_event(reader, &mut buf) {
                 Ok(event) => {
                     let ev = reduce(&event);
@@ -920,7 +978,7 @@ fn pipelined<R: Read, S: Sink>(
                     matches!(ev, Ev::Eof)
                 }
                 Err(message) => {
-                    let (l, c) = reader.get_ref().position();
+                    let (l, c) = reader.get_ref().inner.position();
                     batch.push(Ev::Broken(&message), l, c);
                     true
                 }
@@ -960,7 +1018,11 @@ pub fn check_into<R: Read, S: Sink>(
     limits: Limits,
     sink: S,
 ) -> (Outcome, S) {
-    let mut reader = Reader::from_reader(source);
+    let mut reader = Reader::from_reader(Budgeted {
+        inner: source,
+        max: limits.max_event,
+        left: limits.max_event,
+    });
     {
         let config = reader.config_mut();
         config.trim_text(false);
@@ -1288,6 +1350,49 @@ mod tests {
         assert_eq!(o.findings.len(), 10);
         assert_eq!(o.findings_dropped, 40, "one structural finding per record");
         assert_eq!((o.records, o.refused_records), (50, 50));
+    }
+
+    /// A source over `bytes` that counts what the check has read.
+    struct Counting<'a> {
+        bytes: &'a [u8],
+        read: &'a std::cell::Cell<usize>,
+    }
+
+    impl Read for Counting<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.bytes.read(buf)?;
+            self.read.set(self.read.get() + n);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn an_endless_text_stops_the_check_instead_of_filling_memory() {
+        // quick-xml buffers a whole text, tag or comment: a 16 MiB text node took 16 MiB of
+        // memory (a 1 GB one, 1 GB) before the 64 KiB text limit could say anything.
+        let patterns = Patterns::compile(&SCHEMA).unwrap();
+        for (open, close) in [("<ROOT><HDR>", "</HDR>"), ("<ROOT><!--", "-->")] {
+            let mut doc = open.as_bytes().to_vec();
+            doc.resize(16 << 20, b'x');
+            doc.extend_from_slice(close.as_bytes());
+            doc.extend_from_slice(b"</ROOT>");
+            let read = std::cell::Cell::new(0);
+            let source = Counting {
+                bytes: &doc,
+                read: &read,
+            };
+            let o = check(
+                &SCHEMA,
+                &patterns,
+                DecodingReader::new(source, UTF_8),
+                Limits::default(),
+            );
+            assert!(read.get() < 1 << 20, "{open}: read {} bytes", read.get());
+            assert!(o.fatal, "{open}: {:?}", codes(&o));
+            let last = o.findings.last().unwrap();
+            assert!(last.message.contains("longer than"), "{}", last.message);
+            assert_eq!(last.line, 1);
+        }
     }
 
     #[test]

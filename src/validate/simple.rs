@@ -201,7 +201,7 @@ impl<'a> Decimal<'a> {
 /// Reads `YYYY-MM-DD` with an optional time zone (`Z`, `+03:00`) as a real calendar date.
 fn parse_date(s: &str) -> Option<NaiveDate> {
     let date = if s.len() > 10 {
-        let (d, tz) = s.split_at(10);
+        let (d, tz) = s.split_at_checked(10)?;
         let tz_ok = tz == "Z"
             || (tz.len() == 6
                 && matches!(tz.as_bytes()[0], b'+' | b'-')
@@ -550,6 +550,14 @@ mod tests {
         assert_eq!(code(4, "2024-01-05Z"), None);
         assert_eq!(code(4, "2024-01-05+03:00"), None);
         assert_eq!(code(4, "05.01.2024"), Some(903));
+    }
+
+    #[test]
+    fn a_date_with_a_multibyte_character_at_byte_ten_is_refused() {
+        // Found by fuzzing: `split_at(10)` inside the two bytes of '°' panicked.
+        assert_eq!(code(4, "2026-01-2°0"), Some(903));
+        assert_eq!(code(4, "2026-01-20°"), Some(903));
+        assert_eq!(code(4, "2026-01-2Ж+03:00"), Some(903));
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub struct DecodingReader<R> {
     out_start: usize,
     out_end: usize,
     eof: bool,
+    /// The decoder has had all input with `last` set: asking it again would panic.
+    finished: bool,
     line: u64,
     column: u64,
 }
@@ -97,6 +99,7 @@ impl<R: Read> DecodingReader<R> {
             out_start: 0,
             out_end: 0,
             eof: false,
+            finished: false,
             line: 1,
             column: 1,
         }
@@ -109,12 +112,19 @@ impl<R: Read> DecodingReader<R> {
     }
 
     fn refill(&mut self) -> io::Result<()> {
-        while self.out_start == self.out_end {
+        while self.out_start == self.out_end && !self.finished {
             if self.in_start == self.in_end && !self.eof {
                 self.in_offset += u64::try_from(self.in_end).unwrap_or(0);
                 self.in_start = 0;
                 self.in_end = 0;
-                let n = self.inner.read(&mut self.input)?;
+                let mut n = self.inner.read(&mut self.input)?;
+                // The BOM check below needs the first three bytes, however the source splits them.
+                while self.in_offset == 0 && (1..3).contains(&n) {
+                    match self.inner.read(&mut self.input[n..])? {
+                        0 => break,
+                        more => n += more,
+                    }
+                }
                 if n == 0 {
                     self.eof = true;
                 } else {
@@ -139,6 +149,7 @@ impl<R: Read> DecodingReader<R> {
                 &mut self.output,
                 self.eof,
             );
+            self.finished = self.eof && result == DecoderResult::InputEmpty;
             let read_before = self.in_start;
             self.in_start += read;
             self.out_start = 0;
@@ -249,6 +260,46 @@ mod tests {
         let bom = b"\xEF\xBB\xBF<a/>";
         assert!(read_all(bom, WINDOWS_1251).is_err());
         assert_eq!(read_all(bom, UTF_8).unwrap(), "<a/>");
+    }
+
+    /// A source that hands over one byte per read.
+    struct OneByte<'a>(&'a [u8]);
+
+    impl Read for OneByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn reading_past_the_end_keeps_returning_nothing() {
+        // Found by fuzzing: a second `fill_buf` at the end called the finished decoder again,
+        // which panics ("Must not use a decoder that has finished").
+        for bytes in [&b""[..], b"<a/>"] {
+            let mut r = DecodingReader::new(bytes, WINDOWS_1251);
+            let mut s = String::new();
+            r.read_to_string(&mut s).unwrap();
+            assert_eq!(r.fill_buf().unwrap(), b"");
+            assert_eq!(r.read(&mut [0; 8]).unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn a_bom_is_recognised_however_the_source_splits_it() {
+        // Found by fuzzing: a source whose first read returned fewer than three bytes let the
+        // BOM through as text (UTF-8) or past the refusal (windows-1251).
+        let bom = b"\xEF\xBB\xBF<a/>";
+        let mut s = String::new();
+        DecodingReader::new(OneByte(bom), UTF_8)
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, "<a/>");
+        let mut s = String::new();
+        let refused = DecodingReader::new(OneByte(bom), WINDOWS_1251).read_to_string(&mut s);
+        assert!(refused.is_err(), "decoded {s:?}");
     }
 
     #[test]
