@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod lookups;
 pub mod nsi;
 pub mod registers;
+pub mod signature;
 pub mod telemetry;
 pub mod validate;
 pub mod xml;
