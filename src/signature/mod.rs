@@ -419,11 +419,16 @@ fn looks_like_pem(bytes: &[u8]) -> bool {
 /// (whitespace and line breaks allowed), as regional tools write it.
 pub fn decode(input: &[u8]) -> Result<Cow<'_, [u8]>, SignatureError> {
     let trimmed = input.trim_ascii();
-    if trimmed.first() == Some(&0x30) && ber::parse_signed_data(input).is_ok() {
+    let as_der = (input.first() == Some(&0x30)).then(|| ber::parse_signed_data(input));
+    if let Some(Ok(_)) = as_der {
         return Ok(Cow::Borrowed(input));
     }
-    let text = std::str::from_utf8(trimmed)
-        .map_err(|_| SignatureError::Malformed("neither DER nor PEM nor base64 text".into()))?;
+    let text = std::str::from_utf8(trimmed).map_err(|_| {
+        SignatureError::Malformed(match as_der {
+            Some(Err(e)) => format!("not a CMS signature in DER: {}", e.0),
+            _ => "neither DER nor PEM nor base64 text".into(),
+        })
+    })?;
     let body: String = if looks_like_pem(trimmed) {
         let blocks = pem_blocks(text);
         let [block] = blocks.as_slice() else {

@@ -197,6 +197,44 @@ fn leaf(
     })
 }
 
+/// A certificate with the name, issuer name and serial of `of`, but another key, "issued" by
+/// `forger` (whose key signs it under the name of `of`'s issuer): what an attacker would put
+/// beside a genuine certificate to confuse the choice of the signer's key.
+pub fn twin(of: &Identity, forger: &Identity) -> Identity {
+    // A stand-in issuer with the name of `of`'s issuer (all test names differ only in CN) and
+    // the forger's key.
+    let issuer_cn = of
+        .cert
+        .issuer_name()
+        .entries_by_nid(Nid::COMMONNAME)
+        .next()
+        .unwrap()
+        .data()
+        .to_string()
+        .unwrap();
+    let issuer_of_twin = issue(Spec {
+        cn: &issuer_cn,
+        serial: 99,
+        key: forger.key.clone(),
+        issuer: None,
+        ca: true,
+        from_days: -1,
+        to_days: 365,
+        eku: &[],
+    });
+    let serial = of.cert.serial_number().to_bn().unwrap();
+    issue(Spec {
+        cn: "Signer EC",
+        serial: u32::from_str_radix(&serial.to_hex_str().unwrap(), 16).unwrap(),
+        key: key(KeyKind::P256),
+        issuer: Some(&issuer_of_twin),
+        ca: false,
+        from_days: -1,
+        to_days: 365,
+        eku: &["emailProtection"],
+    })
+}
+
 /// A CRL of `issuer` listing `serials`, valid from yesterday for 30 days.
 pub fn crl(issuer: &Identity, serials: &[u32]) -> X509Crl {
     let mut b = X509CrlBuilder::new().unwrap();

@@ -339,6 +339,56 @@ fn signer_certificate_missing() {
 }
 
 #[test]
+fn a_second_certificate_answering_to_the_signer_is_refused() {
+    let p = pki();
+    let twin = test_pki::twin(&p.ec, &p.other_root);
+    assert_eq!(
+        twin.cert.issuer_name().to_der().unwrap(),
+        p.ec.cert.issuer_name().to_der().unwrap()
+    );
+    assert_eq!(
+        twin.cert.serial_number().to_bn().unwrap(),
+        p.ec.cert.serial_number().to_bn().unwrap()
+    );
+    // OpenSSL takes the first carried certificate (in DER order) that answers to the signer,
+    // so of the two signatures below one is checked with the wrong key (`signature_invalid`)
+    // and one with the right key, which the hub then refuses for the ambiguity. Both refused.
+    let mut codes = Vec::new();
+    for (signer, other) in [(&twin, &p.ec), (&p.ec, &twin)] {
+        let mut certs = openssl::stack::Stack::new().unwrap();
+        certs.push(p.intermediate.cert.clone()).unwrap();
+        certs.push(other.cert.clone()).unwrap();
+        let sig = CmsContentInfo::sign(
+            Some(&signer.cert),
+            Some(&signer.key),
+            Some(&certs),
+            Some(CONTENT),
+            CMSOptions::DETACHED | CMSOptions::BINARY,
+        )
+        .unwrap()
+        .to_der()
+        .unwrap();
+        codes.push(code(verify_detached(CONTENT, &sig, &policy())));
+    }
+    codes.sort_unstable();
+    assert_eq!(codes, ["signature_invalid", "signature_malformed"]);
+    // Alone, the twin is simply untrusted.
+    let cms = CmsContentInfo::sign(
+        Some(&twin.cert),
+        Some(&twin.key),
+        None,
+        Some(CONTENT),
+        CMSOptions::DETACHED | CMSOptions::BINARY,
+    )
+    .unwrap();
+    let sig = cms.to_der().unwrap();
+    assert_eq!(
+        code(verify_detached(CONTENT, &sig, &policy())),
+        "signer_untrusted"
+    );
+}
+
+#[test]
 fn signatures_without_signed_attributes_use_memory_up_to_the_limit() {
     let how = How {
         no_attributes: true,

@@ -444,3 +444,105 @@ fn gost_child() {
         v.signers[0].signature_algorithm, v.signers[0].digest_algorithm
     );
 }
+
+/// Peak resident memory of this process since the last reset, in KiB (Linux).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Resets the peak so that the next reading covers only what follows (Linux 4.0+).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Measures what docs/SIGNATURES.md reports: the memory and time of a detached check of a
+/// 256 MiB file (streamed: memory must not grow with it) and of an enveloping check of a
+/// 64 MiB signature (one copy of the content). Run alone, in release for the times:
+/// `cargo test --release --test it signature::memory -- --ignored --nocapture`.
+#[test]
+#[ignore = "writes 320 MiB and measures memory; run alone with --ignored --nocapture"]
+fn memory_of_a_large_content() {
+    use std::io::Write;
+    let f = Files::new(&pki().ec);
+    // cli_sign signs data.xml: 256 MiB of records
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(f.path("data.xml")).unwrap());
+        let line = b"<ZAP><N_ZAP>1</N_ZAP><PACIENT><ID_PAC>0123456789</ID_PAC></PACIENT></ZAP>\r\n";
+        for _ in 0..=(256 << 20) / line.len() {
+            out.write_all(line).unwrap();
+        }
+    }
+    let Some(sig) = cli_sign(&f, "big.sig", &["-outform", "DER"]) else {
+        return;
+    };
+    let signature = std::fs::read(sig).unwrap();
+    let policy = policy();
+    let (result, added) = measured("detached, streamed from disk", || {
+        verify_detached_file(&f.path("data.xml"), &signature, &policy)
+    });
+    result.unwrap();
+    assert!(
+        added < 32 << 10,
+        "a streamed check must not hold the content"
+    );
+    let started = std::time::Instant::now();
+    let out = openssl(
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            &f.s("big.sig"),
+            "-content",
+            &f.s("data.xml"),
+            "-CAfile",
+            &f.s("root.pem"),
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+        &[],
+    )
+    .unwrap();
+    assert!(out.status.success());
+    println!(
+        "openssl cms -verify of the same file: {:.2?}",
+        started.elapsed()
+    );
+
+    // enveloping: 64 MiB inside the signature
+    let content = std::fs::read(f.path("data.xml")).unwrap();
+    std::fs::write(f.path("data.xml"), &content[..64 << 20]).unwrap();
+    drop(content);
+    let sig = cli_sign(&f, "env.sig", &["-nodetach", "-outform", "DER"]).unwrap();
+    let signature = std::fs::read(sig).unwrap();
+    let (result, added) = measured("enveloping, signature in memory", || {
+        verify_enveloping(&signature, &policy)
+    });
+    assert_eq!(result.unwrap().1.len(), 64 << 20);
+    assert!(
+        added < (64 + 32) << 10,
+        "an enveloping check holds one copy of the content"
+    );
+}
+
+/// Runs `check`, prints its time and the peak memory it added, and returns both.
+fn measured<T>(what: &str, check: impl FnOnce() -> T) -> (T, u64) {
+    reset_peak_rss();
+    let before = peak_rss_kib().unwrap_or(0);
+    let started = std::time::Instant::now();
+    let result = check();
+    let took = started.elapsed();
+    let added = peak_rss_kib().unwrap_or(0).saturating_sub(before);
+    println!(
+        "{what}: {took:.2?}, peak RSS {} MiB + {} MiB",
+        before >> 10,
+        added >> 10
+    );
+    (result, added)
+}
