@@ -454,6 +454,10 @@ pub fn decode(input: &[u8]) -> Result<Cow<'_, [u8]>, SignatureError> {
             "neither DER nor PEM nor base64 text".into(),
         ));
     }
+    if i32::try_from(compact.len()).is_err() {
+        // OpenSSL's decoder takes an `int` length.
+        return Err(SignatureError::Malformed("base64 text over 2 GiB".into()));
+    }
     openssl::base64::decode_block(&compact)
         .map(Cow::Owned)
         .map_err(|e| SignatureError::Malformed(format!("bad base64: {e}")))
