@@ -6,6 +6,7 @@
 //! start-up with an error that names the key. `omshub check-config` prints
 //! [`Settings::to_masked_toml`]. Called by `main.rs` and by the test harness.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub intake: IntakeSettings,
     pub mail: MailSettings,
+    pub signature: SignatureSettings,
 }
 
 /// `[server]`: the HTTP listener.
@@ -225,6 +227,139 @@ pub enum MailSecurity {
     Tls,
 }
 
+/// `[signature]`: CMS signatures of packages and of what the hub sends (docs/SIGNATURES.md).
+/// Paths are relative to the working directory; an empty path means "not set".
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureSettings {
+    /// Trusted CA certificates: a PEM file (one or more certificates), a DER file, or a folder
+    /// of such files.
+    pub trust_store: PathBuf,
+    /// Certificate revocation lists (PEM or DER files), read at start-up.
+    pub crl: Vec<PathBuf>,
+    /// Refuse a signer when no configured CRL covers a certificate of its chain.
+    pub require_crl: bool,
+    /// Largest content held in memory for a signature without signed attributes.
+    pub max_in_memory_bytes: u64,
+    /// The hub's signing certificate (PEM). Empty: the hub does not sign what it sends.
+    pub hub_certificate: PathBuf,
+    /// The hub's private key (unencrypted PEM). A secret file: keep it readable by the hub only.
+    pub hub_key: PathBuf,
+    /// Intermediate certificates (PEM) carried in the hub's signatures. May be empty.
+    pub hub_chain: PathBuf,
+    /// Signatures required per file kind (`H`, `T`, `C`, `D?`, `L`, `L?`): a list of `sig`
+    /// (`<file>.sig`), `BUH`, `ISP`, `DIR` (`<file>.BUH.SIG`…). A kind not listed needs none.
+    pub required: BTreeMap<String, Vec<String>>,
+}
+
+/// The signature names `signature.required` lists.
+pub const SIGNATURE_NAMES: [&str; 4] = ["sig", "BUH", "ISP", "DIR"];
+
+impl SignatureSettings {
+    /// The signatures required beside a file of `kind` (`H`, `LT`…), as listed in the
+    /// configuration (`sig`, `BUH`, `ISP`, `DIR`); empty when none is required.
+    #[must_use]
+    pub fn required_for(&self, kind: &str) -> &[String] {
+        self.required.get(kind).map_or(&[], Vec::as_slice)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
+        for (kind, names) in &self.required {
+            if crate::validate::kind_of(kind) != Some(kind.as_str()) {
+                return Err(invalid(
+                    "signature.required",
+                    format!("has `{kind}`, which is not a file kind (H, T, C, D?, L, L?)"),
+                ));
+            }
+            for (i, name) in names.iter().enumerate() {
+                if !SIGNATURE_NAMES.contains(&name.as_str()) {
+                    return Err(invalid(
+                        "signature.required",
+                        format!(
+                            "`{kind}` lists `{name}`; use {}",
+                            SIGNATURE_NAMES.join(", ")
+                        ),
+                    ));
+                }
+                if names[..i].contains(name) {
+                    return Err(invalid(
+                        "signature.required",
+                        format!("`{kind}` lists `{name}` twice"),
+                    ));
+                }
+            }
+        }
+        let requires_any = self.required.values().any(|v| !v.is_empty());
+        if self.trust_store.as_os_str().is_empty() {
+            if requires_any {
+                return Err(invalid(
+                    "signature.trust_store",
+                    "is empty, but signature.required asks for signatures".into(),
+                ));
+            }
+        } else if !self.trust_store.exists() {
+            return Err(invalid(
+                "signature.trust_store",
+                format!("names {}, which does not exist", self.trust_store.display()),
+            ));
+        }
+        if let Some(missing) = self.crl.iter().find(|p| !p.is_file()) {
+            return Err(invalid(
+                "signature.crl",
+                format!("names {}, which is not a file", missing.display()),
+            ));
+        }
+        if self.require_crl && self.crl.is_empty() {
+            return Err(invalid(
+                "signature.require_crl",
+                "is true, but signature.crl names no CRL".into(),
+            ));
+        }
+        if self.max_in_memory_bytes == 0 {
+            return Err(invalid(
+                "signature.max_in_memory_bytes",
+                "must be greater than 0".into(),
+            ));
+        }
+        let set = |p: &PathBuf| !p.as_os_str().is_empty();
+        match (set(&self.hub_certificate), set(&self.hub_key)) {
+            (true, false) => {
+                return Err(invalid(
+                    "signature.hub_key",
+                    "is empty, but signature.hub_certificate is set".into(),
+                ));
+            }
+            (false, true) => {
+                return Err(invalid(
+                    "signature.hub_certificate",
+                    "is empty, but signature.hub_key is set".into(),
+                ));
+            }
+            _ => {}
+        }
+        if set(&self.hub_chain) && !set(&self.hub_certificate) {
+            return Err(invalid(
+                "signature.hub_chain",
+                "is set, but signature.hub_certificate is empty".into(),
+            ));
+        }
+        for (key, path) in [
+            ("signature.hub_certificate", &self.hub_certificate),
+            ("signature.hub_key", &self.hub_key),
+            ("signature.hub_chain", &self.hub_chain),
+        ] {
+            if set(path) && !path.is_file() {
+                return Err(invalid(
+                    key,
+                    format!("names {}, which is not a file", path.display()),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The database a URL selects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseTarget {
@@ -400,6 +535,7 @@ impl Settings {
             .map_err(|e| invalid("log.level", format!("is not a level or filter: {e}")))?;
         crate::jobs::validate_schedule(&self.jobs.db_maintenance_cron)
             .map_err(|e| invalid("jobs.db_maintenance_cron", e))?;
+        self.signature.validate()?;
         self.validate_intake()
     }
 
@@ -751,6 +887,79 @@ mod tests {
         assert!(s.server.tls());
         assert_eq!(s.server.tls_client_auth, ClientAuth::Required);
         assert!(!Settings::load_without_env(None).unwrap().server.tls());
+    }
+
+    #[test]
+    fn signature_defaults_require_nothing() {
+        let s = Settings::load_without_env(None).unwrap();
+        assert!(s.signature.required.is_empty());
+        assert!(s.signature.required_for("H").is_empty());
+        assert!(s.signature.hub_certificate.as_os_str().is_empty());
+    }
+
+    #[test]
+    fn signature_settings_are_checked_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "x").unwrap();
+        let ca = ca.display().to_string();
+        for (toml, key) in [
+            (
+                "[signature.required]\nH = [\"sig\"]\n",
+                "`signature.trust_store`",
+            ),
+            (
+                "[signature]\ntrust_store = \"/nonexistent/ca.pem\"\n",
+                "`signature.trust_store`",
+            ),
+            (
+                "[signature.required]\nX = [\"sig\"]\n",
+                "`signature.required`",
+            ),
+            (
+                "[signature.required]\nH = [\"BUX\"]\n",
+                "`signature.required`",
+            ),
+            (
+                "[signature.required]\nH = [\"sig\", \"sig\"]\n",
+                "`signature.required`",
+            ),
+            (
+                "[signature]\ncrl = [\"/nonexistent.crl\"]\n",
+                "`signature.crl`",
+            ),
+            (
+                "[signature]\nrequire_crl = true\n",
+                "`signature.require_crl`",
+            ),
+            (
+                "[signature]\nhub_certificate = \"/nonexistent.pem\"\n",
+                "`signature.hub_key`",
+            ),
+            (
+                "[signature]\nhub_key = \"/nonexistent.pem\"\n",
+                "`signature.hub_certificate`",
+            ),
+            (
+                "[signature]\nhub_certificate = \"/nonexistent.pem\"\nhub_key = \"/n.pem\"\n",
+                "`signature.hub_certificate`",
+            ),
+            (
+                "[signature]\nmax_in_memory_bytes = 0\n",
+                "`signature.max_in_memory_bytes`",
+            ),
+            ("[signature]\ntrustore = \"x\"\n", "`signature.trustore`"),
+        ] {
+            let err = load_from(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+        let ok = format!(
+            "[signature]\ntrust_store = \"{ca}\"\n[signature.required]\nH = [\"sig\"]\nL = [\"BUH\", \"DIR\"]\n"
+        );
+        let s = load_from(&ok).unwrap();
+        assert_eq!(s.signature.required_for("H"), ["sig"]);
+        assert_eq!(s.signature.required_for("L"), ["BUH", "DIR"]);
+        assert!(s.signature.required_for("T").is_empty());
     }
 
     #[test]

@@ -27,6 +27,8 @@ mod registers;
 #[cfg(test)]
 mod schemas;
 #[cfg(test)]
+mod signature;
+#[cfg(test)]
 mod support;
 #[cfg(test)]
 mod tidy;
