@@ -21,4 +21,4 @@ for f in $(find ../fixtures/xml -name '*.xml' | sort); do
   esac
   { printf "\\$(printf '%03o' "$pick")"; cat "$f"; } >"corpus/validate/$base"
 done
-echo "seeds: $(ls corpus/reader | wc -l) files in fuzz/corpus/reader and fuzz/corpus/validate"
+echo "seeds: $(find ../fixtures/xml -name '*.xml' | wc -l) fixtures into fuzz/corpus/reader and fuzz/corpus/validate"
