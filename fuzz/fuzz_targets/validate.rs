@@ -31,6 +31,10 @@ const NAMES: &[&str] = &[
 ];
 
 /// Small limits, so that inputs of a few KiB reach every one of them.
+#[expect(
+    clippy::needless_update,
+    reason = "a field Limits gains later takes its default instead of breaking the build"
+)]
 fn limits(pipelined: bool) -> Limits {
     Limits {
         max_findings: 8,
