@@ -490,7 +490,13 @@ fn central_names<R: Read + Seek>(
             return not_zip("the central directory is damaged");
         }
         let mut name = vec![0; usize::from(le16(&header, 28))];
-        source.read_exact(&mut name)?;
+        match source.read_exact(&mut name) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return not_zip("the central directory is damaged");
+            }
+            Err(e) => return Err(e),
+        }
         let skip = i64::from(le16(&header, 30)) + i64::from(le16(&header, 32));
         source.seek(SeekFrom::Current(skip))?;
         names.push(String::from_utf8_lossy(&name).into_owned());
@@ -1146,6 +1152,32 @@ mod tests {
         for good in ["HM1.xml", "a/HM1.xml", "..HM1.xml"] {
             assert!(!leaves_archive(good), "{good}");
         }
+    }
+
+    #[test]
+    fn a_central_directory_name_past_the_end_is_an_801_not_an_error() {
+        // Found by the package fuzz target: a central directory entry whose name length runs
+        // past the end of the file made check_package return Err(UnexpectedEof) instead of a
+        // report. This archive: one central header (name length 100) and the end record.
+        let mut zip = vec![0; 46];
+        zip[..4].copy_from_slice(b"PK\x01\x02");
+        zip[28] = 100;
+        let mut end = vec![0; 22];
+        end[..4].copy_from_slice(b"PK\x05\x06");
+        end[8] = 1; // entries on this disk
+        end[10] = 1; // entries
+        end[12] = 46; // size of the central directory, at offset 0
+        zip.extend_from_slice(&end);
+        let validator = Validator::new(crate::xml::schemas::ALL).unwrap();
+        let report = check_package(
+            &validator,
+            "HM750096T75_26011.zip",
+            io::Cursor::new(zip),
+            &PackageLimits::default(),
+        )
+        .unwrap();
+        assert_eq!(report.findings[0].code, NOT_A_ZIP, "{:?}", report.findings);
+        assert!(!report.accepted);
     }
 
     #[test]
