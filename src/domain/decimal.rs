@@ -58,35 +58,69 @@ pub struct Decimal {
 /// The most significant digits a [`Decimal`] holds.
 const MAX_DIGITS: usize = 18;
 
+/// The parts of an `xs:decimal` text: sign, digits before and after the point (both ASCII
+/// digits only, not both empty). Shared by [`Decimal::parse`] and `Money::parse`.
+pub(super) struct Lexed<'a> {
+    pub negative: bool,
+    pub integer: &'a str,
+    pub fraction: &'a str,
+}
+
+/// Why a text is not an `xs:decimal` lexically.
+pub(super) enum LexError {
+    Empty,
+    /// 1-based position of the first character not allowed, counted in characters.
+    InvalidCharacter {
+        position: usize,
+    },
+    NoDigits,
+}
+
+/// Splits `[+-]digits[.digits]` into its parts.
+pub(super) fn lex(s: &str) -> Result<Lexed<'_>, LexError> {
+    let (negative, unsigned, offset) = match s.as_bytes().first() {
+        None => return Err(LexError::Empty),
+        Some(b'-') => (true, &s[1..], 1),
+        Some(b'+') => (false, &s[1..], 1),
+        Some(_) => (false, s, 0),
+    };
+    let (integer, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let point = usize::from(unsigned.contains('.'));
+    if let Some(index) = integer.chars().position(|c| !c.is_ascii_digit()) {
+        return Err(LexError::InvalidCharacter {
+            position: offset + index + 1,
+        });
+    }
+    if let Some(index) = fraction.chars().position(|c| !c.is_ascii_digit()) {
+        return Err(LexError::InvalidCharacter {
+            position: offset + integer.len() + point + index + 1,
+        });
+    }
+    if integer.is_empty() && fraction.is_empty() {
+        return Err(LexError::NoDigits);
+    }
+    Ok(Lexed {
+        negative,
+        integer,
+        fraction,
+    })
+}
+
 impl Decimal {
     /// Zero.
     pub const ZERO: Self = Self { units: 0, scale: 0 };
 
     /// Parses an `xs:decimal` text.
     pub fn parse(s: &str) -> Result<Self, DecimalError> {
-        if s.is_empty() {
-            return Err(DecimalError::Empty);
-        }
-        let (negative, unsigned, offset) = match s.as_bytes()[0] {
-            b'-' => (true, &s[1..], 1),
-            b'+' => (false, &s[1..], 1),
-            _ => (false, s, 0),
-        };
-        let (integer, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-        let point = usize::from(unsigned.contains('.'));
-        if let Some(index) = integer.chars().position(|c| !c.is_ascii_digit()) {
-            return Err(DecimalError::InvalidCharacter {
-                position: offset + index + 1,
-            });
-        }
-        if let Some(index) = fraction.chars().position(|c| !c.is_ascii_digit()) {
-            return Err(DecimalError::InvalidCharacter {
-                position: offset + integer.len() + point + index + 1,
-            });
-        }
-        if integer.is_empty() && fraction.is_empty() {
-            return Err(DecimalError::NoDigits);
-        }
+        let Lexed {
+            negative,
+            integer,
+            fraction,
+        } = lex(s).map_err(|e| match e {
+            LexError::Empty => DecimalError::Empty,
+            LexError::InvalidCharacter { position } => DecimalError::InvalidCharacter { position },
+            LexError::NoDigits => DecimalError::NoDigits,
+        })?;
         let integer = integer.trim_start_matches('0');
         let fraction = fraction.trim_end_matches('0');
         let significant = if integer.is_empty() {

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use super::decimal::{LexError, Lexed, lex};
+
 /// Why a text is not an amount of money.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
@@ -64,29 +66,15 @@ impl Money {
     /// `"1.500"`. Refused: `""`, `"."`, `"1e5"`, `"1,5"`, `"NaN"`, `"inf"`, any whitespace,
     /// `"115.091"`, and values outside `i64` kopecks.
     pub fn parse(s: &str) -> Result<Self, MoneyError> {
-        if s.is_empty() {
-            return Err(MoneyError::Empty);
-        }
-        let (negative, unsigned, offset) = match s.as_bytes()[0] {
-            b'-' => (true, &s[1..], 1),
-            b'+' => (false, &s[1..], 1),
-            _ => (false, s, 0),
-        };
-        let (integer, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-        let point = usize::from(unsigned.contains('.'));
-        if let Some(index) = integer.chars().position(|c| !c.is_ascii_digit()) {
-            return Err(MoneyError::InvalidCharacter {
-                position: offset + index + 1,
-            });
-        }
-        if let Some(index) = fraction.chars().position(|c| !c.is_ascii_digit()) {
-            return Err(MoneyError::InvalidCharacter {
-                position: offset + integer.len() + point + index + 1,
-            });
-        }
-        if integer.is_empty() && fraction.is_empty() {
-            return Err(MoneyError::NoDigits);
-        }
+        let Lexed {
+            negative,
+            integer,
+            fraction,
+        } = lex(s).map_err(|e| match e {
+            LexError::Empty => MoneyError::Empty,
+            LexError::InvalidCharacter { position } => MoneyError::InvalidCharacter { position },
+            LexError::NoDigits => MoneyError::NoDigits,
+        })?;
         let (kopecks, rest) = fraction.split_at(fraction.len().min(2));
         if rest.bytes().any(|b| b != b'0') {
             return Err(MoneyError::TooManyFractionDigits);
