@@ -49,7 +49,7 @@ pub struct AppState {
 impl AppState {
     /// Builds the state around an opened database.
     pub fn new(settings: Settings, db: Database) -> anyhow::Result<Self> {
-        let intake = Arc::new(Intake::new(&settings.intake, &settings.mail, db.clone())?);
+        let intake = Arc::new(Intake::new(&settings, db.clone())?);
         Ok(Self {
             settings: Arc::new(settings),
             db,

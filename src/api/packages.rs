@@ -2,11 +2,13 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /api/v1/packages?name=HM…zip` | the ZIP as the body (`application/zip` or `application/octet-stream`), streamed to disk; `202` with the receipt, or `200` with the first receipt when these bytes (or this `Idempotency-Key`) came from the sender before |
+//! | `POST /api/v1/packages?name=HM…zip` | the ZIP as the body (`application/zip` or `application/octet-stream`), streamed to disk; or `multipart/form-data` with a `package` part (the ZIP, or the ZIP inside an enveloping signature, `….zip.sig`) and `signature` parts (detached signatures: `<entry>.sig`, `<entry>.BUH.SIG`…, or `<package>.sig` over the whole ZIP); `202` with the receipt, or `200` with the first receipt when these bytes (or this `Idempotency-Key`) came from the sender before |
 //! | `GET /api/v1/packages?page=&per_page=` | the caller's packages, newest first (an admin sees all) |
 //! | `GET /api/v1/packages/{id}` | the package: status (`received`, `checking`, `accepted`, `partly_accepted`, `rejected`), counts, first refusal code |
 //! | `GET /api/v1/packages/{id}/receipt` | the receipt |
+//! | `GET /api/v1/packages/{id}/receipt.sig` | the hub's detached CMS signature (DER) of those exact bytes; `404 not_signed` when the hub has no key |
 //! | `GET /api/v1/packages/{id}/protocol` | the `FLK_P` protocol (windows-1251 XML, named `V` + the package name); `409 protocol_not_ready` before the check ends |
+//! | `GET /api/v1/packages/{id}/protocol.sig` | the hub's detached CMS signature (DER) of the protocol |
 //!
 //! A caller sees only its own packages (the admin and `read_all` participants see all); a
 //! participant without the `upload` role may not upload (403); another sender's package is a 404,
@@ -18,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt as _;
@@ -27,6 +30,7 @@ use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::ApiError;
 use super::paging::{Page, PageQuery};
+use crate::intake::signatures::MAX_SIGNATURE_BYTES;
 use crate::intake::spool::{Spool, SpoolError};
 use crate::intake::store::{self, PackageRow, Recorded};
 use crate::intake::{Channel, Receipt, Status};
@@ -41,8 +45,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(super::resource("/api/v1/packages/{id}").route(web::get().to(status)))
     .service(super::resource("/api/v1/packages/{id}/receipt").route(web::get().to(receipt)))
-    .service(super::resource("/api/v1/packages/{id}/protocol").route(web::get().to(protocol)));
+    .service(super::resource("/api/v1/packages/{id}/receipt.sig").route(web::get().to(receipt_sig)))
+    .service(super::resource("/api/v1/packages/{id}/protocol").route(web::get().to(protocol)))
+    .service(
+        super::resource("/api/v1/packages/{id}/protocol.sig").route(web::get().to(protocol_sig)),
+    );
 }
+
+/// Signature parts one upload may carry (three regional signatures of two files, and one of the
+/// package, fit).
+pub const MAX_SIGNATURE_PARTS: usize = 8;
 
 /// Whether `caller` sees every sender's packages: the admin, and participants with `read_all`
 /// (federal auditors).
@@ -95,6 +107,10 @@ struct Received {
     repeat: bool,
     status_url: String,
     protocol_url: String,
+    /// The hub's detached CMS signature (DER, base64) of the receipt as `GET …/receipt` gives
+    /// it; absent when the hub has no signing key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receipt_signature: Option<String>,
 }
 
 fn package_name(req: &HttpRequest, query: &UploadQuery) -> Result<String, ApiError> {
@@ -118,7 +134,11 @@ fn package_name(req: &HttpRequest, query: &UploadQuery) -> Result<String, ApiErr
                     .into(),
             )
         })?;
-    // Only a bare file name: no folders, no control characters.
+    file_name(name)
+}
+
+/// `name` when it is a bare file name: no folders, no control characters, not hidden.
+fn file_name(name: String) -> Result<String, ApiError> {
     if name.is_empty()
         || name.len() > 255
         || name.contains(['/', '\\'])
@@ -145,9 +165,10 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+/// How the package comes: `Ok(true)` multipart, `Ok(false)` the ZIP as the body.
+fn check_content_type(req: &HttpRequest) -> Result<bool, ApiError> {
     let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
-        return Ok(());
+        return Ok(false);
     };
     let mime = value
         .to_str()
@@ -158,11 +179,114 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
         .trim()
         .to_ascii_lowercase();
     match mime.as_str() {
-        "application/zip" | "application/octet-stream" | "application/x-zip-compressed" => Ok(()),
+        "application/zip"
+        | "application/octet-stream"
+        | "application/x-zip-compressed"
+        | "application/pkcs7-mime"
+        | "application/pkcs7-signature" => Ok(false),
+        "multipart/form-data" => Ok(true),
         other => Err(ApiError::UnsupportedMediaType(format!(
-            "{other} (send the ZIP as application/zip)"
+            "{other} (send the ZIP as application/zip, or multipart/form-data with a `package` \
+             part and `signature` parts)"
         ))),
     }
+}
+
+/// Writes `stream` into `spool`, refusing past its limit.
+async fn spool_stream<S, E>(spool: &mut Spool, mut stream: S) -> Result<(), ApiError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload broken off: {e}")))?;
+        spool.write(&chunk).map_err(|e| match e {
+            SpoolError::TooLarge { limit } => too_large(limit),
+            SpoolError::Io(io) => ApiError::internal(io),
+        })?;
+    }
+    Ok(())
+}
+
+/// A multipart upload: the package part spooled to disk, the signature parts in memory (each
+/// at most [`MAX_SIGNATURE_BYTES`], at most [`MAX_SIGNATURE_PARTS`]). The package name is
+/// `?name=` or the `package` part's file name.
+async fn read_multipart(
+    req: &HttpRequest,
+    body: web::Payload,
+    query: &UploadQuery,
+    mut spool: Spool,
+) -> Result<(Spool, String, Vec<(String, Vec<u8>)>), ApiError> {
+    let mut parts = Multipart::new(req.headers(), body);
+    let mut package: Option<String> = None;
+    let mut signatures: Vec<(String, Vec<u8>)> = Vec::new();
+    while let Some(field) = parts.next().await {
+        let mut field =
+            field.map_err(|e| ApiError::BadRequest(format!("a malformed multipart body: {e}")))?;
+        let (part, filename) = {
+            let cd = field.content_disposition();
+            (
+                cd.and_then(|c| c.get_name()).unwrap_or("").to_owned(),
+                cd.and_then(|c| c.get_filename()).map(str::to_owned),
+            )
+        };
+        match part.as_str() {
+            "package" => {
+                if package.is_some() {
+                    return Err(ApiError::BadRequest("one `package` part per upload".into()));
+                }
+                let name = query.name.clone().or(filename).ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "name the package: ?name=… or a file name on the `package` part".into(),
+                    )
+                })?;
+                package = Some(file_name(name)?);
+                spool_stream(&mut spool, &mut field).await?;
+            }
+            "signature" => {
+                let name = file_name(filename.ok_or_else(|| {
+                    ApiError::BadRequest("a `signature` part needs a file name".into())
+                })?)?;
+                if crate::validate::package::signature_suffix(&name).is_none() {
+                    return Err(ApiError::BadRequest(format!(
+                        "signature `{name}`: a signature file is named <file>.sig, \
+                         <file>.BUH.SIG, <file>.ISP.SIG or <file>.DIR.SIG"
+                    )));
+                }
+                if signatures
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case(&name))
+                {
+                    return Err(ApiError::BadRequest(format!(
+                        "signature `{name}` sent twice"
+                    )));
+                }
+                if signatures.len() == MAX_SIGNATURE_PARTS {
+                    return Err(ApiError::BadRequest(format!(
+                        "more than {MAX_SIGNATURE_PARTS} signature parts"
+                    )));
+                }
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk
+                        .map_err(|e| ApiError::BadRequest(format!("upload broken off: {e}")))?;
+                    if (bytes.len() + chunk.len()) as u64 > MAX_SIGNATURE_BYTES {
+                        return Err(too_large(MAX_SIGNATURE_BYTES));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                signatures.push((name, bytes));
+            }
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown part `{other}`: send `package` and `signature` parts"
+                )));
+            }
+        }
+    }
+    let package = package
+        .ok_or_else(|| ApiError::BadRequest("the multipart body has no `package` part".into()))?;
+    Ok((spool, package, signatures))
 }
 
 fn too_large(limit: u64) -> ApiError {
@@ -188,15 +312,20 @@ async fn upload(
     }
     let intake = state.intake.clone();
     let settings = &intake.settings;
-    check_content_type(&req)?;
-    let name = package_name(&req, &query)?;
+    let multipart = check_content_type(&req)?;
     let key = idempotency_key(&req)?;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > settings.max_package_bytes) {
+    // A multipart body also carries the signatures and the part headers.
+    let allowance = if multipart {
+        MAX_SIGNATURE_BYTES * MAX_SIGNATURE_PARTS as u64 + 64 * 1024
+    } else {
+        0
+    };
+    if declared.is_some_and(|n| n > settings.max_package_bytes.saturating_add(allowance)) {
         return Err(too_large(settings.max_package_bytes));
     }
     state
@@ -209,22 +338,29 @@ async fn upload(
                 settings.uploads_per_minute, caller.name
             ),
         })?;
-    let mut spool =
+    let spool =
         Spool::create(&intake.storage, settings.max_package_bytes).map_err(ApiError::internal)?;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload broken off: {e}")))?;
-        spool.write(&chunk).map_err(|e| match e {
-            SpoolError::TooLarge { limit } => too_large(limit),
-            SpoolError::Io(io) => ApiError::internal(io),
-        })?;
-    }
+    let (spool, name, signatures) = if multipart {
+        read_multipart(&req, body, &query, spool).await?
+    } else {
+        let name = package_name(&req, &query)?;
+        let mut spool = spool;
+        spool_stream(&mut spool, &mut body).await?;
+        (spool, name, Vec::new())
+    };
     let sender = caller.name.clone();
     let recorded = {
         let intake = intake.clone();
-        let name = name.clone();
         web::block(move || -> anyhow::Result<Recorded> {
             let spooled = spool.finish()?;
-            intake.accept(spooled, &sender, Channel::Api, &name, key.as_deref())
+            intake.accept(
+                spooled,
+                &sender,
+                Channel::Api,
+                &name,
+                key.as_deref(),
+                &signatures,
+            )
         })
         .await
         .map_err(ApiError::internal)?
@@ -234,12 +370,17 @@ async fn upload(
         Recorded::New(row) => (row, false),
         Recorded::Repeat(row) => (row, true),
     };
+    let receipt = row.receipt();
+    let receipt_signature = sign_receipt(&state, &receipt)
+        .await?
+        .map(|der| openssl::base64::encode_block(&der));
     let body = Received {
-        receipt: row.receipt(),
+        receipt,
         status: row.status().unwrap_or(Status::Received),
         repeat,
         status_url: format!("/api/v1/packages/{}", row.id),
         protocol_url: format!("/api/v1/packages/{}/protocol", row.id),
+        receipt_signature,
     };
     let mut response = if repeat {
         HttpResponse::Ok()
@@ -282,7 +423,100 @@ async fn receipt(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let row = visible(&state, &caller, &id).await?;
-    Ok(HttpResponse::Ok().json(row.receipt()))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(receipt_bytes(&row.receipt())))
+}
+
+/// The receipt as `GET …/receipt` gives it: the bytes the hub signs.
+fn receipt_bytes(receipt: &Receipt) -> Vec<u8> {
+    serde_json::to_vec(receipt).unwrap_or_default()
+}
+
+/// The hub's signature of `receipt`, when the hub has a key.
+async fn sign_receipt(state: &AppState, receipt: &Receipt) -> Result<Option<Vec<u8>>, ApiError> {
+    let intake = state.intake.clone();
+    let bytes = receipt_bytes(receipt);
+    web::block(move || intake.sign(&bytes))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+fn not_signed() -> ApiError {
+    ApiError::NotFoundCoded {
+        code: "not_signed",
+        message: "this hub has no signing key (signature.hub_certificate); nothing it sends is \
+                  signed"
+            .into(),
+    }
+}
+
+fn signature_response(name: &str, der: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/pkcs7-signature")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .body(der)
+}
+
+async fn receipt_sig(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = visible(&state, &caller, &id).await?;
+    let der = sign_receipt(&state, &row.receipt())
+        .await?
+        .ok_or_else(not_signed)?;
+    Ok(signature_response(
+        &format!("{}.receipt.json.sig", row.file_name),
+        der,
+    ))
+}
+
+async fn protocol_sig(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = visible(&state, &caller, &id).await?;
+    let name = ready_protocol(&row)?;
+    let path = state
+        .intake
+        .storage
+        .protocol_dir(&row.id)
+        .join(format!("{name}.sig"));
+    let der = web::block(move || std::fs::read(path))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                not_signed()
+            } else {
+                ApiError::internal(e)
+            }
+        })?;
+    Ok(signature_response(&format!("{name}.sig"), der))
+}
+
+/// The protocol's name when the package is finished; `409 protocol_not_ready` before.
+fn ready_protocol(row: &PackageRow) -> Result<String, ApiError> {
+    match (
+        row.protocol_name.clone(),
+        row.status().is_some_and(Status::is_final),
+    ) {
+        (Some(name), true) => Ok(name),
+        _ => Err(ApiError::Conflict {
+            code: "protocol_not_ready",
+            message: format!(
+                "package {} is {}; its protocol is not ready",
+                row.id, row.status
+            ),
+        }),
+    }
 }
 
 async fn protocol(
@@ -291,18 +525,7 @@ async fn protocol(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let row = visible(&state, &caller, &id).await?;
-    let (Some(name), true) = (
-        row.protocol_name.clone(),
-        row.status().is_some_and(Status::is_final),
-    ) else {
-        return Err(ApiError::Conflict {
-            code: "protocol_not_ready",
-            message: format!(
-                "package {} is {}; its protocol is not ready",
-                row.id, row.status
-            ),
-        });
-    };
+    let name = ready_protocol(&row)?;
     let path = state.intake.storage.protocol_dir(&row.id).join(&name);
     let bytes = web::block(move || std::fs::read(path))
         .await

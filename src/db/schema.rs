@@ -251,6 +251,8 @@ diesel::table! {
         refusal_code -> Nullable<Text>,
         protocol_name -> Nullable<Text>,
         message -> Nullable<Text>,
+        signatures -> Text,
+        refusal_reason -> Nullable<Text>,
     }
 }
 

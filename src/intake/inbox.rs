@@ -4,7 +4,10 @@
 //! the previous look (so its writer has finished) is taken as a package of `<sender>`: copied
 //! into the storage with its SHA-256, recorded, then removed from the inbox. Its receipt is
 //! written to `<outbox_dir>/<sender>/<name>.receipt.json` at once, its protocols beside it
-//! when the check ends.
+//! when the check ends, each with the hub's detached signature (`….sig`) when the hub has a key.
+//! Detached signatures of the whole package (`<name>.sig`, `<name>.BUH.SIG`…) lying beside the
+//! `.zip` when it is taken go with it; write them before the ZIP (or put the signatures of
+//! its files inside it).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -105,19 +108,50 @@ fn take(intake: &Intake, sender: &str, path: &Path) -> anyhow::Result<()> {
         }
     }
     let spooled = spool.finish()?;
-    let recorded = intake.accept(spooled, sender, Channel::Inbox, &name, None)?;
+    let beside = signatures_beside(path, &name)?;
+    let signatures: Vec<(String, Vec<u8>)> = beside
+        .iter()
+        .map(|(n, p)| Ok((n.clone(), std::fs::read(p)?)))
+        .collect::<io::Result<_>>()?;
+    let recorded = intake.accept(spooled, sender, Channel::Inbox, &name, None, &signatures)?;
     let (row, repeat) = match recorded {
         Recorded::New(row) => (row, false),
         Recorded::Repeat(row) => (row, true),
     };
     let mut receipt = serde_json::to_value(row.receipt())?;
     receipt["repeat"] = repeat.into();
-    std::fs::write(
-        outbox.join(format!("{name}.receipt.json")),
-        serde_json::to_vec_pretty(&receipt)?,
-    )?;
+    let bytes = serde_json::to_vec_pretty(&receipt)?;
+    if let Some(der) = intake.sign(&bytes)? {
+        std::fs::write(outbox.join(format!("{name}.receipt.json.sig")), der)?;
+    }
+    std::fs::write(outbox.join(format!("{name}.receipt.json")), bytes)?;
     remove(path)?;
+    for (_, p) in &beside {
+        remove(p)?;
+    }
     Ok(())
+}
+
+/// The detached signatures of package `name` lying beside it (`<name>.sig`, `.BUH.SIG`…,
+/// any case), by name.
+fn signatures_beside(path: &Path, name: &str) -> io::Result<Vec<(String, PathBuf)>> {
+    let mut found = Vec::new();
+    let Some(dir) = path.parent() else {
+        return Ok(found);
+    };
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(file) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let signs_package = crate::validate::package::signature_suffix(&file)
+            .is_some_and(|(rest, _)| rest.eq_ignore_ascii_case(name));
+        if signs_package && entry.metadata()?.is_file() {
+            found.push((file, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 fn remove(path: &Path) -> io::Result<()> {

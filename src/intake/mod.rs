@@ -7,6 +7,7 @@
 //! - [`store`]: the `package` and `package_case` tables;
 //! - [`spool`]: bytes to disk while they arrive, with their SHA-256 and a size limit;
 //! - [`pipeline`]: the check of one package and its protocols;
+//! - [`signatures`]: the signatures of a package, against the sender's registered certificates;
 //! - [`worker`]: the pool that takes received packages in order;
 //! - [`inbox`]: the file-exchange channel (inbox and outbox folders per sender).
 //!
@@ -14,6 +15,7 @@
 
 pub mod inbox;
 pub mod pipeline;
+pub mod signatures;
 pub mod spool;
 pub mod store;
 pub mod worker;
@@ -122,7 +124,12 @@ impl Storage {
         let storage = Self {
             root: root.to_owned(),
         };
-        for dir in [storage.incoming(), storage.packages(), storage.protocols()] {
+        for dir in [
+            storage.incoming(),
+            storage.packages(),
+            storage.protocols(),
+            storage.signatures(),
+        ] {
             std::fs::create_dir_all(dir)?;
         }
         Ok(storage)
@@ -156,5 +163,23 @@ impl Storage {
     #[must_use]
     pub fn protocol_dir(&self, id: &str) -> PathBuf {
         self.protocols().join(id)
+    }
+
+    /// Detached signatures sent beside packages, `<id>/<name>`.
+    #[must_use]
+    pub fn signatures(&self) -> PathBuf {
+        self.root.join("signatures")
+    }
+
+    /// The folder of the signatures sent beside package `id`.
+    #[must_use]
+    pub fn signature_dir(&self, id: &str) -> PathBuf {
+        self.signatures().join(id)
+    }
+
+    /// The ZIP inside package `id` when it came as an enveloping signature, once verified.
+    #[must_use]
+    pub fn content_file(&self, id: &str) -> PathBuf {
+        self.packages().join(format!("{id}.content.zip"))
     }
 }

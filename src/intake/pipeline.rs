@@ -13,13 +13,19 @@ use std::path::Path;
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
+use super::signatures::{External, PackageSignature, SIGNATURE_REFUSED, SignatureCheck};
 use super::spool::{Spooled, sync_dir};
 use super::store::{self, Finished, NewCase, NewPackage, PackageRow, Recorded};
 use super::{Channel, Status, Storage};
-use crate::config::{IntakeSettings, MailSettings};
+use crate::config::{IntakeSettings, Settings, SignatureSettings};
 use crate::db::Database;
 use crate::notify::Mailer;
-use crate::validate::package::{PackageLimits, PackageReport, Protocol, check_package_into};
+use crate::signature::{
+    Fingerprint, Signer, VerifyPolicy, verify_detached_file, verify_enveloping,
+};
+use crate::validate::package::{
+    Hooks, PackageLimits, PackageReport, Protocol, check_package_with, signature_suffix,
+};
 use crate::validate::records::{AccountItem, Item, Zap};
 use crate::validate::schema::Limits;
 use crate::validate::{Context, Finding, Validator};
@@ -42,6 +48,12 @@ pub struct Intake {
     pub db: Database,
     /// `[intake]`.
     pub settings: IntakeSettings,
+    /// `[signature]`: which signatures each file kind needs.
+    pub signature: SignatureSettings,
+    /// The trust store and CRLs; `None` when `signature.trust_store` is empty.
+    policy: Option<VerifyPolicy>,
+    /// The hub's own key, which signs protocols and receipts; `None` when not configured.
+    signer: Option<Signer>,
     validator: Validator,
     limits: PackageLimits,
     mailer: Mailer,
@@ -58,12 +70,16 @@ impl std::fmt::Debug for Intake {
 }
 
 impl Intake {
-    /// Opens the storage folders and prepares the validator.
-    pub fn new(
-        settings: &IntakeSettings,
-        mail: &MailSettings,
-        db: Database,
-    ) -> anyhow::Result<Self> {
+    /// Opens the storage folders, loads the trust store, CRLs and the hub's signing key, and
+    /// prepares the validator.
+    pub fn new(all: &Settings, db: Database) -> anyhow::Result<Self> {
+        let settings = &all.intake;
+        let policy = if all.signature.trust_store.as_os_str().is_empty() {
+            None
+        } else {
+            Some(VerifyPolicy::from_settings(&all.signature)?)
+        };
+        let signer = Signer::from_settings(&all.signature)?;
         let storage = Storage::open(&settings.storage_dir).map_err(|e| {
             anyhow::anyhow!(
                 "cannot create the intake folders under {}: {e}",
@@ -85,15 +101,19 @@ impl Intake {
             storage,
             db,
             settings: settings.clone(),
+            signature: all.signature.clone(),
+            policy,
+            signer,
             validator: Validator::new(crate::xml::schemas::ALL)?,
             limits,
-            mailer: Mailer::from_settings(mail)?,
+            mailer: Mailer::from_settings(&all.mail)?,
             wake: (Mutex::new(0), Condvar::new()),
         })
     }
 
-    /// Records a spooled upload from `sender`, or finds its first package with the same bytes
-    /// or idempotency key (then the new bytes are dropped).
+    /// Records a spooled upload from `sender`, with the detached signature files sent beside
+    /// it (`(name, bytes)`), or finds its first package with the same bytes and signatures or
+    /// the same idempotency key (then the new bytes are dropped).
     pub fn accept(
         &self,
         spooled: Spooled,
@@ -101,9 +121,11 @@ impl Intake {
         channel: Channel,
         file_name: &str,
         idempotency_key: Option<&str>,
+        signatures: &[(String, Vec<u8>)],
     ) -> anyhow::Result<Recorded> {
         let id = uuid::Uuid::new_v4().to_string();
         let (sha256, size_bytes) = (spooled.sha256.clone(), spooled.size);
+        let signatures_digest = signatures_digest(signatures);
         let mut conn = self.db.conn()?;
         let new = NewPackage {
             id: &id,
@@ -113,17 +135,35 @@ impl Intake {
             sha256: &sha256,
             size_bytes,
             idempotency_key,
+            signatures: &signatures_digest,
         };
         // The bytes are in place before the row that promises them exists.
+        let sig_dir = self.storage.signature_dir(&id);
+        if !signatures.is_empty()
+            && let Err(e) = write_signatures(&sig_dir, signatures)
+        {
+            let _ = spooled.discard();
+            let _ = std::fs::remove_dir_all(&sig_dir);
+            return Err(e.into());
+        }
         let kept = spooled.keep(&self.storage, &id)?;
         let recorded = store::record(&mut conn, &new);
         match &recorded {
             Ok(Recorded::New(_)) => self.notify(),
             Ok(Recorded::Repeat(_)) | Err(_) => {
                 let _ = std::fs::remove_file(&kept);
+                let _ = std::fs::remove_dir_all(&sig_dir);
             }
         }
         Ok(recorded?)
+    }
+
+    /// The hub's detached signature (DER) of `bytes`, when the hub has a key.
+    pub fn sign(&self, bytes: &[u8]) -> anyhow::Result<Option<Vec<u8>>> {
+        match &self.signer {
+            Some(signer) => Ok(Some(signer.sign_detached(bytes)?)),
+            None => Ok(None),
+        }
     }
 
     /// Wakes a waiting worker.
@@ -204,6 +244,7 @@ impl Intake {
             refused_records: 0,
             findings: 0,
             refusal_code: Some("internal".into()),
+            refusal_reason: Some("internal".into()),
             protocol_name: None,
             message: Some(format!(
                 "the hub could not check this package in {MAX_ATTEMPTS} attempts: {error:#}"
@@ -214,14 +255,17 @@ impl Intake {
     }
 
     fn process(&self, row: &PackageRow) -> anyhow::Result<Finished> {
-        let earlier = {
+        let (earlier, registered) = {
             let mut conn = self.db.conn()?;
-            store::earlier_with_name(&mut conn, &row.sender, &row.file_name, row.seq)?
+            (
+                store::earlier_with_name(&mut conn, &row.sender, &row.file_name, row.seq)?,
+                registered_certificates(&mut conn, &row.sender)?,
+            )
         };
         let report = if let Some(first) = earlier {
             name_already_used(row, &first)
         } else {
-            self.check_and_store_cases(row)?
+            self.check_and_store_cases(row, &registered)?
         };
         let protocols = report.protocols();
         self.write_protocols(row, &protocols)?;
@@ -239,9 +283,45 @@ impl Intake {
     /// streams, through a bounded channel to a writer thread that stores them in batches
     /// tagged with this attempt ([`store::finish`] keeps them or not). Memory stays that of
     /// the check plus the channel.
-    fn check_and_store_cases(&self, row: &PackageRow) -> anyhow::Result<PackageReport> {
-        let file = File::open(self.storage.package_file(&row.id))?;
-        std::thread::scope(|scope| {
+    fn check_and_store_cases(
+        &self,
+        row: &PackageRow,
+        registered: &[Fingerprint],
+    ) -> anyhow::Result<PackageReport> {
+        let mut refused = Vec::new();
+        let mut package_signatures = Vec::new();
+        // An enveloping package (`….zip.sig`): the ZIP inside, once its signature verifies.
+        let (path, name) = match signature_suffix(&row.file_name) {
+            Some((inner, kind)) => {
+                match self.open_enveloping(row, inner, kind)? {
+                    Ok(signature) => package_signatures.push(signature),
+                    Err(finding) => {
+                        return Ok(refused_report(inner, vec![*finding]));
+                    }
+                }
+                (self.storage.content_file(&row.id), inner.to_owned())
+            }
+            None => (self.storage.package_file(&row.id), row.file_name.clone()),
+        };
+        let external =
+            self.external_signatures(row, &path, &name, &mut package_signatures, &mut refused)?;
+        let check = SignatureCheck {
+            policy: self.policy.as_ref(),
+            settings: &self.signature,
+            registered,
+            package: &name,
+            external: &external,
+            package_signatures: &package_signatures,
+        };
+        let mut verified = false;
+        let mut verify = |view: &mut crate::validate::package::PackageView<'_>| {
+            verified = true;
+            let mut findings = std::mem::take(&mut refused);
+            findings.extend(check.check(view));
+            findings
+        };
+        let file = File::open(&path)?;
+        let mut report = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<NewCase>(CASES_IN_FLIGHT);
             let db = &self.db;
             let writer = std::thread::Builder::new()
@@ -267,12 +347,15 @@ impl Intake {
                     let _ = tx.send(case_of(row, &zap));
                 }
             };
-            let report = check_package_into(
+            let report = check_package_with(
                 &self.validator,
-                &row.file_name,
+                &name,
                 BufReader::with_capacity(256 * 1024, file),
                 &self.limits,
-                Some(&mut on_item),
+                Hooks {
+                    on_item: Some(&mut on_item),
+                    verify: Some(&mut verify),
+                },
             );
             drop(tx);
             let written = match writer.join() {
@@ -280,8 +363,135 @@ impl Intake {
                 Err(panic) => std::panic::resume_unwind(panic),
             };
             tracing::debug!(package = %row.id, cases = written, "cases stored");
-            Ok(report?)
-        })
+            Ok::<_, anyhow::Error>(report?)
+        })?;
+        if !verified {
+            // The archive was refused before the signatures could be looked at.
+            report.findings.append(&mut refused);
+        }
+        report.accepted &= report.findings.is_empty();
+        Ok(report)
+    }
+
+    /// Verifies the enveloping signature a package came in and writes the ZIP inside to
+    /// `content_file`; `Ok(Err(finding))` when it is refused.
+    fn open_enveloping(
+        &self,
+        row: &PackageRow,
+        inner: &str,
+        kind: &'static str,
+    ) -> anyhow::Result<Result<PackageSignature, Box<Finding>>> {
+        let refuse = |reason: &'static str, message: String| {
+            Ok(Err(Box::new(package_finding(
+                SIGNATURE_REFUSED,
+                reason,
+                &row.file_name,
+                message,
+            ))))
+        };
+        let Some(policy) = &self.policy else {
+            return refuse(
+                "signature_unverifiable",
+                format!(
+                    "{}: a package inside a signature, but this hub has no trust store                      (signature.trust_store) to verify it with; send the ZIP itself",
+                    row.file_name
+                ),
+            );
+        };
+        let path = self.storage.package_file(&row.id);
+        let limit = self.signature.max_in_memory_bytes;
+        if u64::try_from(row.size_bytes).unwrap_or(u64::MAX) > limit {
+            return refuse(
+                "content_too_large",
+                format!(
+                    "{}: a package inside a signature is held in memory to verify it, and it                      is larger than the {limit} bytes allowed (signature.max_in_memory_bytes);                      send the ZIP with a detached signature instead",
+                    row.file_name
+                ),
+            );
+        }
+        let bytes = std::fs::read(&path)?;
+        match verify_enveloping(&bytes, policy) {
+            Ok((verified, content)) => {
+                drop(bytes);
+                let target = self.storage.content_file(&row.id);
+                write_atomically(
+                    &self.storage.packages(),
+                    target
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or_default(),
+                    &content,
+                )?;
+                tracing::debug!(package = %row.id, inner, "enveloping signature verified");
+                Ok(Ok(PackageSignature {
+                    kind,
+                    name: row.file_name.clone(),
+                    verified,
+                }))
+            }
+            Err(crate::signature::SignatureError::Io(e)) => Err(anyhow::anyhow!(e)),
+            Err(e) => refuse(e.code(), format!("{}: {e}", row.file_name)),
+        }
+    }
+
+    /// The signature files sent beside package `row`: those named after the package are
+    /// verified here against the whole ZIP at `path` (into `package_signatures`, or a finding
+    /// into `refused`); the others, which sign an entry, are returned.
+    fn external_signatures(
+        &self,
+        row: &PackageRow,
+        path: &Path,
+        package_name: &str,
+        package_signatures: &mut Vec<PackageSignature>,
+        refused: &mut Vec<Finding>,
+    ) -> anyhow::Result<Vec<External>> {
+        let dir = self.storage.signature_dir(&row.id);
+        let mut external = Vec::new();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(external),
+            Err(e) => return Err(e.into()),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            if let Some(name) = entry.file_name().to_str() {
+                files.push((name.to_owned(), entry.path()));
+            }
+        }
+        files.sort();
+        for (name, file) in files {
+            let Some((signed, kind)) = signature_suffix(&name) else {
+                continue;
+            };
+            if !signed.eq_ignore_ascii_case(package_name) {
+                external.push(External { name, path: file });
+                continue;
+            }
+            let Some(policy) = &self.policy else {
+                continue;
+            };
+            let bytes = std::fs::read(&file)?;
+            match verify_detached_file(path, &bytes, policy) {
+                Ok(verified) => package_signatures.push(PackageSignature {
+                    kind,
+                    name,
+                    verified,
+                }),
+                Err(crate::signature::SignatureError::Io(e)) => {
+                    return Err(anyhow::anyhow!(e));
+                }
+                Err(e) => {
+                    refused.push(package_finding(
+                        SIGNATURE_REFUSED,
+                        e.code(),
+                        &name,
+                        format!("{name}: {e}"),
+                    ));
+                }
+            }
+        }
+        Ok(external)
     }
 
     /// E-mails the sender's contact address (a participant's) that the protocol is ready. A
@@ -338,15 +548,26 @@ impl Intake {
     fn write_protocols(&self, row: &PackageRow, protocols: &[Protocol]) -> anyhow::Result<()> {
         let dir = self.storage.protocol_dir(&row.id);
         std::fs::create_dir_all(&dir)?;
+        // The hub's detached signature beside each protocol (`V….xml.sig`), written first so
+        // that a protocol a reader sees has its signature.
+        let mut signed = Vec::with_capacity(protocols.len());
         for protocol in protocols {
+            let signature = self.sign(&protocol.bytes)?;
+            if let Some(der) = &signature {
+                write_atomically(&dir, &format!("{}.sig", protocol.name), der)?;
+            }
             write_atomically(&dir, &protocol.name, &protocol.bytes)?;
+            signed.push(signature);
         }
         if row.channel == Channel::Inbox.as_str()
             && !self.settings.outbox_dir.as_os_str().is_empty()
         {
             let outbox = self.settings.outbox_dir.join(&row.sender);
             std::fs::create_dir_all(&outbox)?;
-            for protocol in protocols {
+            for (protocol, signature) in protocols.iter().zip(&signed) {
+                if let Some(der) = signature {
+                    write_atomically(&outbox, &format!("{}.sig", protocol.name), der)?;
+                }
                 write_atomically(&outbox, &protocol.name, &protocol.bytes)?;
             }
         }
@@ -389,28 +610,96 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
 
 /// The report of a package whose name the sender already used: one 805 finding.
 fn name_already_used(row: &PackageRow, first: &PackageRow) -> PackageReport {
+    let finding = package_finding(
+        NAME_ALREADY_USED,
+        "name_already_used",
+        &row.file_name,
+        format!(
+            "a package named {} was already received from this sender on {} (package {})",
+            row.file_name,
+            first.received_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            first.id
+        ),
+    );
+    refused_report(&row.file_name, vec![finding])
+}
+
+/// The report of a package refused before its archive was opened.
+fn refused_report(name: &str, findings: Vec<Finding>) -> PackageReport {
     PackageReport {
-        package: row.file_name.clone(),
+        package: name.to_owned(),
         accepted: false,
         entries: Vec::new(),
         signatures: Vec::new(),
-        findings: vec![Finding {
-            code: NAME_ALREADY_USED,
-            element: String::new(),
-            parent: None,
-            value: Some(row.file_name.clone()),
-            context: Context::default(),
-            line: 0,
-            column: 0,
-            message: format!(
-                "a package named {} was already received from this sender on {} (package {})",
-                row.file_name,
-                first.received_at.format("%Y-%m-%d %H:%M:%S UTC"),
-                first.id
-            ),
-        }],
+        findings,
         files: Vec::new(),
     }
+}
+
+/// A package-level finding: no element, no line, the file's name as the value.
+fn package_finding(code: u16, reason: &'static str, value: &str, message: String) -> Finding {
+    Finding {
+        code,
+        element: String::new(),
+        parent: None,
+        value: Some(value.to_owned()),
+        context: Context::default(),
+        line: 0,
+        column: 0,
+        message,
+        reason: Some(reason),
+    }
+}
+
+/// What identifies the signature files sent beside a package, for repeats: SHA-256 over their
+/// names and bytes in name order, hex; empty without any.
+fn signatures_digest(signatures: &[(String, Vec<u8>)]) -> String {
+    use sha2::{Digest, Sha256};
+    if signatures.is_empty() {
+        return String::new();
+    }
+    let mut sorted: Vec<_> = signatures.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut hasher = Sha256::new();
+    for (name, bytes) in sorted {
+        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    }
+    super::spool::hex(&hasher.finalize())
+}
+
+/// Writes the signature files into `dir` (synced), before the row that refers to them.
+fn write_signatures(dir: &Path, signatures: &[(String, Vec<u8>)]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (name, bytes) in signatures {
+        write_atomically(dir, name, bytes)?;
+    }
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// The fingerprints of the certificates registered to `sender` (`participant:<id>`) and not
+/// revoked; empty for a sender that is not a participant.
+fn registered_certificates(
+    conn: &mut crate::db::DbConn,
+    sender: &str,
+) -> anyhow::Result<Vec<Fingerprint>> {
+    let Some(id) = sender
+        .strip_prefix("participant:")
+        .and_then(|n| n.parse::<i64>().ok())
+    else {
+        return Ok(Vec::new());
+    };
+    let certificates = crate::participants::repo::certificates(conn, id)?;
+    Ok(certificates
+        .iter()
+        .filter(|c| c.revoked_at.is_none())
+        .filter_map(|c| c.fingerprint_sha256.parse().ok())
+        .collect())
 }
 
 /// The final state of a checked package: rejected on a package-level finding or when no
@@ -424,11 +713,10 @@ fn outcome_of(report: &PackageReport, protocols: &[Protocol]) -> Finished {
         .map(|p| u64::try_from(p.findings).unwrap_or(u64::MAX))
         .sum::<u64>()
         + report.files.iter().map(|f| f.findings_dropped).sum::<u64>();
-    let first_code = report
+    let first = report
         .findings
         .iter()
         .chain(report.files.iter().flat_map(|f| f.findings.iter()))
-        .map(|f| f.code.to_string())
         .next();
     let data_accepted = report
         .files
@@ -457,11 +745,13 @@ fn outcome_of(report: &PackageReport, protocols: &[Protocol]) -> Finished {
         records,
         refused_records: refused,
         findings,
-        refusal_code: if status == Status::Accepted {
-            None
-        } else {
-            first_code
-        },
+        refusal_code: first
+            .filter(|_| status != Status::Accepted)
+            .map(|f| f.code.to_string()),
+        refusal_reason: first
+            .filter(|_| status != Status::Accepted)
+            .and_then(|f| f.reason)
+            .map(str::to_owned),
         protocol_name: protocols.first().map(|p| p.name.clone()),
         message: Some(message),
     }

@@ -47,6 +47,11 @@ pub struct PackageRow {
     pub refusal_code: Option<String>,
     pub protocol_name: Option<String>,
     pub message: Option<String>,
+    /// Identifies the signature files sent beside the package ('' when none).
+    #[serde(skip)]
+    pub signatures: String,
+    /// The hub's own code of the first refusal (`zip_bomb`, `signature_invalid`…).
+    pub refusal_reason: Option<String>,
 }
 
 impl PackageRow {
@@ -80,6 +85,8 @@ pub struct NewPackage<'a> {
     pub sha256: &'a str,
     pub size_bytes: u64,
     pub idempotency_key: Option<&'a str>,
+    /// See [`PackageRow::signatures`].
+    pub signatures: &'a str,
 }
 
 /// What recording a package did.
@@ -106,6 +113,7 @@ fn find_repeat(conn: &mut DbConn, new: &NewPackage<'_>) -> QueryResult<Option<Pa
     package::table
         .filter(package::sender.eq(new.sender))
         .filter(package::sha256.eq(new.sha256))
+        .filter(package::signatures.eq(new.signatures))
         .select(PackageRow::as_select())
         .first(conn)
         .optional()
@@ -127,6 +135,7 @@ pub fn record(conn: &mut DbConn, new: &NewPackage<'_>) -> QueryResult<Recorded> 
             package::sha256.eq(new.sha256),
             package::size_bytes.eq(i64::try_from(new.size_bytes).unwrap_or(i64::MAX)),
             package::idempotency_key.eq(new.idempotency_key),
+            package::signatures.eq(new.signatures),
             package::received_at.eq(now()),
             package::status.eq(Status::Received.as_str()),
             package::attempts.eq(0),
@@ -268,6 +277,8 @@ pub struct Finished {
     pub refused_records: u64,
     pub findings: u64,
     pub refusal_code: Option<String>,
+    /// The hub's own code of the first refusal.
+    pub refusal_reason: Option<String>,
     pub protocol_name: Option<String>,
     pub message: Option<String>,
 }
@@ -324,6 +335,7 @@ pub fn finish(conn: &mut DbConn, row: &PackageRow, outcome: &Finished) -> QueryR
             package::refused_records.eq(Some(count(outcome.refused_records))),
             package::findings.eq(Some(count(outcome.findings))),
             package::refusal_code.eq(&outcome.refusal_code),
+            package::refusal_reason.eq(&outcome.refusal_reason),
             package::protocol_name.eq(&outcome.protocol_name),
             package::message.eq(&outcome.message),
         ))

@@ -64,6 +64,11 @@ pub struct Finding {
     pub column: u64,
     /// A sentence for people, with the offending value.
     pub message: String,
+    /// The hub's own code for what exactly was refused, where the F012 code covers several
+    /// cases (`zip_bomb`, `path_traversal`, `signature_invalid`, `dtd`…): the package status
+    /// and the JSON report carry it; the `FLK_P` protocol carries the F012 code and the message.
+    /// `None` for the findings of the schema tables.
+    pub reason: Option<&'static str>,
 }
 
 impl Serialize for Finding {
@@ -81,6 +86,8 @@ impl Serialize for Finding {
             line: u64,
             column: u64,
             message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            reason: Option<&'static str>,
         }
         Out {
             code: self.code.to_string(),
@@ -94,6 +101,7 @@ impl Serialize for Finding {
             line: self.line,
             column: self.column,
             message: &self.message,
+            reason: self.reason,
         }
         .serialize(s)
     }
@@ -346,6 +354,7 @@ fn open_file<'v, R: Read>(
             line: 1,
             column: 1,
             message,
+            reason: None,
         });
     };
     let encoding = match declared_encoding(&prefix) {

@@ -11,8 +11,9 @@
 //! [`ExchangeName`] parses the file names of formats.md 1.1.
 //!
 //! Signature files of formats.md 7 (`<file>.sig`, `<file>.BUH.SIG`, `.ISP.SIG`, `.DIR.SIG`) may
-//! sit in a package beside the files they sign; they are listed in the report and not read:
-//! signature checking comes with package intake.
+//! sit in a package beside the files they sign; they are listed in the report. Verifying them
+//! is package intake's ([`check_package_with`] hands a [`PackageView`] of the opened archive to
+//! a verifier between the checks of the archive and the reading of its files).
 //!
 //! Called by `omshub validate` ([`super::cli`]) for `.zip` paths, and by package intake next.
 //! Like the rest of `validate`, a faulty package is a report, never an `Err`; only reading the
@@ -45,8 +46,23 @@ const ARCHIVES: [&str; 11] = [
     ".zip", ".rar", ".7z", ".gz", ".tgz", ".tar", ".bz2", ".xz", ".zst", ".arj", ".cab",
 ];
 
-/// Signature suffixes of formats.md 7, longest first.
-const SIGNATURES: [&str; 4] = [".buh.sig", ".isp.sig", ".dir.sig", ".sig"];
+/// Signature suffixes of formats.md 7, longest first, with the name `signature.required`
+/// gives each.
+pub const SIGNATURES: [(&str, &str); 4] = [
+    (".buh.sig", "BUH"),
+    (".isp.sig", "ISP"),
+    (".dir.sig", "DIR"),
+    (".sig", "sig"),
+];
+
+/// The signature suffix of `name` (ignoring ASCII case): the name without it and the
+/// signature's name (`sig`, `BUH`, `ISP`, `DIR`).
+#[must_use]
+pub fn signature_suffix(name: &str) -> Option<(&str, &'static str)> {
+    SIGNATURES
+        .iter()
+        .find_map(|(suffix, kind)| strip_suffix_ci(name, suffix).map(|rest| (rest, *kind)))
+}
 
 /// What a package may make the hub read and decompress.
 ///
@@ -95,7 +111,7 @@ pub struct PackageReport {
     pub accepted: bool,
     /// The names of the entries, in archive order (empty when the archive was not opened).
     pub entries: Vec<String>,
-    /// Signature entries (formats.md 7): allowed, not checked yet.
+    /// Signature entries (formats.md 7), listed; intake verifies them (`Hooks::verify`).
     pub signatures: Vec<String>,
     /// Package-level findings (801, 802, 803), with line and column 0 (not inside a file)
     /// and the entry name, if any, as the value.
@@ -377,7 +393,7 @@ fn strip_suffix_ci<'a>(name: &'a str, suffix: &str) -> Option<&'a str> {
 }
 
 /// A package-level finding: no element, no line; the entry (or package) name as the value.
-fn finding(code: u16, value: &str, message: String) -> Finding {
+fn finding(code: u16, reason: &'static str, value: &str, message: String) -> Finding {
     Finding {
         code,
         element: String::new(),
@@ -387,6 +403,7 @@ fn finding(code: u16, value: &str, message: String) -> Finding {
         line: 0,
         column: 0,
         message,
+        reason: Some(reason),
     }
 }
 
@@ -420,10 +437,15 @@ fn central_names<R: Read + Seek>(
     source: &mut R,
     len: u64,
     max_entries: usize,
-) -> io::Result<Result<Vec<String>, String>> {
+) -> io::Result<Result<Vec<String>, (&'static str, String)>> {
     const EOCD: usize = 22;
     const EOCD_LEN: u64 = 22;
-    let not_zip = |why: &str| Ok(Err(format!("the package is not a ZIP archive: {why}")));
+    let not_zip = |why: &str| {
+        Ok(Err((
+            "not_zip",
+            format!("the package is not a ZIP archive: {why}"),
+        )))
+    };
     if len < EOCD_LEN {
         return not_zip("it is too short");
     }
@@ -439,9 +461,10 @@ fn central_names<R: Read + Seek>(
     };
     let e = &tail[at..];
     if le16(e, 4) != 0 || le16(e, 6) != 0 {
-        return Ok(Err(
+        return Ok(Err((
+            "split_archive",
             "the package is a split (multi-volume) archive; send one ZIP file".into(),
-        ));
+        )));
     }
     let eocd_at = len - tail_len + at as u64;
     let (mut count, mut size, mut offset) = (
@@ -472,8 +495,12 @@ fn central_names<R: Read + Seek>(
         directory_end = record_at;
     }
     if count > max_entries as u64 {
-        return Ok(Err(format!(
-            "the package holds {count} entries, more than the {max_entries} a package may hold"
+        return Ok(Err((
+            "too_many_entries",
+            format!(
+                "the package holds {count} entries, more than the {max_entries} a package may \
+                 hold"
+            ),
         )));
     }
     if directory_end.checked_sub(size) != Some(offset) {
@@ -553,6 +580,85 @@ enum Role {
     Signature,
 }
 
+/// A signature file inside the package and the entry it signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureEntry {
+    /// The signature's entry name (`HM750096T75_26011.XML.BUH.SIG`).
+    pub name: String,
+    /// `sig`, `BUH`, `ISP` or `DIR` (the names of `signature.required`).
+    pub kind: &'static str,
+    /// The entry it signs; `None` when that file is not in the package (an 803 finding).
+    pub signs: Option<String>,
+}
+
+/// Reads an entry of the opened archive.
+trait OpenEntry {
+    fn open_entry(&mut self, name: &str, max: u64) -> io::Result<Box<dyn Read + '_>>;
+}
+
+struct ArchiveEntries<'e, R> {
+    archive: &'e mut zip::ZipArchive<R>,
+    entries: &'e [EntryInfo],
+}
+
+impl<R: Read + Seek> OpenEntry for ArchiveEntries<'_, R> {
+    fn open_entry(&mut self, name: &str, max: u64) -> io::Result<Box<dyn Read + '_>> {
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no entry {name}")))?;
+        if entry.size > max {
+            return Err(io::Error::other(format!(
+                "{name} is {} bytes, more than the {max} allowed here",
+                entry.size
+            )));
+        }
+        let inner = self
+            .archive
+            .by_index(entry.index)
+            .map_err(io::Error::other)?;
+        Ok(Box::new(Bounded {
+            inner,
+            read: 0,
+            declared: entry.size,
+            problem: None,
+        }))
+    }
+}
+
+/// What a verifier sees of an opened package whose archive passed its checks: the files of
+/// the pair that are present, the signatures beside them, and a reader of any entry, bounded by
+/// its declared size (already checked against [`PackageLimits`]).
+pub struct PackageView<'v> {
+    /// The entries of the pair present in the package, the data file first.
+    pub files: Vec<String>,
+    /// The signature entries, in archive order.
+    pub signatures: Vec<SignatureEntry>,
+    open: &'v mut dyn OpenEntry,
+}
+
+impl PackageView<'_> {
+    /// A reader of entry `name`; refused when its declared size is more than `max` bytes.
+    pub fn open(&mut self, name: &str, max: u64) -> io::Result<Box<dyn Read + '_>> {
+        self.open.open_entry(name, max)
+    }
+}
+
+/// What [`check_package_with`] calls while it checks.
+#[derive(Default)]
+pub struct Hooks<'f> {
+    /// Gets the typed records of the files as they stream past (see [`check_package_into`]).
+    pub on_item: Option<&'f mut (dyn FnMut(Item) + Send + 'f)>,
+    /// Called once the archive, its names and sizes passed (no 801, no repeated name), before
+    /// any file is read; the findings it returns are package findings, and when there are any
+    /// the files are not read (their content is not trusted). Intake verifies signatures here.
+    pub verify: Option<&'f mut Verifier<'f>>,
+}
+
+/// The verifier of [`Hooks::verify`].
+pub type Verifier<'f> = dyn FnMut(&mut PackageView<'_>) -> Vec<Finding> + 'f;
+
 /// Checks the package `package_name` read from `source`: the archive, the names, the pair,
 /// then each inner XML file streamed through `validator`.
 ///
@@ -580,10 +686,35 @@ pub fn check_package<R: Read + Seek>(
 pub fn check_package_into<'f, R: Read + Seek>(
     validator: &Validator,
     package_name: &str,
+    source: R,
+    limits: &PackageLimits,
+    on_item: Option<&'f mut (dyn FnMut(Item) + Send + 'f)>,
+) -> io::Result<PackageReport> {
+    check_package_with(
+        validator,
+        package_name,
+        source,
+        limits,
+        Hooks {
+            on_item,
+            verify: None,
+        },
+    )
+}
+
+/// As [`check_package`], with the [`Hooks`] of package intake: the typed records, and a
+/// verifier of signatures between the checks of the archive and the reading of its files.
+pub fn check_package_with<R: Read + Seek>(
+    validator: &Validator,
+    package_name: &str,
     mut source: R,
     limits: &PackageLimits,
-    mut on_item: Option<&mut (dyn FnMut(Item) + Send + 'f)>,
+    hooks: Hooks<'_>,
 ) -> io::Result<PackageReport> {
+    let Hooks {
+        mut on_item,
+        mut verify,
+    } = hooks;
     let mut report = PackageReport {
         package: package_name.to_owned(),
         accepted: false,
@@ -603,6 +734,7 @@ pub fn check_package_into<'f, R: Read + Seek>(
     if !stop && archive.len() != raw_names.len() {
         report.findings.push(finding(
             NOT_A_ZIP,
+            "not_zip",
             package_name,
             "the package cannot be opened as a ZIP archive: its central directory is inconsistent"
                 .into(),
@@ -648,6 +780,21 @@ pub fn check_package_into<'f, R: Read + Seek>(
     }
     stop |= report.findings.iter().any(|f| f.code == NOT_A_ZIP);
     missing_files(&entries, &expected, package_name, &mut report.findings);
+    if !stop && let Some(verify) = verify.as_mut() {
+        let files: Vec<String> = to_read.iter().map(|(_, e)| e.name.clone()).collect();
+        let mut open = ArchiveEntries {
+            archive: &mut archive,
+            entries: &entries,
+        };
+        let mut view = PackageView {
+            signatures: signature_entries(&report.signatures, &files),
+            files,
+            open: &mut open,
+        };
+        let refused = verify(&mut view);
+        stop |= !refused.is_empty();
+        report.findings.extend(refused);
+    }
     if !stop {
         to_read.sort_by_key(|(role, _)| *role == Role::Personal);
         for (_, entry) in to_read {
@@ -665,6 +812,26 @@ pub fn check_package_into<'f, R: Read + Seek>(
     Ok(report)
 }
 
+/// The signature entries `names` with what each signs among `files`.
+fn signature_entries(names: &[String], files: &[String]) -> Vec<SignatureEntry> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let (signed, kind) = signature_suffix(name)?;
+            let stem = strip_suffix_ci(signed, ".xml").unwrap_or(signed);
+            let signs = files
+                .iter()
+                .find(|f| strip_suffix_ci(f, ".xml") == Some(stem))
+                .cloned();
+            Some(SignatureEntry {
+                name: name.clone(),
+                kind,
+                signs,
+            })
+        })
+        .collect()
+}
+
 /// Opens the archive: its size, the central directory read directly (the raw entry names, the
 /// count against the limit), then the zip crate's view. `None`: refused with an 801 finding.
 fn open<'a, R: Read + Seek>(
@@ -677,6 +844,7 @@ fn open<'a, R: Read + Seek>(
     if len > limits.max_package_bytes {
         findings.push(finding(
             NOT_A_ZIP,
+            "package_too_large",
             package_name,
             format!(
                 "the package is {len} bytes, more than the {} a package may have",
@@ -687,8 +855,8 @@ fn open<'a, R: Read + Seek>(
     }
     let raw_names = match central_names(source, len, limits.max_entries)? {
         Ok(names) => names,
-        Err(why) => {
-            findings.push(finding(NOT_A_ZIP, package_name, why));
+        Err((reason, why)) => {
+            findings.push(finding(NOT_A_ZIP, reason, package_name, why));
             return Ok(None);
         }
     };
@@ -697,6 +865,7 @@ fn open<'a, R: Read + Seek>(
         Err(e) => {
             findings.push(finding(
                 NOT_A_ZIP,
+                "not_zip",
                 package_name,
                 format!("the package cannot be opened as a ZIP archive: {e}"),
             ));
@@ -714,6 +883,7 @@ fn repeated_names(names: &[String], findings: &mut Vec<Finding>) -> bool {
         if !seen.insert(name.to_ascii_lowercase()) {
             findings.push(finding(
                 BAD_NAME,
+                "repeated_entry",
                 name,
                 format!("{name}: the name appears more than once in the package"),
             ));
@@ -744,6 +914,7 @@ fn entry_infos<R: Read + Seek>(
             Err(e) => {
                 findings.push(finding(
                     NOT_A_ZIP,
+                    "damaged_entry",
                     &name,
                     format!("{name}: the entry cannot be opened: {e}"),
                 ));
@@ -779,7 +950,7 @@ fn missing_files(
             None => continue,
         };
         let value = name.map_or_else(|| package_name.to_owned(), |n| format!("{n}.xml"));
-        findings.push(finding(MISSING_FILE, &value, message));
+        findings.push(finding(MISSING_FILE, "missing_file", &value, message));
     }
 }
 
@@ -804,6 +975,7 @@ fn package_data_name(package_name: &str, findings: &mut Vec<Finding>) -> Option<
     let Some(stem) = strip_suffix_ci(package_name, ".zip") else {
         findings.push(finding(
             BAD_NAME,
+            "bad_package_name",
             package_name,
             format!("package name {package_name}: a package is a .zip file"),
         ));
@@ -813,6 +985,7 @@ fn package_data_name(package_name: &str, findings: &mut Vec<Finding>) -> Option<
         Ok(name) if name.is_personal() => {
             findings.push(finding(
                 BAD_NAME,
+                "bad_package_name",
                 package_name,
                 format!(
                     "package name {package_name}: a package is named after its data file (H, T, \
@@ -825,6 +998,7 @@ fn package_data_name(package_name: &str, findings: &mut Vec<Finding>) -> Option<
         Err(e) => {
             findings.push(finding(
                 BAD_NAME,
+                "bad_package_name",
                 package_name,
                 format!("package name {package_name} is not by the rules of formats.md 1.1: {e}"),
             ));
@@ -838,13 +1012,14 @@ fn package_data_name(package_name: &str, findings: &mut Vec<Finding>) -> Option<
 fn classify(entry: &EntryInfo, expected: &Expected, findings: &mut Vec<Finding>) -> Option<Role> {
     let name = entry.name.as_str();
     let lower = name.to_ascii_lowercase();
-    let mut refuse = |code: u16, message: String| {
-        findings.push(finding(code, name, format!("{name}: {message}")));
+    let mut refuse = |code: u16, reason: &'static str, message: String| {
+        findings.push(finding(code, reason, name, format!("{name}: {message}")));
         None
     };
     if leaves_archive(name) {
         return refuse(
             NOT_A_ZIP,
+            "path_traversal",
             "a path that leaves the archive (absolute, a drive or `..`); the package is not \
              opened"
                 .into(),
@@ -853,12 +1028,14 @@ fn classify(entry: &EntryInfo, expected: &Expected, findings: &mut Vec<Finding>)
     if entry.encrypted {
         return refuse(
             NOT_A_ZIP,
+            "encrypted_entry",
             "the entry is encrypted; a package is not encrypted (signatures protect it)".into(),
         );
     }
     if ARCHIVES.iter().any(|ext| lower.ends_with(ext)) {
         return refuse(
             NOT_A_ZIP,
+            "nested_archive",
             "an archive inside the package; nested archives are not opened: put the files at \
              the root of one ZIP"
                 .into(),
@@ -867,29 +1044,32 @@ fn classify(entry: &EntryInfo, expected: &Expected, findings: &mut Vec<Finding>)
     if name.ends_with(['/', '\\']) {
         return refuse(
             BAD_NAME,
+            "folder",
             "a folder; the files of a package lie at the root of the archive".into(),
         );
     }
     if name.contains(['/', '\\']) {
         return refuse(
             BAD_NAME,
+            "folder",
             "inside a folder; the files of a package lie at the root of the archive".into(),
         );
     }
-    if let Some(suffix) = SIGNATURES.iter().find(|s| lower.ends_with(*s)) {
-        let signed = &name[..name.len() - suffix.len()];
+    if let Some((signed, _)) = signature_suffix(name) {
         let signed = strip_suffix_ci(signed, ".xml").unwrap_or(signed);
         if Some(signed) == expected.data || Some(signed) == expected.personal {
             return Some(Role::Signature);
         }
         return refuse(
             BAD_NAME,
+            "unexpected_signature",
             "a signature of a file that is not in this package".into(),
         );
     }
     let Some(stem) = strip_suffix_ci(name, ".xml") else {
         return refuse(
             BAD_NAME,
+            "unexpected_file",
             "not a file a package holds: only its data file, its personal-data file (.xml) and \
              their signatures"
                 .into(),
@@ -904,14 +1084,17 @@ fn classify(entry: &EntryInfo, expected: &Expected, findings: &mut Vec<Finding>)
     match (ExchangeName::parse(stem), expected.data, expected.personal) {
         (Ok(_), Some(data), Some(personal)) => refuse(
             BAD_NAME,
+            "foreign_file",
             format!("belongs to another package; this one holds {data}.xml and {personal}.xml"),
         ),
         (Ok(_), _, _) => refuse(
             BAD_NAME,
+            "foreign_file",
             "belongs to another package than the package name says".into(),
         ),
         (Err(e), _, _) => refuse(
             BAD_NAME,
+            "bad_file_name",
             format!("the name is not by the rules of formats.md 1.1: {e}"),
         ),
     }
@@ -925,37 +1108,51 @@ fn check_sizes(
     findings: &mut Vec<Finding>,
 ) {
     let name = entry.name.as_str();
-    let mut refuse = |message: String| {
-        findings.push(finding(NOT_A_ZIP, name, format!("{name}: {message}")));
+    let mut refuse = |reason: &'static str, message: String| {
+        findings.push(finding(
+            NOT_A_ZIP,
+            reason,
+            name,
+            format!("{name}: {message}"),
+        ));
     };
     if !matches!(
         entry.method,
         CompressionMethod::Stored | CompressionMethod::Deflated
     ) {
-        refuse(format!(
-            "compression method {} is not accepted; use Deflate (or none)",
-            entry.method
-        ));
+        refuse(
+            "compression_method",
+            format!(
+                "compression method {} is not accepted; use Deflate (or none)",
+                entry.method
+            ),
+        );
         return;
     }
     if entry.size > limits.ratio_applies_above
         && entry.size > entry.compressed.saturating_mul(limits.max_ratio)
     {
-        refuse(format!(
-            "{} bytes compressed to {}: more than {} times (a zip bomb?)",
-            entry.size, entry.compressed, limits.max_ratio
-        ));
+        refuse(
+            "zip_bomb",
+            format!(
+                "{} bytes compressed to {}: more than {} times (a zip bomb?)",
+                entry.size, entry.compressed, limits.max_ratio
+            ),
+        );
         return;
     }
     let before = *total;
     *total = total.saturating_add(entry.size);
     // Said once, at the file that crosses the limit.
     if *total > limits.max_uncompressed_bytes && before <= limits.max_uncompressed_bytes {
-        refuse(format!(
-            "the files of the package declare {} bytes uncompressed, more than the {} a package \
+        refuse(
+            "zip_bomb",
+            format!(
+                "the files of the package declare {} bytes uncompressed, more than the {} a package \
              may have",
-            *total, limits.max_uncompressed_bytes
-        ));
+                *total, limits.max_uncompressed_bytes
+            ),
+        );
     }
 }
 
@@ -975,6 +1172,7 @@ fn read_entry<'f, R: Read + Seek>(
         Err(e) => {
             report.findings.push(finding(
                 NOT_A_ZIP,
+                "damaged_entry",
                 name,
                 format!("{name}: the entry cannot be opened: {e}"),
             ));
@@ -1004,15 +1202,21 @@ fn read_entry<'f, R: Read + Seek>(
         (Ok(file), problem) => {
             report.files.push(file);
             if let Some(problem) = problem {
-                report
-                    .findings
-                    .push(finding(NOT_A_ZIP, name, format!("{name}: {problem}")));
+                report.findings.push(finding(
+                    NOT_A_ZIP,
+                    "damaged_entry",
+                    name,
+                    format!("{name}: {problem}"),
+                ));
             }
         }
         (Err(_), Some(problem)) => {
-            report
-                .findings
-                .push(finding(NOT_A_ZIP, name, format!("{name}: {problem}")));
+            report.findings.push(finding(
+                NOT_A_ZIP,
+                "damaged_entry",
+                name,
+                format!("{name}: {problem}"),
+            ));
         }
         (Err(e), None) => return Err(e),
     }

@@ -336,6 +336,7 @@ impl<'s, S: Sink> Checker<'s, S> {
             line: at.line,
             column: at.column,
             message,
+            reason: None,
         }
     }
 
@@ -671,12 +672,18 @@ impl<'s, S: Sink> Checker<'s, S> {
                     self.fatal(
                         line,
                         column,
+                        "depth",
                         format!("elements nest deeper than {}", self.limits.max_depth),
                     );
                     return false;
                 }
                 if self.seen_root && self.stack.is_empty() {
-                    self.fatal(line, column, "a second root element".into());
+                    self.fatal(
+                        line,
+                        column,
+                        "not_well_formed",
+                        "a second root element".into(),
+                    );
                     return false;
                 }
                 self.seen_root = true;
@@ -686,7 +693,12 @@ impl<'s, S: Sink> Checker<'s, S> {
             Ev::Text(text) => {
                 if self.stack.is_empty() {
                     if !text.trim().is_empty() {
-                        self.fatal(line, column, "text outside the root element".into());
+                        self.fatal(
+                            line,
+                            column,
+                            "not_well_formed",
+                            "text outside the root element".into(),
+                        );
                         return false;
                     }
                 } else {
@@ -696,7 +708,12 @@ impl<'s, S: Sink> Checker<'s, S> {
             Ev::CData(data) => self.text(data),
             Ev::Ref(name) => {
                 let Some(c) = resolve_reference(name) else {
-                    self.fatal(line, column, format!("unknown entity &{name};"));
+                    self.fatal(
+                        line,
+                        column,
+                        "unknown_entity",
+                        format!("unknown entity &{name};"),
+                    );
                     return false;
                 };
                 self.text(c.encode_utf8(&mut [0; 4]));
@@ -705,20 +722,31 @@ impl<'s, S: Sink> Checker<'s, S> {
                 self.fatal(
                     line,
                     column,
+                    "dtd",
                     "a DTD is not allowed in an exchange file".into(),
                 );
                 return false;
             }
             Ev::Eof => {
                 if !self.seen_root {
-                    self.fatal(line, column, "the file has no root element".into());
+                    self.fatal(
+                        line,
+                        column,
+                        "not_well_formed",
+                        "the file has no root element".into(),
+                    );
                 } else if !self.stack.is_empty() {
-                    self.fatal(line, column, "the file ends inside an element".into());
+                    self.fatal(
+                        line,
+                        column,
+                        "not_well_formed",
+                        "the file ends inside an element".into(),
+                    );
                 }
                 return false;
             }
             Ev::Broken(message) => {
-                self.fatal(line, column, message.to_owned());
+                self.fatal(line, column, "not_well_formed", message.to_owned());
                 return false;
             }
             Ev::Ignored => {}
@@ -740,7 +768,10 @@ impl<'s, S: Sink> Checker<'s, S> {
         self.record_refused = false;
     }
 
-    fn fatal(&mut self, line: u64, column: u64, message: String) {
+    /// A finding that ends the check (901): the file cannot be read further. `reason` says why:
+    /// `dtd` (a DOCTYPE, where external entities would be declared), `unknown_entity`, `depth`,
+    /// `not_well_formed`.
+    fn fatal(&mut self, line: u64, column: u64, reason: &'static str, message: String) {
         let n = self.stack.len();
         let at = At {
             element: self
@@ -751,7 +782,8 @@ impl<'s, S: Sink> Checker<'s, S> {
             line,
             column,
         };
-        let f = self.finding(901, at, None, message);
+        let mut f = self.finding(901, at, None, message);
+        f.reason = Some(reason);
         // A fatal finding is always kept.
         if self.out.findings.len() >= self.limits.max_findings {
             self.out.findings.pop();

@@ -308,6 +308,7 @@ async fn a_worker_cut_off_mid_check_leaves_the_package_to_be_checked_again_once(
         refused_records: 0,
         findings: 0,
         refusal_code: None,
+        refusal_reason: None,
         protocol_name: None,
         message: None,
     };

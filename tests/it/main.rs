@@ -13,6 +13,8 @@ mod http;
 #[cfg(test)]
 mod intake;
 #[cfg(test)]
+mod intake_signatures;
+#[cfg(test)]
 mod notify;
 #[cfg(test)]
 mod nsi;

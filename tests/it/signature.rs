@@ -18,7 +18,7 @@ use omshub::signature::{
     dead_code,
     reason = "the unit tests of `signature` use the rest of the test PKI"
 )]
-mod test_pki;
+pub(crate) mod test_pki;
 
 use test_pki::{Identity, pki};
 
