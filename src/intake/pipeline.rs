@@ -355,6 +355,7 @@ impl Intake {
                 Hooks {
                     on_item: Some(&mut on_item),
                     verify: Some(&mut verify),
+                    skip_files: false,
                 },
             );
             drop(tx);

@@ -299,6 +299,67 @@ fn signature_files_are_allowed_and_listed_but_not_checked() {
     );
 }
 
+/// The verify hook sees the pair and what each signature signs, reads entries, and its findings
+/// stop the reading of the files; `skip_files` stops after the archive checks.
+#[test]
+fn the_verify_hook_sees_the_signatures_and_can_stop_the_reading() {
+    use omshub::validate::package::{Hooks, check_package_with};
+    let mut entries = pair();
+    entries.push((
+        "HM750096T75_2601001.XML.BUH.SIG".to_owned(),
+        b"sig".to_vec(),
+    ));
+    let bytes = zip_owned(&entries);
+    let validator = Validator::new(omshub::xml::schemas::ALL).unwrap();
+    let run = |refuse: bool, skip_files: bool| {
+        let mut seen = Vec::new();
+        let mut verify = |view: &mut omshub::validate::package::PackageView<'_>| {
+            seen.push(view.files.clone());
+            let signature = view.signatures[0].clone();
+            assert_eq!(signature.kind, "BUH");
+            assert_eq!(signature.signs.as_deref(), Some(H));
+            let mut content = Vec::new();
+            std::io::Read::read_to_end(&mut view.open(&signature.name, 16).unwrap(), &mut content)
+                .unwrap();
+            assert_eq!(content, b"sig");
+            assert!(view.open(H, 16).is_err(), "the bound on the size holds");
+            let finding = omshub::validate::Finding {
+                code: 807,
+                element: String::new(),
+                parent: None,
+                value: None,
+                context: omshub::validate::Context::default(),
+                line: 0,
+                column: 0,
+                message: "refused by the hook".into(),
+                reason: Some("test"),
+            };
+            if refuse { vec![finding] } else { Vec::new() }
+        };
+        let report = check_package_with(
+            &validator,
+            PACKAGE,
+            Cursor::new(&bytes),
+            &PackageLimits::default(),
+            Hooks {
+                on_item: None,
+                verify: Some(&mut verify),
+                skip_files,
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, vec![vec![H.to_owned(), L.to_owned()]]);
+        report
+    };
+    let read = run(false, false);
+    assert!(read.accepted && read.files.len() == 2);
+    let refused = run(true, false);
+    assert!(!refused.accepted && refused.files.is_empty());
+    assert_eq!(refused.findings[0].code, 807);
+    let skipped = run(false, true);
+    assert!(skipped.accepted && skipped.files.is_empty());
+}
+
 #[test]
 fn f012_801_not_a_zip() {
     let report = check(PACKAGE, &h_bytes());
