@@ -273,6 +273,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The e-mail notice of a finished package, kept until it is sent (intake).
+    notice (id) {
+        id -> BigInt,
+        package_id -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 // ---- participants (src/participants): who may use the hub, and their credentials ----
 
 diesel::table! {

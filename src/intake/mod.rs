@@ -9,11 +9,13 @@
 //! - [`pipeline`]: the check of one package and its protocols;
 //! - [`signatures`]: the signatures of a package, against the sender's registered certificates;
 //! - [`worker`]: the pool that takes received packages in order;
-//! - [`inbox`]: the file-exchange channel (inbox and outbox folders per sender).
+//! - [`inbox`]: the file-exchange channel (inbox and outbox folders per sender);
+//! - [`notices`]: the e-mail notices of finished packages, kept until sent.
 //!
 //! See docs/INTAKE.md.
 
 pub mod inbox;
+pub mod notices;
 pub mod pipeline;
 pub mod signatures;
 pub mod spool;

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
+use super::notices::{self, NewNotice};
 use super::signatures::{External, PackageSignature, SIGNATURE_REFUSED, SignatureCheck};
 use super::spool::{Spooled, sync_dir};
 use super::store::{self, Finished, NewCase, NewPackage, PackageRow, Recorded};
@@ -250,7 +251,10 @@ impl Intake {
                 "the hub could not check this package in {MAX_ATTEMPTS} attempts: {error:#}"
             )),
         };
-        store::finish(&mut conn, row, &outcome)?;
+        let notice = self.notice_for(&mut conn, row, &outcome);
+        if store::finish(&mut conn, row, &outcome, notice.as_ref())? {
+            self.deliver_notices();
+        }
         Ok(())
     }
 
@@ -271,12 +275,27 @@ impl Intake {
         self.write_protocols(row, &protocols)?;
         let outcome = outcome_of(&report, &protocols);
         let mut conn = self.db.conn()?;
-        if store::finish(&mut conn, row, &outcome)? {
-            self.notify_sender(&mut conn, row, &outcome);
+        let notice = self.notice_for(&mut conn, row, &outcome);
+        if store::finish(&mut conn, row, &outcome, notice.as_ref())? {
+            drop(conn);
+            self.deliver_notices();
         } else {
             tracing::warn!(package = %row.id, "another worker finished this package first");
         }
         Ok(outcome)
+    }
+
+    /// Sends the e-mail notices that are due (this package's, and earlier ones whose sending
+    /// failed and whose next attempt has come). A failure is logged; the notices stay queued.
+    pub fn deliver_notices(&self) {
+        let delivered = self
+            .db
+            .conn()
+            .map_err(anyhow::Error::from)
+            .and_then(|mut conn| Ok(notices::deliver_due(&mut conn, &self.mailer, 100)?));
+        if let Err(e) = delivered {
+            tracing::warn!(error = %format!("{e:#}"), "notices not delivered");
+        }
     }
 
     /// Checks the stored package; the clean cases of its account file go, as the check
@@ -495,29 +514,29 @@ impl Intake {
         Ok(external)
     }
 
-    /// E-mails the sender's contact address (a participant's) that the protocol is ready. A
-    /// failure is logged; the package's outcome stands.
-    fn notify_sender(&self, conn: &mut crate::db::DbConn, row: &PackageRow, outcome: &Finished) {
+    /// The notice to the sender's contact address (a participant's) that the protocol is
+    /// ready, if the hub sends e-mail and the sender has an address.
+    fn notice_for(
+        &self,
+        conn: &mut crate::db::DbConn,
+        row: &PackageRow,
+        outcome: &Finished,
+    ) -> Option<NewNotice> {
         if !self.mailer.is_on() {
-            return;
+            return None;
         }
-        let Some(id) = row
+        let id = row
             .sender
             .strip_prefix("participant:")
-            .and_then(|n| n.parse::<i64>().ok())
-        else {
-            return;
-        };
+            .and_then(|n| n.parse::<i64>().ok())?;
         let to = match crate::participants::repo::get(conn, id) {
             Ok(p) => p.contact_email,
             Err(e) => {
                 tracing::warn!(package = %row.id, error = %e, "no participant to notify");
-                return;
+                return None;
             }
         };
-        let Some(to) = to.filter(|t| !t.is_empty()) else {
-            return;
-        };
+        let recipient = to.filter(|t| !t.is_empty())?;
         let subject = format!(
             "omshub: protocol for {} ready: {}",
             row.file_name,
@@ -538,12 +557,11 @@ impl Intake {
             findings = outcome.findings,
             protocol = outcome.protocol_name.as_deref().unwrap_or("none"),
         );
-        match self.mailer.send(&to, &subject, &body) {
-            Ok(()) => tracing::info!(package = %row.id, to = %to, "notice sent"),
-            Err(e) => {
-                tracing::warn!(package = %row.id, error = %format!("{e:#}"), "notice not sent");
-            }
-        }
+        Some(NewNotice {
+            recipient,
+            subject,
+            body,
+        })
     }
 
     fn write_protocols(&self, row: &PackageRow, protocols: &[Protocol]) -> anyhow::Result<()> {

@@ -318,8 +318,14 @@ pub fn insert_cases(conn: &mut DbConn, cases: &[NewCase]) -> QueryResult<()> {
 /// Ends package `row` (taken by [`claim_next`] as attempt `row.attempts`) with `outcome`, in
 /// one transaction that also keeps only this attempt's cases (none when it is rejected).
 /// `false` (and nothing changed) when the row is no longer this attempt's: another worker
-/// finished or took it.
-pub fn finish(conn: &mut DbConn, row: &PackageRow, outcome: &Finished) -> QueryResult<bool> {
+/// finished or took it. The sender's e-mail `notice`, if any, is written in the same
+/// transaction, so a finished package never lacks its notice.
+pub fn finish(
+    conn: &mut DbConn,
+    row: &PackageRow,
+    outcome: &Finished,
+    notice: Option<&super::notices::NewNotice>,
+) -> QueryResult<bool> {
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     conn.transaction(|conn| {
         let updated = diesel::update(
@@ -349,6 +355,9 @@ pub fn finish(conn: &mut DbConn, row: &PackageRow, outcome: &Finished) -> QueryR
         } else {
             diesel::delete(of_package.filter(package_case::attempt.ne(row.attempts)))
                 .execute(conn)?;
+        }
+        if let Some(notice) = notice {
+            super::notices::insert(conn, &row.id, notice)?;
         }
         Ok(true)
     })

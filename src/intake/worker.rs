@@ -1,6 +1,7 @@
 //! The worker pool inside `serve`: `intake.workers` threads, each taking the oldest received
 //! package, checking it, and waiting for a new one (or a second) when the queue is empty.
-//! Stopping lets each worker finish the package in hand; a package cut off by a kill is taken
+//! Every 30 s a worker also sends the e-mail notices whose retry is due. Stopping lets each
+//! worker finish the package in hand; a package cut off by a kill is taken
 //! again at the next start ([`Intake::recover`]).
 
 use std::sync::Arc;
@@ -13,6 +14,9 @@ use super::pipeline::Intake;
 
 /// How long an idle worker waits before it looks at the queue again on its own.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// How often a worker looks for e-mail notices due again.
+const NOTICE_LOOK: Duration = Duration::from_secs(30);
 
 /// The running workers.
 #[derive(Debug)]
@@ -82,7 +86,13 @@ fn watch(intake: &Intake, stop: &AtomicBool) {
 }
 
 fn run(intake: &Intake, stop: &AtomicBool) {
+    let mut last_delivery = std::time::Instant::now();
     while !stop.load(Ordering::SeqCst) {
+        // Notices whose sending failed are tried again when their time comes.
+        if last_delivery.elapsed() >= NOTICE_LOOK {
+            intake.deliver_notices();
+            last_delivery = std::time::Instant::now();
+        }
         match intake.process_next() {
             Ok(true) => {}
             Ok(false) => intake.wait(IDLE_WAIT),

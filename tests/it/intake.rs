@@ -312,7 +312,7 @@ async fn a_worker_cut_off_mid_check_leaves_the_package_to_be_checked_again_once(
         protocol_name: None,
         message: None,
     };
-    assert!(!store::finish(&mut app.conn(), &taken, &late).unwrap());
+    assert!(!store::finish(&mut app.conn(), &taken, &late, None).unwrap());
     assert_eq!(
         store::get(&mut app.conn(), id).unwrap().unwrap().status(),
         Some(Status::Accepted)
@@ -423,4 +423,82 @@ async fn a_participant_uploads_and_its_contact_address_gets_the_notice() {
     assert_eq!(seen.status, 200);
     let refused = upload(&app, &audit_token, &name, &bytes).await;
     assert_eq!(refused.status, 403);
+}
+
+#[actix_web::test]
+async fn a_notice_the_mail_transport_refused_is_kept_and_sent_later() {
+    use diesel::prelude::*;
+    use omshub::db::schema::notice;
+    use omshub::intake::notices;
+
+    let app = TestApp::spawn();
+    crate::participants::import_registers(&mut app.conn());
+    let now = omshub::participants::now();
+    let clinic = omshub::participants::add(
+        &mut app.conn(),
+        &omshub::participants::NewParticipant {
+            kind: omshub::participants::Kind::Clinic,
+            org_code: Some("750901".into()),
+            name: "Clinic 750901".into(),
+            contact_email: Some("it@clinic-750901.example".into()),
+            roles: None,
+        },
+        now,
+    )
+    .unwrap();
+    let token = omshub::participants::issue_token(&mut app.conn(), clinic.id, None, 30, now)
+        .unwrap()
+        .token;
+    // The mail folder becomes a file: the file transport cannot write the message.
+    let mail_dir = app.state.settings.mail.file_dir.clone();
+    std::fs::remove_dir_all(&mail_dir).unwrap();
+    std::fs::write(&mail_dir, b"not a folder").unwrap();
+
+    let (name, bytes) = package(8, 12, "");
+    let receipt: Value = upload(&app, &token, &name, &bytes).await.json();
+    let id = receipt["id"].as_str().unwrap().to_owned();
+    assert_eq!(drain(&app), 1);
+    let kept = notices::of_package(&mut app.conn(), &id).unwrap().unwrap();
+    assert_eq!(kept.attempts, 1);
+    assert!(
+        kept.sent_at.is_none() && kept.last_error.is_some(),
+        "{kept:?}"
+    );
+    assert_eq!(kept.recipient, "it@clinic-750901.example");
+    // The package's outcome stands.
+    let status: Value = get(&app, &token, &format!("/api/v1/packages/{id}"))
+        .await
+        .json();
+    assert_eq!(status["status"], "accepted");
+
+    // The transport works again; the retry waits for its time, then sends once.
+    std::fs::remove_file(&mail_dir).unwrap();
+    std::fs::create_dir_all(&mail_dir).unwrap();
+    app.state.intake.deliver_notices();
+    assert!(
+        notices::of_package(&mut app.conn(), &id)
+            .unwrap()
+            .unwrap()
+            .sent_at
+            .is_none(),
+        "not before its time"
+    );
+    diesel::update(notice::table.filter(notice::package_id.eq(&id)))
+        .set(notice::next_attempt_at.eq(now - chrono::Duration::minutes(1)))
+        .execute(&mut app.conn())
+        .unwrap();
+    app.state.intake.deliver_notices();
+    app.state.intake.deliver_notices();
+    let sent = notices::of_package(&mut app.conn(), &id).unwrap().unwrap();
+    assert_eq!(sent.attempts, 2);
+    assert!(
+        sent.sent_at.is_some() && sent.last_error.is_none(),
+        "{sent:?}"
+    );
+    let mails: Vec<String> = std::fs::read_dir(&mail_dir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(mails.len(), 1, "sent once");
+    assert!(mails[0].contains(&name), "{}", mails[0]);
 }
