@@ -675,3 +675,33 @@ fn the_cli_applies_a_file_writes_the_answers_and_a_repeat_changes_nothing() {
     assert!(stderr.contains("[bad_file_name]"), "{stderr}");
     let _ = apply_path;
 }
+
+#[test]
+fn concurrent_enp_issuance_never_gives_a_serial_twice() {
+    let app = TestApp::spawn();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let db = app.state.db.clone();
+            std::thread::spawn(move || {
+                let mut serials = Vec::new();
+                let mut conn = db.conn().unwrap();
+                while serials.len() < 25 {
+                    // SQLite may answer "busy" to a writer that lost the race: the
+                    // transaction rolls back and is tried again, as a client would.
+                    let taken = conn
+                        .transaction(|c| omshub::erz::repo::next_enp_serial(c, "34", "54910832"));
+                    if let Ok(serial) = taken {
+                        serials.push(serial.unwrap());
+                    }
+                }
+                serials
+            })
+        })
+        .collect();
+    let mut all: Vec<u32> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, (1..=100).collect::<Vec<u32>>());
+}
