@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod erz;
 pub mod r#gen;
 pub mod imports;
 pub mod intake;

@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: omshub::participants::cli::TokensCommand,
     },
+    /// The register of insured persons (ЕРЗ): apply an insurer's OPLIST.
+    Erz {
+        #[command(subcommand)]
+        command: omshub::erz::cli::ErzCommand,
+    },
 }
 
 /// Exit status for a configuration that cannot be used.
@@ -104,6 +109,10 @@ fn run(command: &Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Tokens { command } => {
             omshub::telemetry::init(&settings.log)?;
             omshub::participants::cli::run_tokens(command, &settings)
+        }
+        Command::Erz { command } => {
+            omshub::telemetry::init(&settings.log)?;
+            omshub::erz::cli::run(command, &settings)
         }
         Command::Nsi { command } => {
             omshub::telemetry::init(&settings.log)?;

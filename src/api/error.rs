@@ -29,6 +29,9 @@ pub enum ApiError {
     /// The request is malformed (query, path or body).
     #[error("{0}")]
     BadRequest(String),
+    /// A query value is malformed in a way `code` names (`enp_check_digit_mismatch`).
+    #[error("{message}")]
+    BadRequestCoded { code: &'static str, message: String },
     /// The body is larger than the endpoint accepts.
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -80,6 +83,7 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFoundCoded { code, .. }
             | Self::UnauthorizedCoded { code, .. }
+            | Self::BadRequestCoded { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. } => code,
             Self::TooManyRequests { .. } => "too_many_requests",
@@ -105,7 +109,7 @@ impl ResponseError for ApiError {
         match self {
             Self::NotFound { .. } | Self::NotFoundCoded { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::BadRequestCoded { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized(_) | Self::UnauthorizedCoded { .. } => StatusCode::UNAUTHORIZED,
@@ -175,6 +179,14 @@ mod tests {
                 405,
             ),
             (ApiError::BadRequest("x".into()), "bad_request", 400),
+            (
+                ApiError::BadRequestCoded {
+                    code: "enp_check_digit_mismatch",
+                    message: "x".into(),
+                },
+                "enp_check_digit_mismatch",
+                400,
+            ),
             (ApiError::Unauthorized("x".into()), "unauthorized", 401),
             (
                 ApiError::UnauthorizedCoded {

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod erz;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
@@ -94,6 +95,7 @@ pub fn app(
         .configure(nsi::routes)
         .configure(registers::routes)
         .configure(packages::routes)
+        .configure(erz::routes)
         .default_service(web::to(not_found))
 }
 

@@ -341,3 +341,185 @@ diesel::allow_tables_to_appear_in_same_query!(
     participant_tokens,
     participant_certificates
 );
+
+// ---- ERZ, the register of insured persons (migration 000008_erz; written only by src/erz) ----
+
+diesel::table! {
+    /// OPLIST files applied or refused, with the REPLIST and FLK_P sent back.
+    erz_file (id) {
+        id -> BigInt,
+        file_name -> Text,
+        sha256 -> Text,
+        smocod -> Nullable<Text>,
+        received_at -> Timestamp,
+        status -> Text,
+        records -> BigInt,
+        accepted -> BigInt,
+        refused -> BigInt,
+        reply_name -> Nullable<Text>,
+        reply -> Nullable<Text>,
+        protocol_name -> Text,
+        protocol -> Text,
+    }
+}
+
+diesel::table! {
+    /// One OP of an applied file and its answer (AA, AE, AR).
+    erz_op (id) {
+        id -> BigInt,
+        file_id -> BigInt,
+        ordinal -> BigInt,
+        n_rec -> Text,
+        tip_op -> Nullable<Integer>,
+        code_erp -> Text,
+        reason -> Nullable<Text>,
+        comment -> Nullable<Text>,
+        person_id -> Nullable<BigInt>,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Insured persons by ENP.
+    erz_person (id) {
+        id -> BigInt,
+        enp -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Personal data over valid time and record time.
+    erz_person_version (id) {
+        id -> BigInt,
+        person_id -> BigInt,
+        fam -> Text,
+        im -> Nullable<Text>,
+        ot -> Nullable<Text>,
+        sex -> Integer,
+        birth_date -> Date,
+        birth_accuracy -> Integer,
+        citizenship -> Nullable<Text>,
+        snils -> Nullable<Text>,
+        death_date -> Nullable<Date>,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        recorded_at -> Timestamp,
+        superseded_at -> Nullable<Timestamp>,
+        op_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Identity documents over valid time and record time.
+    erz_document (id) {
+        id -> BigInt,
+        person_id -> BigInt,
+        doctype -> Integer,
+        docser -> Nullable<Text>,
+        docnum -> Text,
+        docdate -> Date,
+        docexp -> Nullable<Date>,
+        issuer -> Nullable<Text>,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        recorded_at -> Timestamp,
+        superseded_at -> Nullable<Timestamp>,
+        op_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Addresses over valid time and record time.
+    erz_address (id) {
+        id -> BigInt,
+        person_id -> BigInt,
+        kind -> Text,
+        okato -> Nullable<Text>,
+        postcode -> Nullable<Text>,
+        text -> Nullable<Text>,
+        homeless -> Integer,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        recorded_at -> Timestamp,
+        superseded_at -> Nullable<Timestamp>,
+        op_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Insurance episodes over valid time and record time.
+    erz_insurance (id) {
+        id -> BigInt,
+        person_id -> BigInt,
+        enp -> Text,
+        insurer_code -> Text,
+        policy_kind -> Text,
+        policy_series -> Nullable<Text>,
+        policy_number -> Nullable<Text>,
+        policy_form -> Nullable<Text>,
+        territory -> Nullable<Text>,
+        start_date -> Date,
+        planned_end -> Nullable<Date>,
+        stop_date -> Nullable<Date>,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        recorded_at -> Timestamp,
+        superseded_at -> Nullable<Timestamp>,
+        op_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Attachments to clinics over valid time and record time.
+    erz_attachment (id) {
+        id -> BigInt,
+        person_id -> BigInt,
+        lpu_id -> BigInt,
+        kind -> Integer,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        recorded_at -> Timestamp,
+        superseded_at -> Nullable<Timestamp>,
+        op_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The last ENP serial issued per territory and facet.
+    erz_enp_counter (territory, facet) {
+        territory -> Text,
+        facet -> Text,
+        last_serial -> Integer,
+    }
+}
+
+diesel::table! {
+    /// Audit of policy-status queries.
+    erz_status_query (id) {
+        id -> BigInt,
+        asked_at -> Timestamp,
+        caller -> Text,
+        participant_id -> Nullable<BigInt>,
+        by_key -> Text,
+        subject -> Text,
+        on_date -> Date,
+        as_of -> Nullable<Timestamp>,
+        person_id -> Nullable<BigInt>,
+        outcome -> Text,
+    }
+}
+
+diesel::joinable!(erz_op -> erz_file (file_id));
+diesel::joinable!(erz_person_version -> erz_person (person_id));
+diesel::joinable!(erz_insurance -> erz_person (person_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    erz_file,
+    erz_op,
+    erz_person,
+    erz_person_version,
+    erz_document,
+    erz_address,
+    erz_insurance,
+    erz_attachment,
+);

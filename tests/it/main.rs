@@ -7,6 +7,8 @@ mod cli;
 #[cfg(test)]
 mod db;
 #[cfg(test)]
+mod erz;
+#[cfg(test)]
 mod r#gen;
 #[cfg(test)]
 mod http;

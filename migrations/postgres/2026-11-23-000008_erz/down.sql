@@ -1,0 +1,10 @@
+DROP TABLE erz_status_query;
+DROP TABLE erz_enp_counter;
+DROP TABLE erz_attachment;
+DROP TABLE erz_insurance;
+DROP TABLE erz_address;
+DROP TABLE erz_document;
+DROP TABLE erz_person_version;
+DROP TABLE erz_person;
+DROP TABLE erz_op;
+DROP TABLE erz_file;

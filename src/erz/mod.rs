@@ -1,0 +1,31 @@
+//! The unified register of insured persons (ЕРЗ, единый регистр застрахованных лиц): persons,
+//! their documents, addresses, insurance episodes and clinic attachments, each kept with two
+//! kinds of time (valid time: from when a fact is true; record time: when the hub learned it
+//! and when a later operation replaced it), so "who insured this person on D, as known at T"
+//! has an answer and history is never overwritten.
+//!
+//! - `refusal`: [`OpError`], why one OP of an OPLIST is refused, with its stable code and the
+//!   error code of the ERZ channel (formats.md 2.4).
+//! - `repo`: the only writer of the `erz_*` tables: bitemporal rows, ENP issuance
+//!   (a counter row per territory and facet), the operations journal, the audit of queries.
+//! - `apply`: `omshub erz apply FILE`: an OPLIST checked by the schema validator, its typed
+//!   records applied one by one (each OP atomically), answered by a REPLIST and an `FLK_P`;
+//!   idempotent by file name and content.
+//! - `reply`: the writers of the REPLIST and of the ERZ `FLK_P`.
+//! - `status`: the policy status of a person on a date (as known now or at a time), with the
+//!   audit row of every query.
+//! - `cli`: `omshub erz …`.
+//!
+//! Called by `main.rs` (the commands) and `api::erz` (the policy status). Reads insurers
+//! through `registers`; never writes them. See docs/ERZ.md.
+
+pub mod apply;
+pub mod cli;
+pub mod refusal;
+pub mod reply;
+pub mod repo;
+pub mod status;
+
+pub use apply::{ApplyError, FileResult, apply_path};
+pub use refusal::OpError;
+pub use status::{PolicyStatus, StatusError, StatusKey, policy_status};
