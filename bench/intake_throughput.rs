@@ -13,8 +13,8 @@
 //!    register fixtures and a bench-made F003 packet of clinics (the hub allows one active
 //!    participant per organisation, and fixtures/registers/F003.xml has three), adds 21 clinic
 //!    participants each with its own signer's certificate and a token, launches 20 `curl`
-//!    uploads at once (multipart: the package and its `.sig`), samples the server's VmRSS and
-//!    VmHWM, and waits until every package has its final status;
+//!    uploads at once (multipart: the package and its `.sig`), samples the server's `VmRSS` and
+//!    `VmHWM`, and waits until every package has its final status;
 //! 3. times one more upload alone (time to the 202), then, with the server stopped, the ZIP
 //!    checks and signature checks in-process (`check_package_with` with the intake's
 //!    `SignatureCheck` as `Hooks::verify` and `skip_files`, after `verify_detached_file` of the
@@ -104,7 +104,11 @@ fn mb_per_s(bytes: u64, seconds: f64) -> f64 {
     bytes as f64 / 1e6 / seconds
 }
 
-#[expect(clippy::cast_precision_loss, reason = "sizes for a report")]
+#[expect(
+    clippy::cast_precision_loss,
+    clippy::float_arithmetic,
+    reason = "sizes for a report"
+)]
 fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1e6
 }
@@ -169,7 +173,7 @@ fn status_kib(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// Samples a process's VmRSS every 20 ms; `peak` is the largest sample since the last reset.
+/// Samples a process's `VmRSS` every 20 ms; `peak` is the largest sample since the last reset.
 struct RssSampler {
     peak: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
