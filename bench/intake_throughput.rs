@@ -128,9 +128,9 @@ fn time(seconds: f64) -> String {
     }
 }
 
-/// `kib` as MB for the table.
+/// `kib` as MiB for the table (the throughputs are in MB of 10^6 bytes).
 fn memory(kib: Option<u64>) -> String {
-    kib.map_or_else(|| "n/a".into(), |k| format!("{} MB", k / 1024))
+    kib.map_or_else(|| "n/a".into(), |k| format!("{} MiB", k / 1024))
 }
 
 fn met(ok: bool) -> &'static str {
@@ -1321,7 +1321,7 @@ fn write_report(f: &Figures, zip_name: &str) -> String {
     }
     let _ = writeln!(
         r,
-        "\nTargets (issue 6): {UPLOADS} concurrent uploads of a {:.0} MB package all receipted: {} ({receipted}/{UPLOADS} answered 202); server resident memory under {RSS_TARGET_MB} MB: {} (largest VmRSS sample {} MB, VmHWM {}); intake overhead (receive + ZIP checks + signature) at least {OVERHEAD_TARGET_MBS:.0} MB/s: {} ({overhead:.0} MB/s; without the receive, the in-process checks alone run at {:.0} MB/s; the per-file form, which inflates every entry to hash it, at {:.0} MB/s, {:.0} MB/s for `unzip -p | openssl cms -verify`).",
+        "\nTargets (issue 6): {UPLOADS} concurrent uploads of a {:.0} MB package all receipted: {} ({receipted}/{UPLOADS} answered 202); server resident memory under {RSS_TARGET_MB} MiB: {} (largest VmRSS sample {} MiB, VmHWM {}); intake overhead (receive + ZIP checks + signature) at least {OVERHEAD_TARGET_MBS:.0} MB/s: {} ({overhead:.0} MB/s; without the receive, the in-process checks alone run at {:.0} MB/s; the per-file form, which inflates every entry to hash it, at {:.0} MB/s, {:.0} MB/s for `unzip -p | openssl cms -verify`).",
         mb(f.zip_bytes),
         met(receipted == UPLOADS),
         met(rss_ok),
