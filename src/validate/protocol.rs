@@ -140,7 +140,7 @@ pub fn write_flk(report: &FileReport) -> Vec<u8> {
 }
 
 /// The protocol of `report` followed by the findings of the business rules in that file
-/// (`rules`, in their order): OSHIB is the rule id (`003K.00.0410`); a warning has no BAS_EL,
+/// (`rules`, in their order): OSHIB is the rule id (`003K.00.0410`); a warning has no `BAS_EL`,
 /// so the receiver does not read it as a refusal (formats.md 2.1).
 #[must_use]
 pub fn write_flk_with_rules(report: &FileReport, rules: &[RuleFinding]) -> Vec<u8> {

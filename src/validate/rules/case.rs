@@ -166,7 +166,7 @@ fn code(
         Some(value.to_owned()),
         format!("{element} {value} {why}"),
     );
-    f.element = element.to_owned();
+    element.clone_into(&mut f.element);
     out.push((rule, f));
 }
 
@@ -523,7 +523,7 @@ pub(super) fn case_rules(
     let p = &zap.pacient;
     let enp_text = match (&p.enp, p.vpolis) {
         (Some(enp), _) => Some(enp.as_str()),
-        (None, 3) if version != "3.2" => p.npolis.as_ref().map(|n| n.as_str()),
+        (None, 3) if version != "3.2" => p.npolis.as_deref().map(String::as_str),
         _ => None,
     };
     let mut enp = None;
@@ -563,7 +563,7 @@ pub(super) fn case_rules(
         for (element, doctor, idserv) in doctors {
             if let Err(err) = Snils::parse(doctor) {
                 let mut f = finding(zap, c::DOCTOR, Some(e), None, format!("{element}: {err}"));
-                f.element = element.to_owned();
+                element.clone_into(&mut f.element);
                 f.context.idserv = idserv;
                 out.push((c::DOCTOR, f));
             }
@@ -629,8 +629,7 @@ pub(super) fn case_rules(
     }
     let sex_only = z.episodes.iter().find_map(|e| {
         diagnoses(e)
-            .filter_map(|(_, ds)| sex::only_for(ds).map(|s| (s, ds.to_owned(), e.sl_id.clone())))
-            .next()
+            .find_map(|(_, ds)| sex::only_for(ds).map(|s| (s, ds.to_owned(), e.sl_id.clone())))
     });
 
     // Insurance: another territory goes to inter-territorial settlement; the ERZ rules.

@@ -140,7 +140,7 @@ const DOCTOR_SNILS: NaiveDate = day(2019, 1, 1);
 macro_rules! rules {
     ($( $name:ident = $id:literal, $sev:ident, $parent:literal / $el:literal, $reason:expr, $from:expr, $text:literal; )*) => {
         $(
-            #[doc = $text]
+            #[doc = concat!("Rule `", $id, "` (its text is [`Rule::text`]).")]
             pub const $name: &Rule = &Rule {
                 id: $id,
                 severity: Severity::$sev,

@@ -320,6 +320,10 @@ impl Checker {
         i
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the rules of one case, then the two duplicate checks"
+    )]
     fn zap(&mut self, zap: &Zap) {
         self.catalogue();
         let patient = self.patient(&zap.pacient.id_pac);
@@ -502,7 +506,11 @@ impl Checker {
         }
     }
 
-    /// ID_PAC both ways, the ENP facet against DR and W, the diagnoses against W.
+    /// `ID_PAC` both ways, the ENP facet against DR and W, the diagnoses against W.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "three rules and the warning, each spelled out"
+    )]
     fn cross_file_rules(&mut self) {
         if !(self.saw_persons && self.saw_account) {
             return;
