@@ -18,6 +18,7 @@ pub mod notify;
 pub mod nsi;
 pub mod participants;
 pub mod registers;
+pub mod settlement;
 pub mod signature;
 pub mod telemetry;
 pub mod validate;
