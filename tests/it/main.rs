@@ -25,6 +25,8 @@ mod records;
 #[cfg(test)]
 mod registers;
 #[cfg(test)]
+mod rules;
+#[cfg(test)]
 mod schemas;
 #[cfg(test)]
 mod signature;
