@@ -3,8 +3,9 @@
 //! index of the cases accepted in earlier packages, read once from `package_case`), for intake
 //! and the CLI. `validate::rules` holds the rules themselves and never touches the database;
 //! this module is the edge that reads it. `validate_command` is `omshub validate` with the
-//! database opened when the rules run. The tables read here belong to intake (`package`,
-//! `package_case`); nothing here writes.
+//! database opened when the rules run. [`store_decisions`] keeps a check's decisions in
+//! `account_decision` and `case_decision` (migration 000006), the only tables written here;
+//! `package` and `package_case` belong to intake and are only read.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,12 +16,12 @@ use diesel::prelude::*;
 
 use crate::config::Settings;
 use crate::db::DbConn;
-use crate::db::schema::{package, package_case};
+use crate::db::schema::{account_decision, case_decision, package, package_case};
 use crate::lookups::Lookups;
 use crate::registers::lookup::RegisterLookup;
 use crate::validate::cli::{RulesSetup, ValidateArgs};
 use crate::validate::rules::{
-    CaseKey, Checker, Options, PersonKey, PriorCase, PriorCaseIndex, Sources,
+    CaseKey, Checker, Options, Outcome, PersonKey, PriorCase, PriorCaseIndex, Sources,
 };
 
 /// Which earlier cases to index.
@@ -183,4 +184,153 @@ pub fn validate_command(args: &ValidateArgs, settings: &Settings) -> anyhow::Res
         today,
     };
     crate::validate::cli::run(args, Some(&setup))
+}
+
+/// One row of `account_decision`.
+#[derive(Debug, Clone, PartialEq, Eq, Insertable, Queryable, Selectable)]
+#[diesel(table_name = account_decision)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct AccountDecisionRow {
+    pub package_id: String,
+    pub territory: String,
+    pub period: String,
+    pub code_mo: String,
+    pub plat: Option<String>,
+    pub nschet: String,
+    pub rules_as_of: NaiveDate,
+    pub decided_at: chrono::NaiveDateTime,
+    pub accepted: i32,
+    pub summav: i64,
+    pub summap: i64,
+    pub sank_mek: i64,
+    pub cases: i64,
+    pub paid: i64,
+    pub partly_paid: i64,
+    pub refused: i64,
+}
+
+/// One row of `case_decision`.
+#[derive(Debug, Clone, PartialEq, Eq, Insertable, Queryable, Selectable)]
+#[diesel(table_name = case_decision)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct CaseDecisionRow {
+    pub package_id: String,
+    pub territory: String,
+    pub period: String,
+    pub n_zap: i64,
+    pub idcase: i64,
+    pub oplata: i32,
+    pub sumv: i64,
+    pub sump: i64,
+    pub sank: i64,
+    pub s_osn: Option<i32>,
+    pub sl_ids: Option<String>,
+    pub rules: Option<String>,
+    pub mtr: i32,
+}
+
+fn big(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Stores the decisions of `outcome` for package `package_id` (a row of `package`), replacing
+/// any of an earlier check of it, in one transaction. `false` (nothing stored) when the rules
+/// saw no account.
+pub fn store_decisions(
+    conn: &mut DbConn,
+    package_id: &str,
+    outcome: &Outcome,
+    decided_at: chrono::NaiveDateTime,
+) -> QueryResult<bool> {
+    let Some(account) = &outcome.account else {
+        return Ok(false);
+    };
+    let territory = account.code_mo.get(..2).unwrap_or_default().to_owned();
+    let period = format!("{:04}-{:02}", account.year, account.month);
+    let t = &outcome.totals;
+    let row = AccountDecisionRow {
+        package_id: package_id.to_owned(),
+        territory: territory.clone(),
+        period: period.clone(),
+        code_mo: account.code_mo.clone(),
+        plat: account.plat.clone(),
+        nschet: account.nschet.clone(),
+        rules_as_of: outcome.rules_as_of,
+        decided_at,
+        accepted: i32::from(outcome.accepted),
+        summav: t.summav.kopecks(),
+        summap: t.summap.kopecks(),
+        sank_mek: t.sank_mek.kopecks(),
+        cases: big(t.cases),
+        paid: big(t.paid),
+        partly_paid: big(t.partly_paid),
+        refused: big(t.refused),
+    };
+    let cases: Vec<CaseDecisionRow> = outcome
+        .decisions
+        .iter()
+        .map(|d| {
+            let sanction = d.sanctions.first();
+            let words = |v: Vec<&str>| (!v.is_empty()).then(|| v.join(" "));
+            CaseDecisionRow {
+                package_id: package_id.to_owned(),
+                territory: territory.clone(),
+                period: period.clone(),
+                n_zap: big(d.n_zap),
+                idcase: big(d.idcase),
+                oplata: i32::from(d.oplata),
+                sumv: d.sumv.kopecks(),
+                sump: d.sump.kopecks(),
+                sank: d.sanctions.iter().map(|s| s.s_sum.kopecks()).sum(),
+                s_osn: sanction.map(|s| i32::from(s.s_osn)),
+                sl_ids: words(
+                    d.sanctions
+                        .iter()
+                        .flat_map(|s| s.sl_id.iter().map(String::as_str))
+                        .collect(),
+                ),
+                rules: sanction.and_then(|s| words(s.s_com.split(' ').collect())),
+                mtr: i32::from(d.mtr),
+            }
+        })
+        .collect();
+    conn.transaction(|conn| {
+        diesel::delete(case_decision::table.filter(case_decision::package_id.eq(package_id)))
+            .execute(conn)?;
+        diesel::delete(account_decision::table.filter(account_decision::package_id.eq(package_id)))
+            .execute(conn)?;
+        diesel::insert_into(account_decision::table)
+            .values(&row)
+            .execute(conn)?;
+        for chunk in cases.chunks(1_000) {
+            if chunk.is_empty() {
+                continue;
+            }
+            crate::per_backend!(conn, |c| diesel::insert_into(case_decision::table)
+                .values(chunk)
+                .execute(c))?;
+        }
+        Ok(true)
+    })
+}
+
+/// The stored decisions of package `package_id`: its account row and its cases by `N_ZAP`.
+pub fn load_decisions(
+    conn: &mut DbConn,
+    package_id: &str,
+) -> QueryResult<Option<(AccountDecisionRow, Vec<CaseDecisionRow>)>> {
+    let Some(account) = account_decision::table
+        .filter(account_decision::package_id.eq(package_id))
+        .select(AccountDecisionRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let cases = case_decision::table
+        .filter(case_decision::package_id.eq(package_id))
+        .order(case_decision::n_zap)
+        .select(CaseDecisionRow::as_select())
+        .load(conn)?;
+    Ok(Some((account, cases)))
 }

@@ -249,6 +249,78 @@ fn a_generated_account_yields_exactly_its_37_refusals() {
     let text = encoding_rs::WINDOWS_1251.decode(&first).0.into_owned();
     assert!(text.contains("<OSHIB>003K.00.0410</OSHIB>"), "{text}");
     assert!(text.contains("<OSHIB>H_0600/05500</OSHIB>"), "{text}");
+
+    assert_stored(&app, [&outcome2, &outcome], &expected, &package);
+}
+
+/// The decisions of the check stored for settlement (the second store replaces the first),
+/// read back.
+fn assert_stored(
+    app: &TestApp,
+    outcomes: [&Outcome; 2],
+    expected: &BTreeMap<u64, BTreeSet<&str>>,
+    package: &Package,
+) {
+    let outcome = outcomes[1];
+    let t = &outcome.totals;
+    let mut conn = app.conn();
+    diesel::sql_query(
+        "INSERT INTO package (id, sender, channel, file_name, sha256, size_bytes, received_at, \
+         status, attempts) VALUES ('checked-package', '750096', 'api', 'HM750096T75_26011.zip', \
+         'ef', 1, '2026-02-05 10:00:00', 'partly_accepted', 1)",
+    )
+    .execute(&mut *conn)
+    .unwrap();
+    let at = NaiveDate::from_ymd_opt(2026, 2, 5)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
+    for o in outcomes {
+        assert!(omshub::settlement::store_decisions(&mut conn, "checked-package", o, at).unwrap());
+    }
+    let (account, cases) = omshub::settlement::load_decisions(&mut conn, "checked-package")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (account.territory.as_str(), account.period.as_str()),
+        ("75", "2026-01")
+    );
+    assert_eq!(account.summap, t.summap.kopecks());
+    assert_eq!(account.sank_mek, t.sank_mek.kopecks());
+    assert_eq!(
+        (account.paid, account.partly_paid, account.refused),
+        (963, 2, 35)
+    );
+    assert_eq!(cases.len(), 1_000);
+    assert_eq!(
+        cases.iter().map(|c| c.sump).sum::<i64>(),
+        t.summap.kopecks()
+    );
+    for c in &cases {
+        let n_zap = u64::try_from(c.n_zap).unwrap();
+        match expected.get(&n_zap) {
+            None => assert_eq!((c.oplata, c.rules.as_deref()), (1, None)),
+            Some(ids) => {
+                let stored: BTreeSet<&str> = c.rules.as_deref().unwrap().split(' ').collect();
+                assert_eq!(&stored, ids, "N_ZAP {n_zap}");
+                assert_eq!(c.sank, c.sumv - c.sump);
+            }
+        }
+    }
+    // Episode refusals name their episodes: the second one of `episode`, the only one of
+    // `doctor` (which so refuses the whole case).
+    let with_episodes: BTreeSet<u64> = cases
+        .iter()
+        .filter(|c| c.sl_ids.is_some())
+        .map(|c| u64::try_from(c.n_zap).unwrap())
+        .collect();
+    let episode_kinds: BTreeSet<u64> = package
+        .rule_defects
+        .iter()
+        .filter(|(_, k)| matches!(k, RuleDefect::Episode | RuleDefect::Doctor))
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(with_episodes, episode_kinds);
 }
 
 #[test]

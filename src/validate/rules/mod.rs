@@ -126,6 +126,9 @@ pub struct Outcome {
     pub decisions: Vec<CaseDecision>,
     /// The account totals.
     pub totals: Totals,
+    /// The account (SCHET) the decisions are about, if the rules saw it.
+    #[serde(skip)]
+    pub account: Option<Account>,
 }
 
 impl Outcome {
@@ -503,6 +506,7 @@ impl Checker {
             findings,
             decisions,
             totals,
+            account: self.account.take(),
         }
     }
 
