@@ -117,9 +117,9 @@ pub(super) fn decide(
     let mut totals = Totals::default();
     let mut decisions = Vec::with_capacity(cases.len());
     for case in cases {
-        let mut rules: Vec<&'static Rule> = case.refusals.iter().map(|r| r.rule).collect();
+        let mut rules: Vec<&'static Rule> = case.refusals().iter().map(|r| r.rule).collect();
         rules.sort_by_key(|r| catalogue::order(r));
-        let whole = file_refusal.is_some() || case.refusals.iter().any(|r| r.sl_id.is_none());
+        let whole = file_refusal.is_some() || case.refusals().iter().any(|r| r.sl_id.is_none());
         let (oplata, sump, sanctions) = if whole {
             let mut why = rules.clone();
             if let Some(rule) = file_refusal {
@@ -127,14 +127,14 @@ pub(super) fn decide(
             }
             let s = sanction(case, case.sumv, &why, Vec::new(), &num_act, options);
             (2, Money::ZERO, vec![s])
-        } else if case.refusals.is_empty() {
+        } else if case.refusals().is_empty() {
             (1, case.sumv, Vec::new())
         } else {
             let mut sl_ids: Vec<String> = Vec::new();
             let mut refused = Money::ZERO;
-            for (sl_id, sum_m) in &case.episode_sums {
+            for (sl_id, sum_m) in case.episode_sums() {
                 if case
-                    .refusals
+                    .refusals()
                     .iter()
                     .any(|r| r.sl_id.as_ref() == Some(sl_id))
                 {

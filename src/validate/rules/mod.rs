@@ -23,7 +23,8 @@ pub mod sources;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -148,22 +149,43 @@ struct Refusal {
     sl_id: Option<String>,
 }
 
-/// What is kept of one case between its ZAP and the end of the check.
+/// What is kept of one case between its ZAP and the end of the check: 56 bytes, and more
+/// only for the few cases with a refusal or a diagnosis of one sex.
 #[derive(Debug, Clone)]
 struct CaseState {
     line: u64,
     n_zap: u64,
     idcase: u64,
-    patient: u32,
     sumv: crate::domain::Money,
+    /// The ENP as a number, for the facet check against the L file.
+    enp: Option<NonZeroU64>,
+    extra: Option<Box<CaseExtra>>,
+    patient: u32,
+    mtr: bool,
+}
+
+/// What few cases need beyond [`CaseState`].
+#[derive(Debug, Clone, Default)]
+struct CaseExtra {
     /// `SUM_M` of each episode, only when an episode is refused.
     episode_sums: Vec<(String, crate::domain::Money)>,
     refusals: Vec<Refusal>,
-    /// The ENP as a number, for the facet check against the L file.
-    enp: Option<u64>,
     /// A diagnosis of one sex: (sex, code, episode).
-    sex_only: Option<Box<(Sex, String, String)>>,
-    mtr: bool,
+    sex_only: Option<(Sex, String, String)>,
+}
+
+impl CaseState {
+    fn refusals(&self) -> &[Refusal] {
+        self.extra.as_ref().map_or(&[], |e| &e.refusals)
+    }
+
+    fn episode_sums(&self) -> &[(String, crate::domain::Money)] {
+        self.extra.as_ref().map_or(&[], |e| &e.episode_sums)
+    }
+
+    fn extra_mut(&mut self) -> &mut CaseExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
 }
 
 /// What is known of one patient (`ID_PAC`) across the two files.
@@ -176,10 +198,11 @@ struct PatientState {
     in_h: bool,
 }
 
-/// Key of the duplicate check within the account (003K.00.0410).
+/// Key of the duplicate check within the account (003K.00.0410): 28 bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct DuplicateKey {
-    person: DupPerson,
+    /// The ENP as a number, or [`PATIENT_KEY`] with the patient's index.
+    person: u64,
     date_1: NaiveDate,
     date_2: NaiveDate,
     usl_ok: Option<u8>,
@@ -187,11 +210,10 @@ struct DuplicateKey {
     prvs: Option<u16>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum DupPerson {
-    Enp(u64),
-    Patient(u32),
-}
+/// Marks a patient index in [`DuplicateKey::person`] (an ENP is below 10^16 < 2^63).
+const PATIENT_KEY: u64 = 1 << 63;
+
+type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
 
 /// Runs the business rules over the typed records of one account package (an H file and its
 /// L file) and decides each case. See the module documentation.
@@ -203,8 +225,10 @@ pub struct Checker {
     account: Option<Account>,
     cases: Vec<CaseState>,
     patients: Vec<PatientState>,
-    patient_index: HashMap<Box<str>, u32>,
-    duplicates: HashMap<DuplicateKey, u64>,
+    /// Indices into `patients`, hashed by `ID_PAC` (the text is kept once, in `patients`).
+    patient_index: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+    duplicates: FastMap<DuplicateKey, u64>,
     findings: Vec<RuleFinding>,
     /// Σ SUMV of the cases seen (`None` on overflow).
     sumv_total: Option<crate::domain::Money>,
@@ -237,8 +261,9 @@ impl Checker {
             account: None,
             cases: Vec::new(),
             patients: Vec::new(),
-            patient_index: HashMap::new(),
-            duplicates: HashMap::new(),
+            patient_index: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::FixedState::default(),
+            duplicates: FastMap::default(),
             findings: Vec::new(),
             sumv_total: Some(crate::domain::Money::ZERO),
             sump_total: None,
@@ -311,7 +336,12 @@ impl Checker {
     }
 
     fn patient(&mut self, id_pac: &str) -> u32 {
-        if let Some(&i) = self.patient_index.get(id_pac) {
+        let hash = self.hasher.hash_one(id_pac);
+        let patients = &self.patients;
+        if let Some(&i) = self
+            .patient_index
+            .find(hash, |&i| &*patients[i as usize].id_pac == id_pac)
+        {
             return i;
         }
         let i = u32::try_from(self.patients.len()).unwrap_or(u32::MAX);
@@ -319,7 +349,9 @@ impl Checker {
             id_pac: id_pac.into(),
             ..PatientState::default()
         });
-        self.patient_index.insert(id_pac.into(), i);
+        let (patients, hasher) = (&self.patients, &self.hasher);
+        self.patient_index
+            .insert_unique(hash, i, |&j| hasher.hash_one(&*patients[j as usize].id_pac));
         i
     }
 
@@ -346,19 +378,20 @@ impl Checker {
             idcase: zap.case.idcase,
             patient,
             sumv: zap.case.sumv,
-            episode_sums: Vec::new(),
-            refusals: Vec::new(),
-            enp: facts.enp,
-            sex_only: facts.sex_only,
+            enp: facts.enp.and_then(NonZeroU64::new),
+            extra: facts.sex_only.map(|only| {
+                Box::new(CaseExtra {
+                    sex_only: Some(*only),
+                    ..CaseExtra::default()
+                })
+            }),
             mtr: facts.mtr,
         };
         let mut found = facts.findings;
         // Duplicates within the account.
         let first = zap.case.episodes.first();
         let key = DuplicateKey {
-            person: facts
-                .enp
-                .map_or(DupPerson::Patient(patient), DupPerson::Enp),
+            person: facts.enp.unwrap_or(PATIENT_KEY | u64::from(patient)),
             date_1: zap.case.date_z_1,
             date_2: zap.case.date_z_2,
             usl_ok: zap.case.usl_ok,
@@ -425,11 +458,11 @@ impl Checker {
             let sl_id = finding.context.sl_id.clone();
             if self.report(rule, FileKind::Data, finding) && rule.severity == Severity::Record {
                 episode_level |= sl_id.is_some();
-                state.refusals.push(Refusal { rule, sl_id });
+                state.extra_mut().refusals.push(Refusal { rule, sl_id });
             }
         }
         if episode_level {
-            state.episode_sums = zap
+            state.extra_mut().episode_sums = zap
                 .case
                 .episodes
                 .iter()
@@ -478,6 +511,10 @@ impl Checker {
         self.catalogue();
         self.cross_file_rules();
         self.totals_rules(schema_refused);
+        // What the decisions do not need goes before they are made.
+        self.duplicates = FastMap::default();
+        self.patient_index = hashbrown::HashTable::new();
+        self.patients = Vec::new();
         let catalogue = self
             .catalogue
             .clone()
@@ -551,7 +588,7 @@ impl Checker {
                 continue;
             };
             if let Some(enp) = case.enp
-                && let Ok(enp) = crate::domain::Enp::parse(&format!("{enp:016}"))
+                && let Ok(enp) = crate::domain::Enp::parse(&format!("{:016}", enp.get()))
                 && let Err(e) = enp.check_birth_and_sex(birth, sex)
             {
                 found.push((
@@ -564,10 +601,9 @@ impl Checker {
                     ),
                 ));
             }
-            if let Some(only) = &case.sex_only
-                && only.0 != sex
+            if let Some((only, code, sl_id)) = case.extra.as_ref().and_then(|e| e.sex_only.as_ref())
+                && *only != sex
             {
-                let (_, code, sl_id) = only.as_ref();
                 let mut f = at(
                     catalogue::SEX,
                     Some(code.clone()),
@@ -613,7 +649,7 @@ impl Checker {
                 && let Some(case) = self.cases.get_mut(i)
             {
                 // The sex rule names its episode, but a wrong patient is the whole case.
-                case.refusals.push(Refusal {
+                case.extra_mut().refusals.push(Refusal {
                     rule,
                     sl_id: if rule.id == catalogue::SEX.id {
                         None

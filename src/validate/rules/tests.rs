@@ -562,3 +562,10 @@ fn files_in_either_order_give_the_same_outcome() {
     assert_eq!(a.findings, b.findings);
     assert_eq!(a.decisions, b.decisions);
 }
+
+#[test]
+fn what_is_kept_per_case_stays_small() {
+    // 1,000,000 cases keep 56 MB of these, plus their duplicate keys; see docs/RULES.md.
+    assert!(std::mem::size_of::<CaseState>() <= 56);
+    assert!(std::mem::size_of::<DuplicateKey>() <= 32);
+}
