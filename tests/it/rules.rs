@@ -471,3 +471,33 @@ fn the_commands_list_the_catalogue_and_check_with_the_rules() {
     assert!(!stdout.contains("H_0500/03101"), "{stdout}");
     assert!(stdout.contains("H_0600/05500"), "{stdout}");
 }
+
+#[test]
+fn the_rules_protocol_and_the_insurer_file_of_a_small_account() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = AccountsOptions::new(4, 11).unwrap();
+    options.rule_defects = RuleDefects::parse("sumv=1").unwrap();
+    let package = write_package(dir.path(), &options).unwrap();
+    let [h, _, zip] = &package.files;
+    let (report, outcome) = check(&app, &zip.path);
+    let flk = encoding_rs::WINDOWS_1251
+        .decode(&protocol(&report, &outcome))
+        .0
+        .into_owned();
+    insta::assert_snapshot!("rules_flk_p_sumv", flk);
+    let mut exported = Vec::new();
+    rules::export::write_insurer_file(
+        std::fs::File::open(&h.path).unwrap(),
+        &mut exported,
+        &outcome,
+        "HT75T75_26011",
+    )
+    .unwrap();
+    let checked = validator()
+        .check_file("HT75T75_26011.xml", &exported[..], Limits::default())
+        .unwrap();
+    assert!(checked.accepted, "{:#?}", checked.findings);
+    let text = encoding_rs::WINDOWS_1251.decode(&exported).0.into_owned();
+    insta::assert_snapshot!("rules_insurer_file_sumv", text);
+}
