@@ -230,6 +230,8 @@ pub struct Checker {
     hasher: foldhash::fast::FixedState,
     duplicates: FastMap<DuplicateKey, u64>,
     findings: Vec<RuleFinding>,
+    /// Findings of the L file, reported at `finish` under the catalogue chosen by then.
+    waiting: Vec<(&'static Rule, Finding)>,
     /// Σ SUMV of the cases seen (`None` on overflow).
     sumv_total: Option<crate::domain::Money>,
     /// Σ SUMP of the cases that give one.
@@ -265,6 +267,7 @@ impl Checker {
             hasher: foldhash::fast::FixedState::default(),
             duplicates: FastMap::default(),
             findings: Vec::new(),
+            waiting: Vec::new(),
             sumv_total: Some(crate::domain::Money::ZERO),
             sump_total: None,
             saw_persons: false,
@@ -472,8 +475,9 @@ impl Checker {
         self.cases.push(state);
     }
 
+    /// A PERS: its facts for the rules that need both files, and its own warnings, which wait
+    /// for `finish` (the L file may come before the account that chooses the catalogue).
     fn pers(&mut self, p: &Pers) {
-        self.catalogue();
         let i = self.patient(&p.id_pac);
         if let Some(state) = self.patients.get_mut(i as usize) {
             state.pers = Some((p.w, *p.dr));
@@ -482,9 +486,8 @@ impl Checker {
         if let Some(snils) = &p.snils
             && let Err(e) = Snils::parse(snils)
         {
-            self.report(
+            self.waiting.push((
                 catalogue::PERS_SNILS,
-                FileKind::Personal,
                 Finding {
                     code: RULE_F012,
                     element: "SNILS".into(),
@@ -498,7 +501,7 @@ impl Checker {
                     column: 1,
                     message: format!("SNILS of the patient: {e}"),
                 },
-            );
+            ));
         }
     }
 
@@ -509,6 +512,9 @@ impl Checker {
     #[must_use]
     pub fn finish(mut self, schema_refused: u64) -> Outcome {
         self.catalogue();
+        for (rule, finding) in std::mem::take(&mut self.waiting) {
+            self.report(rule, FileKind::Personal, finding);
+        }
         self.cross_file_rules();
         self.totals_rules(schema_refused);
         // What the decisions do not need goes before they are made.

@@ -551,8 +551,15 @@ fn files_in_either_order_give_the_same_outcome() {
     pers(&mut reversed, "8f3c2a10-5b7e-4d21-9a64-1e0c7b5d3f21").dr = Personal::new(d(1984, 3, 13));
     let mut g = fixture();
     pers(&mut g, "8f3c2a10-5b7e-4d21-9a64-1e0c7b5d3f21").dr = Personal::new(d(1984, 3, 13));
+    reversed.options.today = d(2026, 11, 1);
+    g.options.today = d(2026, 11, 1);
     let a = run(g);
     let b = run(reversed);
+    assert_eq!(
+        (a.rules_as_of, b.rules_as_of),
+        (d(2026, 1, 1), d(2026, 1, 1)),
+        "the account's period chooses the catalogue, whichever file comes first"
+    );
     assert_eq!(
         a.findings.len(),
         1,
