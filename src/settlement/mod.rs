@@ -39,7 +39,8 @@ pub struct PriorFilter {
 const CHUNK: usize = 500;
 
 /// Reads the cases of the packages that ended `accepted` or `partly_accepted` (only the rows
-/// of each package's final attempt) into an index, once.
+/// of each package's final attempt) into an index, once. A case whose stored decision
+/// (`case_decision`) refused it (OPLATA 2) was not paid and may come again: it is left out.
 pub fn load_prior_cases(conn: &mut DbConn, filter: &PriorFilter) -> QueryResult<PriorCaseIndex> {
     let packages: Vec<(String, i32)> = package::table
         .filter(package::status.eq_any(["accepted", "partly_accepted"]))
@@ -90,10 +91,19 @@ pub fn load_prior_cases(conn: &mut DbConn, filter: &PriorFilter) -> QueryResult<
             ))
             .order((package_case::package_id, package_case::n_zap))
             .load(conn)?;
+        let refused: std::collections::HashSet<(String, i64)> = case_decision::table
+            .filter(case_decision::package_id.eq_any(chunk.iter().copied()))
+            .filter(case_decision::oplata.eq(2))
+            .select((case_decision::package_id, case_decision::n_zap))
+            .load::<(String, i64)>(conn)?
+            .into_iter()
+            .collect();
         for (package_id, attempt, n_zap, idcase, id_pac, enp, code_mo, date_1, date_2, usl_ok) in
             rows
         {
-            if attempts.get(&package_id) != Some(&attempt) {
+            if attempts.get(&package_id) != Some(&attempt)
+                || refused.contains(&(package_id.clone(), n_zap))
+            {
                 continue;
             }
             index.add(

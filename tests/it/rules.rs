@@ -501,3 +501,66 @@ fn the_rules_protocol_and_the_insurer_file_of_a_small_account() {
     let text = encoding_rs::WINDOWS_1251.decode(&exported).0.into_owned();
     insta::assert_snapshot!("rules_insurer_file_sumv", text);
 }
+
+#[test]
+fn a_case_refused_before_may_come_again() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let package = write_package(dir.path(), &AccountsOptions::new(6, 3).unwrap()).unwrap();
+    let [h, _, zip] = &package.files;
+    let zaps = zaps(&h.path);
+    let mut conn = app.conn();
+    diesel::sql_query(
+        "INSERT INTO package (id, sender, channel, file_name, sha256, size_bytes, received_at, \
+         status, attempts) VALUES ('earlier', '750096', 'api', 'HM750096T75_25121.zip', 'ab', \
+         1, '2026-01-05 10:00:00', 'partly_accepted', 1)",
+    )
+    .execute(&mut *conn)
+    .unwrap();
+    for z in &zaps[..2] {
+        diesel::sql_query(format!(
+            "INSERT INTO package_case (package_id, attempt, n_zap, idcase, id_pac, enp, code_mo, \
+             date_1, date_2, usl_ok, sum_kopecks) VALUES ('earlier', 1, {}, {}, '{}', '{}', \
+             '{}', '{}', '{}', 3, 1)",
+            z.n_zap,
+            z.case.idcase,
+            z.pacient.id_pac,
+            z.pacient.enp.as_ref().unwrap().as_str(),
+            z.case.lpu,
+            z.case.date_z_1,
+            z.case.date_z_2
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+    }
+    // The earlier check refused the second case (OPLATA 2): it was not paid.
+    diesel::sql_query(
+        "INSERT INTO account_decision (package_id, territory, period, code_mo, plat, nschet, \
+         rules_as_of, decided_at, accepted, summav, summap, sank_mek, cases, paid, partly_paid, \
+         refused) VALUES ('earlier', '75', '2025-12', '750096', '75', '1', '2025-12-01', \
+         '2026-01-05 10:00:00', 1, 2, 1, 1, 2, 1, 0, 1)",
+    )
+    .execute(&mut *conn)
+    .unwrap();
+    for (n, oplata) in [(zaps[0].n_zap, 1), (zaps[1].n_zap, 2)] {
+        diesel::sql_query(format!(
+            "INSERT INTO case_decision (package_id, territory, period, n_zap, idcase, oplata, \
+             sumv, sump, sank, mtr) VALUES ('earlier', '75', '2025-12', {n}, {n}, {oplata}, 1, \
+             {}, {}, 0)",
+            i32::from(oplata == 1),
+            i32::from(oplata == 2)
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+    }
+    drop(conn);
+    let (_, outcome) = check(&app, &zip.path);
+    let paid_before: Vec<u64> = outcome
+        .findings
+        .iter()
+        .filter(|f| f.rule.id == "OMSH.00.0701")
+        .map(|f| f.finding.context.n_zap.unwrap())
+        .collect();
+    assert_eq!(paid_before, [zaps[0].n_zap]);
+    assert_eq!(outcome.findings.len(), 1, "{:#?}", outcome.findings);
+}
