@@ -19,6 +19,7 @@ pub mod notify;
 pub mod nsi;
 pub mod participants;
 pub mod registers;
+pub mod settlement;
 pub mod signature;
 pub mod telemetry;
 pub mod validate;

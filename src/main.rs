@@ -39,6 +39,11 @@ enum Command {
     /// Check exchange files (.xml) against the federal formats; exit 0 when all are accepted,
     /// 1 when any is refused, 2 when a file cannot be read.
     Validate(omshub::validate::cli::ValidateArgs),
+    /// The business-rule catalogue (ФЛК/МЭК).
+    Rules {
+        #[command(subcommand)]
+        command: omshub::validate::cli::RulesCommand,
+    },
     /// Synthetic exchange files for tests and benchmarks.
     Gen {
         #[command(subcommand)]
@@ -95,7 +100,13 @@ fn run(command: &Command, settings: Settings) -> anyhow::Result<ExitCode> {
         }
         Command::Validate(args) => {
             omshub::telemetry::init(&settings.log)?;
-            Ok(ExitCode::from(omshub::validate::cli::run(args)?))
+            Ok(ExitCode::from(omshub::settlement::validate_command(
+                args, &settings,
+            )?))
+        }
+        Command::Rules { command } => {
+            omshub::validate::cli::run_rules(command);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Gen { command } => omshub::r#gen::cli::run(command),
         Command::Registers { command } => {

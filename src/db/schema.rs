@@ -523,3 +523,46 @@ diesel::allow_tables_to_appear_in_same_query!(
     erz_insurance,
     erz_attachment,
 );
+
+// ---- decisions (src/settlement): the business rules' decisions per account and per case ----
+
+diesel::table! {
+    /// The decision on one checked account (issue 7).
+    account_decision (package_id) {
+        package_id -> Text,
+        territory -> Text,
+        period -> Text,
+        code_mo -> Text,
+        plat -> Nullable<Text>,
+        nschet -> Text,
+        rules_as_of -> Date,
+        decided_at -> Timestamp,
+        accepted -> Integer,
+        summav -> BigInt,
+        summap -> BigInt,
+        sank_mek -> BigInt,
+        cases -> BigInt,
+        paid -> BigInt,
+        partly_paid -> BigInt,
+        refused -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The decision on one case of a checked account: OPLATA, SUMP, the МЭК sanction.
+    case_decision (package_id, n_zap) {
+        package_id -> Text,
+        territory -> Text,
+        period -> Text,
+        n_zap -> BigInt,
+        idcase -> BigInt,
+        oplata -> Integer,
+        sumv -> BigInt,
+        sump -> BigInt,
+        sank -> BigInt,
+        s_osn -> Nullable<Integer>,
+        sl_ids -> Nullable<Text>,
+        rules -> Nullable<Text>,
+        mtr -> Integer,
+    }
+}

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{AccountsOptions, Defects, write_package};
+use super::{AccountsOptions, Defects, RuleDefects, write_package};
 use crate::domain::{MoCode, Period, TfomsCode};
 
 /// The `gen` subcommands.
@@ -29,6 +29,11 @@ pub enum GenCommand {
         /// 904 (`PR_NOV` 2), 905 (`N_ZAP` of the previous record).
         #[arg(long, value_name = "KIND=COUNT,...", default_value = "")]
         defects: String,
+        /// Business-rule defects to inject: NAME=COUNT,... with NAME one of sumv, enp, facet,
+        /// no-enp, duplicate, after-period, doctor, sex, id-pac, vidpom, setting, episode
+        /// (docs/RULES.md, "Generated defects").
+        #[arg(long, value_name = "NAME=COUNT,...", default_value = "")]
+        rule_defects: String,
         /// Code of the billing clinic (6 digits).
         #[arg(long, default_value = "750096")]
         mo: String,
@@ -52,6 +57,7 @@ pub fn run(command: &GenCommand) -> anyhow::Result<ExitCode> {
             out,
             seed,
             defects,
+            rule_defects,
             mo,
             tf,
             period,
@@ -61,6 +67,7 @@ pub fn run(command: &GenCommand) -> anyhow::Result<ExitCode> {
                 cases: *cases,
                 seed: *seed,
                 defects: Defects::parse(defects)?,
+                rule_defects: RuleDefects::parse(rule_defects)?,
                 mo: MoCode::parse(mo)?,
                 tf: TfomsCode::parse(tf)?,
                 period: Period::parse(period)?,

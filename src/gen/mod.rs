@@ -67,6 +67,142 @@ impl Defect {
     }
 }
 
+/// A defect of the business rules the generator can inject, named on the command line by
+/// [`RuleDefect::name`] and expected to give the findings of [`RuleDefect::rules`] (and the
+/// decision [`RuleDefect::oplata`]) and nothing else. Each takes a record of its own that
+/// fits it (a continuing patient, one or several episodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleDefect {
+    /// SUMV one kopeck more than the sum of `SUM_M` (SUMMAV follows, so it still adds up).
+    Sumv,
+    /// The ENP's check digit is wrong.
+    EnpCheck,
+    /// The ENP is valid but made for the other sex, so its facet disagrees with the L file.
+    EnpFacet,
+    /// VPOLIS 3 without ENP.
+    EnpMissing,
+    /// The case repeats the previous case of the same patient (new `N_ZAP` and IDCASE).
+    Duplicate,
+    /// `DATE_Z_2` is the day after the reporting period (before DSCHET).
+    AfterPeriod,
+    /// IDDOKT of a one-episode case has a wrong SNILS check number.
+    Doctor,
+    /// DS1 is a diagnosis of the other sex.
+    Sex,
+    /// `ID_PAC` of a continuing patient's case names no PERS.
+    IdPac,
+    /// VIDPOM 99, not in V008.
+    Vidpom,
+    /// RSLT 101, an inpatient result in an outpatient case.
+    Setting,
+    /// The second episode of a case with several has `DATE_1` after `DATE_2`: that episode is
+    /// refused, the rest paid (OPLATA 3).
+    Episode,
+}
+
+impl RuleDefect {
+    /// Every kind.
+    pub const ALL: [Self; 12] = [
+        Self::Sumv,
+        Self::EnpCheck,
+        Self::EnpFacet,
+        Self::EnpMissing,
+        Self::Duplicate,
+        Self::AfterPeriod,
+        Self::Doctor,
+        Self::Sex,
+        Self::IdPac,
+        Self::Vidpom,
+        Self::Setting,
+        Self::Episode,
+    ];
+
+    /// The name on the command line.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sumv => "sumv",
+            Self::EnpCheck => "enp",
+            Self::EnpFacet => "facet",
+            Self::EnpMissing => "no-enp",
+            Self::Duplicate => "duplicate",
+            Self::AfterPeriod => "after-period",
+            Self::Doctor => "doctor",
+            Self::Sex => "sex",
+            Self::IdPac => "id-pac",
+            Self::Vidpom => "vidpom",
+            Self::Setting => "setting",
+            Self::Episode => "episode",
+        }
+    }
+
+    /// The ids of the rules it breaks (docs/RULES.md).
+    #[must_use]
+    pub fn rules(self) -> &'static [&'static str] {
+        match self {
+            Self::Sumv => &["H_0600/05500"],
+            Self::EnpCheck => &["OMSH.00.0501"],
+            Self::EnpFacet => &["OMSH.00.0502"],
+            Self::EnpMissing => &["H_0500/03101"],
+            Self::Duplicate => &["003K.00.0410"],
+            Self::AfterPeriod => &["OMSH.00.0403"],
+            Self::Doctor => &["OMSH.00.0503"],
+            Self::Sex => &["003K.00.0630"],
+            Self::IdPac => &["OMSH.00.0504"],
+            Self::Vidpom => &["OMSH.00.0102"],
+            Self::Setting => &["OMSH.00.0601"],
+            Self::Episode => &["OMSH.00.0402"],
+        }
+    }
+
+    /// The decision the case gets: 2 refused, 3 partly paid.
+    #[must_use]
+    pub fn oplata(self) -> u8 {
+        if self == Self::Episode { 3 } else { 2 }
+    }
+}
+
+/// How many rule defects of each kind to inject: `NAME=COUNT,...` (`sumv=2,duplicate=1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleDefects(BTreeMap<RuleDefect, u64>);
+
+impl RuleDefects {
+    /// Parses `NAME=COUNT` pairs separated by commas; an empty string is none.
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        let mut counts = BTreeMap::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((name, count)) = part.split_once('=') else {
+                bail!("rule defect `{part}`: expected NAME=COUNT, e.g. sumv=3");
+            };
+            let Some(kind) = RuleDefect::ALL
+                .into_iter()
+                .find(|d| d.name() == name.trim())
+            else {
+                let names: Vec<_> = RuleDefect::ALL.iter().map(|d| d.name()).collect();
+                bail!("rule defect `{name}` is unknown; use {}", names.join(", "));
+            };
+            let count: u64 = count
+                .trim()
+                .parse()
+                .with_context(|| format!("defect count `{count}` is not a number"))?;
+            *counts.entry(kind).or_insert(0) += count;
+        }
+        Ok(Self(counts))
+    }
+
+    /// The number of defects of `kind`.
+    #[must_use]
+    pub fn count(&self, kind: RuleDefect) -> u64 {
+        self.0.get(&kind).copied().unwrap_or(0)
+    }
+
+    /// The number of defects of all kinds.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+}
+
 /// How many defects of each kind to inject: parsed from `KIND=COUNT,...` (`902=3,905=2`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Defects(BTreeMap<Defect, u64>);
@@ -134,6 +270,9 @@ pub struct AccountsOptions {
     pub seed: u64,
     /// Defects to inject, each at a different record.
     pub defects: Defects,
+    /// Business-rule defects to inject, each at a different record (and apart from
+    /// `defects`).
+    pub rule_defects: RuleDefects,
     /// The clinic that bills (`CODE_MO`, LPU).
     pub mo: MoCode,
     /// The territorial fund the account goes to.
@@ -152,6 +291,7 @@ impl AccountsOptions {
             cases,
             seed,
             defects: Defects::default(),
+            rule_defects: RuleDefects::default(),
             mo: MoCode::parse("750096")?,
             tf: TfomsCode::parse("75")?,
             period: Period::new(2026, 1)?,
@@ -219,6 +359,8 @@ pub struct Package {
     pub files: [WrittenFile; 3],
     /// SCHET/SUMMAV.
     pub total: Money,
+    /// The records that carry a rule defect: (`N_ZAP`, kind), in file order.
+    pub rule_defects: Vec<(u64, RuleDefect)>,
 }
 
 /// Checks the options before anything is written.
@@ -226,10 +368,11 @@ fn check(options: &AccountsOptions) -> anyhow::Result<()> {
     if !(1..=99_999_999).contains(&options.cases) {
         bail!("--cases must be between 1 and 99999999 (N_ZAP is N(8))");
     }
-    let total = options.defects.total();
+    let total = options.defects.total() + 2 * options.rule_defects.total();
     if total > options.cases {
         bail!(
-            "{total} defects need {total} different records, but there are only {} cases",
+            "the defects need up to {total} different records (a rule defect may keep a \
+             neighbour free), but there are only {} cases",
             options.cases
         );
     }

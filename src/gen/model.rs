@@ -434,6 +434,12 @@ impl Case {
         })
     }
 
+    /// The number of episodes of case `index` (it does not depend on the patient).
+    pub(super) fn episode_count(seed: u64, index: u64, period: Period) -> anyhow::Result<usize> {
+        let birth = date(1980, 1, 1)?;
+        Ok(Self::generate(seed, index, period, birth)?.episodes.len())
+    }
+
     /// SUMV = Σ `SUM_M`.
     pub(super) fn sum(&self) -> Money {
         Money::from_kopecks(self.episodes.iter().map(|e| e.sum().kopecks()).sum())

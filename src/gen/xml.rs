@@ -15,8 +15,8 @@ use chrono::{Days, NaiveDate};
 
 use super::model::{Case, Patient, years_between};
 use super::rng::{DEFECTS, Rng};
-use super::{AccountsOptions, Defect, Defects, Package, WrittenFile, check, paths};
-use crate::domain::{Money, Okato, Territory, territory};
+use super::{AccountsOptions, Defect, Defects, Package, RuleDefect, WrittenFile, check, paths};
+use crate::domain::{Enp, Money, Okato, Sex, Territory, territory};
 
 /// An XML file being written: a reused text buffer over a windows-1251 byte stream.
 struct XmlOut {
@@ -102,12 +102,90 @@ fn plan(options: &AccountsOptions) -> BTreeMap<u64, Defect> {
     chosen
 }
 
+/// What a record carries: a defect of the schema, a defect of the rules, or nothing on
+/// purpose (the case a duplicate repeats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Planned {
+    Rule(RuleDefect),
+    Keep,
+}
+
+/// The records that carry a rule defect, apart from `taken` (the schema defects): each kind on
+/// records that fit it.
+fn plan_rules(
+    options: &AccountsOptions,
+    taken: &BTreeMap<u64, Defect>,
+) -> anyhow::Result<BTreeMap<u64, Planned>> {
+    let mut r = Rng::stream(options.seed, DEFECTS, 1);
+    let mut chosen: BTreeMap<u64, Planned> = BTreeMap::new();
+    let free = |chosen: &BTreeMap<u64, Planned>, at: u64| {
+        !taken.contains_key(&at) && !chosen.contains_key(&at)
+    };
+    for kind in RuleDefect::ALL {
+        for _ in 0..options.rule_defects.count(kind) {
+            let mut tries = 0u64;
+            loop {
+                tries += 1;
+                anyhow::ensure!(
+                    tries < 100_000,
+                    "no record fits another rule defect {} among {} cases",
+                    kind.name(),
+                    options.cases
+                );
+                let at = r.below(options.cases);
+                if !free(&chosen, at) {
+                    continue;
+                }
+                let continuing = at > 0 && !Case::new_patient(options.seed, at);
+                let fits = match kind {
+                    RuleDefect::Duplicate => continuing && free(&chosen, at - 1),
+                    RuleDefect::IdPac => continuing,
+                    RuleDefect::Doctor => {
+                        Case::episode_count(options.seed, at, options.period)? == 1
+                    }
+                    RuleDefect::Episode => {
+                        Case::episode_count(options.seed, at, options.period)? >= 2
+                    }
+                    _ => true,
+                };
+                if fits {
+                    chosen.insert(at, Planned::Rule(kind));
+                    if kind == RuleDefect::Duplicate {
+                        chosen.insert(at - 1, Planned::Keep);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// The rule defect of record `index`, if any.
+fn rule_at(rules: &BTreeMap<u64, Planned>, index: u64) -> Option<RuleDefect> {
+    match rules.get(&index) {
+        Some(Planned::Rule(kind)) => Some(*kind),
+        _ => None,
+    }
+}
+
 /// Generates the cases of `options` one at a time, with the patient of each.
 struct Cases<'a> {
     options: &'a AccountsOptions,
     index: u64,
     patients: u64,
     patient: Option<Patient>,
+    /// Dates and first profile of the current patient's cases.
+    seen: Vec<(NaiveDate, NaiveDate, u16)>,
+}
+
+/// What makes two cases of one patient the same case to the rules (003K.00.0410).
+fn case_key(case: &Case) -> (NaiveDate, NaiveDate, u16) {
+    (
+        case.begin,
+        case.end,
+        case.episodes.first().map_or(0, |e| e.profile.profil),
+    )
 }
 
 impl<'a> Cases<'a> {
@@ -117,22 +195,48 @@ impl<'a> Cases<'a> {
             index: 0,
             patients: 0,
             patient: None,
+            seen: Vec::new(),
         }
     }
 
-    /// The next case and whether its patient is new, or `None` after the last.
-    fn next_case(&mut self) -> anyhow::Result<Option<(Case, bool)>> {
+    fn new_patient(&mut self) -> anyhow::Result<()> {
+        let o = self.options;
+        self.patient = Some(Patient::generate(o.seed, self.patients, &o.tf, o.period)?);
+        self.patients += 1;
+        self.seen.clear();
+        Ok(())
+    }
+
+    /// The next case and whether its patient is new, or `None` after the last. A duplicate
+    /// (`rules`) repeats the case before it; any other case that would repeat an earlier case
+    /// of its patient goes to a new patient instead, so no duplicate is made by chance.
+    fn next_case(
+        &mut self,
+        rules: &BTreeMap<u64, Planned>,
+    ) -> anyhow::Result<Option<(Case, bool)>> {
         let o = self.options;
         if self.index >= o.cases {
             return Ok(None);
         }
-        let new = Case::new_patient(o.seed, self.index);
+        let mut new = Case::new_patient(o.seed, self.index);
         if new || self.patient.is_none() {
-            self.patient = Some(Patient::generate(o.seed, self.patients, &o.tf, o.period)?);
-            self.patients += 1;
+            self.new_patient()?;
         }
         let birth = self.patient.as_ref().map_or(NaiveDate::MIN, |p| p.birth);
-        let case = Case::generate(o.seed, self.index, o.period, birth)?;
+        let duplicate = rule_at(rules, self.index) == Some(RuleDefect::Duplicate);
+        let source = if duplicate {
+            self.index - 1
+        } else {
+            self.index
+        };
+        let mut case = Case::generate(o.seed, source, o.period, birth)?;
+        if !duplicate && self.seen.contains(&case_key(&case)) {
+            self.new_patient()?;
+            new = true;
+            let birth = self.patient.as_ref().map_or(NaiveDate::MIN, |p| p.birth);
+            case = Case::generate(o.seed, source, o.period, birth)?;
+        }
+        self.seen.push(case_key(&case));
         self.index += 1;
         Ok(Some((case, new)))
     }
@@ -146,16 +250,19 @@ impl<'a> Cases<'a> {
 pub fn write_package(dir: &Path, options: &AccountsOptions) -> anyhow::Result<Package> {
     check(options)?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let defects = plan(options);
+    let rules = plan_rules(options, &defects)?;
     // First pass: SUMMAV comes before the records, so add up the cases without writing.
     let mut total = Money::ZERO;
     let mut cases = Cases::new(options);
-    while let Some((case, _)) = cases.next_case()? {
+    let mut index = 0;
+    while let Some((case, _)) = cases.next_case(&rules)? {
         total = total
-            .checked_add(case.sum())
+            .checked_add(sumv(&case, rule_at(&rules, index)))
             .context("the account total overflows")?;
+        index += 1;
     }
     let [h_path, l_path, zip_path] = paths(dir, options);
-    let defects = plan(options);
     let okato = territory(&options.tf)
         .map(Territory::okato)
         .with_context(|| format!("territory {} is unknown", options.tf))?;
@@ -168,24 +275,28 @@ pub fn write_package(dir: &Path, options: &AccountsOptions) -> anyhow::Result<Pa
     let mut persons = 0;
     let mut last_n_zap = 0;
     let mut index = 0;
-    while let Some((case, new)) = cases.next_case()? {
+    let mut rule_defects = Vec::new();
+    while let Some((case, new)) = cases.next_case(&rules)? {
         let patient = cases.patient()?;
         let defect = defects.get(&index).copied();
+        let rule = rule_at(&rules, index);
         let n_zap = if defect == Some(Defect::DuplicateKey) {
             last_n_zap
         } else {
             index + 1
         };
         last_n_zap = n_zap;
+        if let Some(kind) = rule {
+            rule_defects.push((n_zap, kind));
+        }
         zap(
             &mut h,
             options,
             &okato,
-            n_zap,
-            index + 1,
+            (n_zap, index + 1),
             patient,
             &case,
-            defect,
+            (defect, rule),
         );
         h.flush_text()?;
         if new {
@@ -226,7 +337,32 @@ pub fn write_package(dir: &Path, options: &AccountsOptions) -> anyhow::Result<Pa
             },
         ],
         total,
+        rule_defects,
     })
+}
+
+/// SUMV as written: one kopeck more for [`RuleDefect::Sumv`].
+fn sumv(case: &Case, rule: Option<RuleDefect>) -> Money {
+    let sum = case.sum();
+    if rule == Some(RuleDefect::Sumv) {
+        Money::from_kopecks(sum.kopecks() + 1)
+    } else {
+        sum
+    }
+}
+
+/// The SNILS text with its check number changed.
+fn broken_snils(snils: &str) -> String {
+    let (body, check) = snils.split_at(snils.len() - 2);
+    let check: u32 = check.parse().unwrap_or(0);
+    format!("{body}{:02}", (check + 1) % 100)
+}
+
+/// The ENP text with its check digit changed.
+fn broken_enp(enp: &str) -> String {
+    let (body, check) = enp.split_at(enp.len() - 1);
+    let check: u32 = check.parse().unwrap_or(0);
+    format!("{body}{}", (check + 1) % 10)
 }
 
 const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"windows-1251\"?>\n";
@@ -273,16 +409,15 @@ fn header_l(l: &mut XmlOut, o: &AccountsOptions, issued: NaiveDate) {
     l.close(1, "ZGLV");
 }
 
-#[expect(clippy::too_many_arguments, reason = "one record's parts, all needed")]
+#[expect(clippy::too_many_lines, reason = "one record, element by element")]
 fn zap(
     h: &mut XmlOut,
     o: &AccountsOptions,
     okato: &Okato,
-    n_zap: u64,
-    idcase: u64,
+    (n_zap, idcase): (u64, u64),
     p: &Patient,
     case: &Case,
-    defect: Option<Defect>,
+    (defect, rule): (Option<Defect>, Option<RuleDefect>),
 ) {
     h.open(1, "ZAP");
     h.el(2, "N_ZAP", n_zap);
@@ -296,9 +431,31 @@ fn zap(
         },
     );
     h.open(2, "PACIENT");
-    h.el(3, "ID_PAC", &p.id);
+    if rule == Some(RuleDefect::IdPac) {
+        h.el(
+            3,
+            "ID_PAC",
+            format_args!("00000000-0000-4000-8000-{n_zap:012x}"),
+        );
+    } else {
+        h.el(3, "ID_PAC", &p.id);
+    }
     h.el(3, "VPOLIS", 3);
-    h.el(3, "ENP", &p.enp);
+    match rule {
+        Some(RuleDefect::EnpMissing) => {}
+        Some(RuleDefect::EnpCheck) => h.el(3, "ENP", broken_enp(&p.enp.to_string())),
+        Some(RuleDefect::EnpFacet) => {
+            let other = match p.sex {
+                Sex::Male => Sex::Female,
+                Sex::Female => Sex::Male,
+            };
+            match Enp::generate(&o.tf, p.birth, other, p.enp.serial()) {
+                Ok(enp) => h.el(3, "ENP", &enp),
+                Err(_) => h.el(3, "ENP", &p.enp),
+            }
+        }
+        _ => h.el(3, "ENP", &p.enp),
+    }
     h.el(3, "ST_OKATO", okato);
     h.el(3, "SMO", &p.smo);
     if let Some(inv) = case.inv {
@@ -309,17 +466,28 @@ fn zap(
     h.open(2, "Z_SL");
     h.el(3, "IDCASE", idcase);
     h.el(3, "USL_OK", 3);
-    h.el(3, "VIDPOM", case.vidpom);
+    if rule == Some(RuleDefect::Vidpom) {
+        h.el(3, "VIDPOM", 99);
+    } else {
+        h.el(3, "VIDPOM", case.vidpom);
+    }
     h.el(3, "FOR_POM", case.for_pom);
     h.el(3, "LPU", &o.mo);
     if defect == Some(Defect::WrongOrder) {
         h.el(3, "DATE_Z_2", case.end);
         h.el(3, "DATE_Z_1", case.begin);
+    } else if rule == Some(RuleDefect::AfterPeriod) {
+        h.el(3, "DATE_Z_1", case.begin);
+        h.el(3, "DATE_Z_2", o.period.last_day() + Days::new(1));
     } else {
         h.el(3, "DATE_Z_1", case.begin);
         h.el(3, "DATE_Z_2", case.end);
     }
-    h.el(3, "RSLT", case.rslt);
+    if rule == Some(RuleDefect::Setting) {
+        h.el(3, "RSLT", 101);
+    } else {
+        h.el(3, "RSLT", case.rslt);
+    }
     h.el(3, "ISHOD", case.ishod);
     let lpu_1 = format!("{}01", o.mo);
     for (i, e) in case.episodes.iter().enumerate() {
@@ -343,14 +511,24 @@ fn zap(
         }
         if first && defect == Some(Defect::BadFormat) {
             h.el(4, "DATE_1", format_args!("{}-02-30", o.period.year()));
+        } else if i == 1 && rule == Some(RuleDefect::Episode) {
+            h.el(4, "DATE_1", e.end + Days::new(1));
         } else {
             h.el(4, "DATE_1", e.begin);
         }
         h.el(4, "DATE_2", e.end);
-        h.el(4, "DS1", e.ds1);
+        if first && rule == Some(RuleDefect::Sex) {
+            h.el(4, "DS1", if p.sex == Sex::Male { "N95.1" } else { "N40" });
+        } else {
+            h.el(4, "DS1", e.ds1);
+        }
         h.el(4, "PRVS", profile.prvs);
         h.el(4, "VERS_SPEC", "V021");
-        h.el(4, "IDDOKT", &e.doctor);
+        if first && rule == Some(RuleDefect::Doctor) {
+            h.el(4, "IDDOKT", broken_snils(&e.doctor.to_string()));
+        } else {
+            h.el(4, "IDDOKT", &e.doctor);
+        }
         h.el(4, "SUM_M", e.sum());
         for (k, s) in e.services.iter().enumerate() {
             h.open(4, "USL");
@@ -377,7 +555,7 @@ fn zap(
         h.close(3, "SL");
     }
     h.el(3, "IDSP", case.idsp);
-    h.el(3, "SUMV", case.sum());
+    h.el(3, "SUMV", sumv(case, rule));
     h.close(2, "Z_SL");
     h.close(1, "ZAP");
 }

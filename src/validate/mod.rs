@@ -17,6 +17,7 @@ pub mod cli;
 pub mod package;
 pub mod protocol;
 pub mod records;
+pub mod rules;
 pub mod schema;
 pub mod simple;
 

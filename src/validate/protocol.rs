@@ -2,11 +2,15 @@
 //! `PR` per finding with its F012 code, element, value, parent and record keys, in
 //! windows-1251, valid against `schemas/flk_p/1.0/FLK_P.xsd`.
 //!
+//! Business-rule findings follow the schema findings with their rule id as OSHIB
+//! ([`write_flk_with_rules`]).
+//!
 //! Written by `omshub validate --format flk` and, later, by intake for every package; the
 //! protocols of a ZIP package are put together by `package::PackageReport::protocols`.
 
 use std::fmt::Write as _;
 
+use super::rules::{RuleFinding, Severity};
 use super::{FileReport, Finding};
 
 /// The protocol's file name: `V` + the source file name without its extension.
@@ -70,8 +74,13 @@ fn element(out: &mut String, indent: &str, name: &str, value: Option<String>) {
 }
 
 fn pr(out: &mut String, f: &Finding, nschet: Option<&str>) {
+    pr_as(out, f, nschet, &f.code.to_string(), f012_text(f.code));
+}
+
+/// One PR with `oshib` as its code and `title` opening its comment.
+fn pr_as(out: &mut String, f: &Finding, nschet: Option<&str>, oshib: &str, title: &str) {
     out.push_str("  <PR>\n");
-    element(out, "    ", "OSHIB", Some(f.code.to_string()));
+    element(out, "    ", "OSHIB", Some(oshib.to_owned()));
     element(out, "    ", "IM_POL", fit(&f.element, 20));
     element(
         out,
@@ -113,17 +122,11 @@ fn pr(out: &mut String, f: &Finding, nschet: Option<&str>) {
     );
     let comment = if f.line == 0 {
         // A finding of a package, not inside a file.
-        format!("{}: {}", f012_text(f.code), f.message)
+        format!("{title}: {}", f.message)
     } else if f.element.is_empty() {
-        format!("{} (строка {}): {}", f012_text(f.code), f.line, f.message)
+        format!("{title} (строка {}): {}", f.line, f.message)
     } else {
-        format!(
-            "{}: {} (строка {}): {}",
-            f012_text(f.code),
-            f.element,
-            f.line,
-            f.message
-        )
+        format!("{title}: {} (строка {}): {}", f.element, f.line, f.message)
     };
     element(out, "    ", "COMMENT", fit(&comment, 250));
     out.push_str("  </PR>\n");
@@ -133,6 +136,14 @@ fn pr(out: &mut String, f: &Finding, nschet: Option<&str>) {
 /// as character references, so the text survives.
 #[must_use]
 pub fn write_flk(report: &FileReport) -> Vec<u8> {
+    write_flk_with_rules(report, &[])
+}
+
+/// The protocol of `report` followed by the findings of the business rules in that file
+/// (`rules`, in their order): OSHIB is the rule id (`003K.00.0410`); a warning has no `BAS_EL`,
+/// so the receiver does not read it as a refusal (formats.md 2.1).
+#[must_use]
+pub fn write_flk_with_rules(report: &FileReport, rules: &[RuleFinding]) -> Vec<u8> {
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"windows-1251\"?>\n<FLK_P>\n");
     let source = stem(&report.file);
     element(
@@ -144,6 +155,18 @@ pub fn write_flk(report: &FileReport) -> Vec<u8> {
     element(&mut xml, "  ", "FNAME_I", fit(source, 30));
     for f in &report.findings {
         pr(&mut xml, f, report.nschet.as_deref());
+    }
+    for r in rules {
+        let mut f = r.finding.clone();
+        if r.rule.severity == Severity::Warning {
+            f.parent = None;
+        }
+        let title = match r.rule.severity {
+            Severity::File => "Счёт отклонён (МЭК)",
+            Severity::Record => "Случай отклонён (МЭК)",
+            Severity::Warning => "Предупреждение (МЭК)",
+        };
+        pr_as(&mut xml, &f, report.nschet.as_deref(), r.rule.id, title);
     }
     xml.push_str("</FLK_P>\n");
     let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(&xml);

@@ -29,6 +29,8 @@ mod records;
 #[cfg(test)]
 mod registers;
 #[cfg(test)]
+mod rules;
+#[cfg(test)]
 mod schemas;
 #[cfg(test)]
 mod signature;

@@ -10,10 +10,9 @@
 
 use chrono::NaiveDate;
 
-use super::tree::{Cx, El, Recorder};
-use super::{Personal, Summary};
+use super::Personal;
+use super::tree::{Builder, Cx, El, Family};
 use crate::domain::{Decimal, Money, Period, PeriodError};
-use crate::validate::schema::Sink;
 
 /// Заголовок файла (ZGLV) of an account file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -617,81 +616,56 @@ pub enum AccountItem {
     Record(Box<Zap>),
 }
 
-/// Builds the items of an account file as the check streams past and hands each clean one to
-/// its consumer (a [`Sink`]; see the module `records`).
-pub struct AccountBuilder<'a> {
-    recorder: Recorder,
-    on_item: Box<dyn FnMut(AccountItem) + Send + 'a>,
-}
+/// What an account file makes of the children of its root (see [`AccountBuilder`]).
+#[derive(Debug, Default)]
+pub struct Accounts;
 
-impl<'a> AccountBuilder<'a> {
+/// Builds the items of an account file as the check streams past and hands each clean one to
+/// its consumer (a [`Sink`](crate::validate::schema::Sink); see the module `records`).
+pub type AccountBuilder<'a> = Builder<'a, Accounts>;
+
+impl<'a> Builder<'a, Accounts> {
     /// A builder handing each item to `on_item`.
     pub fn new(on_item: impl FnMut(AccountItem) + Send + 'a) -> Self {
-        Self {
-            recorder: Recorder::default(),
-            on_item: Box::new(on_item),
-        }
-    }
-
-    /// The counts, once the check has ended.
-    #[must_use]
-    pub fn finish(mut self) -> Summary {
-        self.recorder.finish(|name| name == "ZAP")
+        Self::with_family(Accounts, on_item)
     }
 }
 
-impl Sink for AccountBuilder<'_> {
-    fn open(&mut self, name: &'static str, depth: usize, line: u64) {
-        self.recorder.open(name, depth, line);
+impl Family for Accounts {
+    type Item = AccountItem;
+
+    fn is_record(&self, name: &str) -> bool {
+        name == "ZAP"
     }
 
-    fn value(&mut self, _name: &'static str, value: &str) {
-        self.recorder.value(value);
-    }
-
-    fn close(&mut self, _name: &'static str, _depth: usize) {
-        self.recorder.close();
-    }
-
-    fn item(&mut self, name: &'static str, findings: u64) {
-        if !self.recorder.ended(name == "ZAP", findings) {
-            return;
-        }
-        let Some(root) = self.recorder.root() else {
-            return;
-        };
-        let mut cx = Cx::default();
-        let item = match name {
+    fn build(&mut self, name: &'static str, root: El<'_>, cx: &mut Cx) -> Option<AccountItem> {
+        Some(match name {
             "ZGLV" => {
-                let mut h = header(root, &mut cx);
+                let mut h = header(root, cx);
                 h.other = std::mem::take(&mut cx.other);
                 AccountItem::Header(h)
             }
             "SCHET" => {
-                let mut a = account(root, &mut cx);
+                let mut a = account(root, cx);
                 a.other = std::mem::take(&mut cx.other);
                 AccountItem::Account(a)
             }
             "ZAP" => {
-                let mut z = zap(root, &mut cx);
+                let mut z = zap(root, cx);
                 z.other = std::mem::take(&mut cx.other);
                 AccountItem::Record(Box::new(z))
             }
-            _ => return,
-        };
-        self.recorder.summary.unplaced += count(&item);
-        (self.on_item)(item);
+            _ => return None,
+        })
     }
-}
 
-/// Values an item keeps in `other`.
-fn count(item: &AccountItem) -> u64 {
-    let n = match item {
-        AccountItem::Header(h) => h.other.len(),
-        AccountItem::Account(a) => a.other.len(),
-        AccountItem::Record(z) => z.other.len(),
-    };
-    u64::try_from(n).unwrap_or(u64::MAX)
+    fn unplaced(item: &AccountItem) -> usize {
+        match item {
+            AccountItem::Header(h) => h.other.len(),
+            AccountItem::Account(a) => a.other.len(),
+            AccountItem::Record(z) => z.other.len(),
+        }
+    }
 }
 
 fn header(el: El<'_>, cx: &mut Cx) -> AccountHeader {

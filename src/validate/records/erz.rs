@@ -11,10 +11,9 @@
 
 use chrono::NaiveDate;
 
-use super::tree::{Cx, El, Recorder};
-use super::{Personal, Summary};
+use super::Personal;
+use super::tree::{Builder, Cx, El, Family};
 use crate::domain::Sex;
-use crate::validate::schema::Sink;
 
 /// Which ERZ list a file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -554,94 +553,93 @@ pub enum ErzItem {
     Record(ErzRecord),
 }
 
-/// Builds the items of an ERZ list as the check streams past (a [`Sink`]).
-pub struct ErzBuilder<'a> {
-    recorder: Recorder,
+/// What an ERZ list makes of the children of its root (see [`ErzBuilder`]): the header
+/// fields gathered into one [`ErzHeader`], handed on before the first record (or at the end of
+/// a list without records) unless a field of it was refused.
+#[derive(Debug)]
+pub struct ErzLists {
     list: ErzList,
     header: Option<ErzHeader>,
     /// A header field had a finding: the header is not handed on.
     header_refused: bool,
-    on_item: Box<dyn FnMut(ErzItem) + Send + 'a>,
 }
 
-impl<'a> ErzBuilder<'a> {
+/// Builds the items of an ERZ list as the check streams past (a
+/// [`Sink`](crate::validate::schema::Sink)).
+pub type ErzBuilder<'a> = Builder<'a, ErzLists>;
+
+impl<'a> Builder<'a, ErzLists> {
     /// A builder for `list`, handing each item to `on_item`.
     pub fn new(list: ErzList, on_item: impl FnMut(ErzItem) + Send + 'a) -> Self {
-        Self {
-            recorder: Recorder::default(),
-            list,
-            header: Some(ErzHeader::new(list)),
-            header_refused: false,
-            on_item: Box::new(on_item),
-        }
-    }
-
-    /// The counts, once the check has ended (a list without records hands its header on
-    /// here).
-    #[must_use]
-    pub fn finish(mut self) -> Summary {
-        self.send_header();
-        let record = self.list.record();
-        self.recorder.finish(|name| name == record)
-    }
-
-    /// Hands the header on, once, unless a field of it was refused.
-    fn send_header(&mut self) {
-        if let Some(header) = self.header.take()
-            && !self.header_refused
-        {
-            self.recorder.summary.unplaced += u64::try_from(header.other.len()).unwrap_or(0);
-            (self.on_item)(ErzItem::Header(header));
-        }
+        Self::with_family(
+            ErzLists {
+                list,
+                header: Some(ErzHeader::new(list)),
+                header_refused: false,
+            },
+            on_item,
+        )
     }
 }
 
-impl Sink for ErzBuilder<'_> {
-    fn open(&mut self, name: &'static str, depth: usize, line: u64) {
-        if depth == 1 && name == self.list.record() {
-            self.send_header();
+impl ErzLists {
+    /// The header, once, unless a field of it was refused.
+    fn take_header(&mut self) -> Option<ErzItem> {
+        let header = self.header.take()?;
+        (!self.header_refused).then_some(ErzItem::Header(header))
+    }
+}
+
+impl Family for ErzLists {
+    type Item = ErzItem;
+
+    fn is_record(&self, name: &str) -> bool {
+        name == self.list.record()
+    }
+
+    fn starting(&mut self, name: &'static str) -> Option<ErzItem> {
+        if self.is_record(name) {
+            self.take_header()
+        } else {
+            None
         }
-        self.recorder.open(name, depth, line);
     }
 
-    fn value(&mut self, _name: &'static str, value: &str) {
-        self.recorder.value(value);
+    fn refused(&mut self, is_record: bool) {
+        self.header_refused |= !is_record;
     }
 
-    fn close(&mut self, _name: &'static str, _depth: usize) {
-        self.recorder.close();
+    fn ending(&mut self) -> Option<ErzItem> {
+        self.take_header()
     }
 
-    fn item(&mut self, name: &'static str, findings: u64) {
-        let is_record = name == self.list.record();
-        if !self.recorder.ended(is_record, findings) {
-            self.header_refused |= !is_record;
-            return;
-        }
-        let Some(root) = self.recorder.root() else {
-            return;
-        };
-        let mut cx = Cx::default();
-        if !is_record {
+    fn build(&mut self, name: &'static str, root: El<'_>, cx: &mut Cx) -> Option<ErzItem> {
+        if !self.is_record(name) {
             if let Some(header) = &mut self.header {
-                header_field(root, header, &mut cx);
+                header_field(root, header, cx);
                 header.other.append(&mut cx.other);
             } else {
-                // A header field after the records: no schema allows one; keep it counted.
+                // A header field after the records: no schema allows one; it stays in `cx`,
+                // counted as unplaced.
                 cx.unplaced(root);
-                self.recorder.summary.unplaced += u64::try_from(cx.other.len()).unwrap_or(0);
             }
-            return;
+            return None;
         }
         let record = match self.list {
-            ErzList::Oplist => ErzRecord::Op(Box::new(operation(root, &mut cx))),
-            ErzList::Replist => ErzRecord::Rep(Box::new(reply(root, &mut cx))),
-            ErzList::Reclist => ErzRecord::Rec(Box::new(correction(root, &mut cx))),
-            ErzList::Stoplist => ErzRecord::Stop(Box::new(deregistration(root, &mut cx))),
-            ErzList::Conflictlist => ErzRecord::Conflict(Box::new(conflict(root, &mut cx))),
+            ErzList::Oplist => ErzRecord::Op(Box::new(operation(root, cx))),
+            ErzList::Replist => ErzRecord::Rep(Box::new(reply(root, cx))),
+            ErzList::Reclist => ErzRecord::Rec(Box::new(correction(root, cx))),
+            ErzList::Stoplist => ErzRecord::Stop(Box::new(deregistration(root, cx))),
+            ErzList::Conflictlist => ErzRecord::Conflict(Box::new(conflict(root, cx))),
         };
-        self.recorder.summary.unplaced += u64::try_from(record.other().len()).unwrap_or(0);
-        (self.on_item)(ErzItem::Record(record));
+        Some(ErzItem::Record(record))
+    }
+
+    fn unplaced(item: &ErzItem) -> usize {
+        match item {
+            ErzItem::Header(h) => h.other.len(),
+            ErzItem::Record(r) => r.other().len(),
+        }
     }
 }
 

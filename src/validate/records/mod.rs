@@ -13,9 +13,10 @@
 //! - this module: [`read`], which checks one file and picks the builder by its schema;
 //!   [`Item`]; [`Summary`]; [`Personal`], the wrapper that keeps personal data out of `Debug`.
 //!
-//! Each builder is a [`Sink`]: it records the elements of the current item in a small flat
-//! tree (reused from item to item) and, when the check reports the item clean, converts it and
-//! calls the consumer. Only the item under construction is held, so memory does not grow with
+//! The three builders are one generic [`Builder`] (a [`Sink`]) over a family (`Accounts`,
+//! `Persons`, `ErzLists`): it records the elements of the current item in a small flat tree
+//! (reused from item to item) and, when the check reports the item clean, has the family
+//! convert it and calls the consumer. Only the item under construction is held, so memory does not grow with
 //! the file. The check runs on a second thread when `Limits::pipelined` is on, so builders and
 //! consumers are `Send`; the consumer may borrow from the caller (the thread is scoped).
 //! Called by intake and the business rules; docs/VALIDATION.md, "Typed records", says what is
@@ -31,17 +32,18 @@ use std::io::Read;
 use std::ops::Deref;
 
 pub use account::{
-    Account, AccountBuilder, AccountHeader, AccountItem, AccountRef, Case, Consilium,
+    Account, AccountBuilder, AccountHeader, AccountItem, AccountRef, Accounts, Case, Consilium,
     Contraindication, Dose, Drug, Episode, KsgCoefficient, KsgKpg, MedicalDevice, Oncology,
     OncologyDiagnostic, OncologyDrug, OncologyService, Patient, Performer, Prescription, Referral,
     Sanction, ScreeningDiagnosis, Service, Zap,
 };
 pub use erz::{
     Address, Attachment, Biometrics, Conflict, Correction, Deregistration, Document, ErzBuilder,
-    ErzHeader, ErzItem, ErzList, ErzRecord, FederalStatus, Insurance, Operation, Person, Policy,
-    PolicyOrder, PreviousPerson, Reply, Representative, Visit,
+    ErzHeader, ErzItem, ErzList, ErzLists, ErzRecord, FederalStatus, Insurance, Operation, Person,
+    Policy, PolicyOrder, PreviousPerson, Reply, Representative, Visit,
 };
-pub use persons::{Pers, PersonsBuilder, PersonsHeader, PersonsItem};
+pub use persons::{Pers, Persons, PersonsBuilder, PersonsHeader, PersonsItem};
+pub use tree::Builder;
 
 use super::schema::{Limits, Sink};
 use super::{FileReport, Validator};

@@ -4,10 +4,9 @@
 
 use chrono::NaiveDate;
 
-use super::tree::{Cx, El, Recorder};
-use super::{Personal, Summary};
+use super::Personal;
+use super::tree::{Builder, Cx, El, Family};
 use crate::domain::Sex;
-use crate::validate::schema::Sink;
 
 /// Заголовок файла (ZGLV) of a personal-data file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,68 +90,49 @@ pub enum PersonsItem {
     Record(Box<Pers>),
 }
 
-/// Builds the items of a personal-data file as the check streams past (a [`Sink`]).
-pub struct PersonsBuilder<'a> {
-    recorder: Recorder,
-    on_item: Box<dyn FnMut(PersonsItem) + Send + 'a>,
-}
+/// What a personal-data file makes of the children of its root (see [`PersonsBuilder`]).
+#[derive(Debug, Default)]
+pub struct Persons;
 
-impl<'a> PersonsBuilder<'a> {
+/// Builds the items of a personal-data file as the check streams past (a
+/// [`Sink`](crate::validate::schema::Sink)).
+pub type PersonsBuilder<'a> = Builder<'a, Persons>;
+
+impl<'a> Builder<'a, Persons> {
     /// A builder handing each item to `on_item`.
     pub fn new(on_item: impl FnMut(PersonsItem) + Send + 'a) -> Self {
-        Self {
-            recorder: Recorder::default(),
-            on_item: Box::new(on_item),
-        }
-    }
-
-    /// The counts, once the check has ended.
-    #[must_use]
-    pub fn finish(mut self) -> Summary {
-        self.recorder.finish(|name| name == "PERS")
+        Self::with_family(Persons, on_item)
     }
 }
 
-impl Sink for PersonsBuilder<'_> {
-    fn open(&mut self, name: &'static str, depth: usize, line: u64) {
-        self.recorder.open(name, depth, line);
+impl Family for Persons {
+    type Item = PersonsItem;
+
+    fn is_record(&self, name: &str) -> bool {
+        name == "PERS"
     }
 
-    fn value(&mut self, _name: &'static str, value: &str) {
-        self.recorder.value(value);
-    }
-
-    fn close(&mut self, _name: &'static str, _depth: usize) {
-        self.recorder.close();
-    }
-
-    fn item(&mut self, name: &'static str, findings: u64) {
-        if !self.recorder.ended(name == "PERS", findings) {
-            return;
-        }
-        let Some(root) = self.recorder.root() else {
-            return;
-        };
-        let mut cx = Cx::default();
-        let item = match name {
+    fn build(&mut self, name: &'static str, root: El<'_>, cx: &mut Cx) -> Option<PersonsItem> {
+        Some(match name {
             "ZGLV" => {
-                let mut h = header(root, &mut cx);
+                let mut h = header(root, cx);
                 h.other = std::mem::take(&mut cx.other);
                 PersonsItem::Header(h)
             }
             "PERS" => {
-                let mut p = pers(root, &mut cx);
+                let mut p = pers(root, cx);
                 p.other = std::mem::take(&mut cx.other);
                 PersonsItem::Record(Box::new(p))
             }
-            _ => return,
-        };
-        let kept = match &item {
+            _ => return None,
+        })
+    }
+
+    fn unplaced(item: &PersonsItem) -> usize {
+        match item {
             PersonsItem::Header(h) => h.other.len(),
             PersonsItem::Record(p) => p.other.len(),
-        };
-        self.recorder.summary.unplaced += u64::try_from(kept).unwrap_or(u64::MAX);
-        (self.on_item)(item);
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 //! The one child of the root under construction (a ZAP, a PERS, the SCHET, …) as a small
-//! flat tree of what the schema check handed on, and the conversions of its values into typed
-//! fields. The builders of `account`, `persons` and `erz` fill a [`Recorder`] from the `Sink`
-//! calls and, when the item ends clean, walk it with [`El`] and convert values with [`Cx`].
+//! flat tree of what the schema check handed on, the conversions of its values into typed
+//! fields, and [`Builder`], the one `Sink` every family of files uses. A family (`account`,
+//! `persons`, `erz`) says which children of the root are records and how a clean child becomes
+//! an item ([`Family`]); the builder records the child in a [`Recorder`] from the `Sink` calls
+//! and, when the check reports it clean, has the family walk it with [`El`] and convert values
+//! with [`Cx`], counts what no typed field took, and hands the item to the consumer.
 //!
 //! The buffers are reused from item to item, so memory is that of the largest item, never the
 //! file.
@@ -12,6 +15,7 @@ use chrono::NaiveDate;
 
 use super::Summary;
 use crate::domain::{Decimal, Money, Sex};
+use crate::validate::schema::Sink;
 use crate::validate::simple;
 use crate::xml::tables::WhiteSpace;
 
@@ -74,7 +78,7 @@ impl Tree {
 
 /// One element of a [`Tree`], to read while converting.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct El<'t> {
+pub struct El<'t> {
     tree: &'t Tree,
     at: usize,
 }
@@ -131,7 +135,7 @@ impl<'t> El<'t> {
 /// does not (the schema grew a type the records do not know, or an element moved) is kept as
 /// written in `other`, with its name, so nothing is dropped silently.
 #[derive(Debug, Default)]
-pub(super) struct Cx {
+pub struct Cx {
     pub(super) other: Vec<(&'static str, String)>,
 }
 
@@ -260,15 +264,15 @@ fn parse_date(v: &str) -> Option<NaiveDate> {
 
 /// What the builders share: the item under construction and the counts.
 #[derive(Debug, Default)]
-pub(super) struct Recorder {
+struct Recorder {
     tree: Tree,
     /// The child of the root being recorded, until its `item` call.
     current: Option<&'static str>,
-    pub(super) summary: Summary,
+    summary: Summary,
 }
 
 impl Recorder {
-    pub(super) fn open(&mut self, name: &'static str, depth: usize, line: u64) {
+    fn open(&mut self, name: &'static str, depth: usize, line: u64) {
         if depth == 1 {
             self.tree.clear();
             self.current = Some(name);
@@ -276,16 +280,16 @@ impl Recorder {
         self.tree.open(name, line);
     }
 
-    pub(super) fn value(&mut self, value: &str) {
+    fn value(&mut self, value: &str) {
         self.tree.value(value);
     }
 
-    pub(super) fn close(&mut self) {
+    fn close(&mut self) {
         self.tree.close();
     }
 
     /// A child of the root ended: counts it and says whether to build it (no findings).
-    pub(super) fn ended(&mut self, is_record: bool, findings: u64) -> bool {
+    fn ended(&mut self, is_record: bool, findings: u64) -> bool {
         self.current = None;
         match (is_record, findings == 0) {
             (true, true) => self.summary.records += 1,
@@ -297,13 +301,13 @@ impl Recorder {
     }
 
     /// The finished item.
-    pub(super) fn root(&self) -> Option<El<'_>> {
+    fn root(&self) -> Option<El<'_>> {
         self.tree.root()
     }
 
     /// The check ended: an item still open was cut off by a fatal finding (not well-formed
     /// XML) and counts as refused. Returns the counts.
-    pub(super) fn finish(&mut self, is_record: impl Fn(&str) -> bool) -> Summary {
+    fn finish(&mut self, is_record: impl Fn(&str) -> bool) -> Summary {
         if let Some(name) = self.current.take() {
             if is_record(name) {
                 self.summary.refused += 1;
@@ -313,6 +317,109 @@ impl Recorder {
         }
         self.tree.clear();
         self.summary
+    }
+}
+
+/// What one family of files (accounts, personal data, ERZ lists) makes of the children of its
+/// root. [`Builder`] does the rest.
+pub trait Family: Send {
+    /// What the consumer receives.
+    type Item;
+
+    /// Whether the child of the root `name` is a record (ZAP, PERS, OP, …) rather than a part
+    /// of the header: records are counted in [`Summary::records`] / [`Summary::refused`].
+    fn is_record(&self, name: &str) -> bool;
+
+    /// Converts the clean child `root` (named `name`). Values no typed field takes go to
+    /// `cx.other`; the family moves them into the item (they are counted from
+    /// [`Family::unplaced`]) or leaves them in `cx` (counted there). `None`: no item now.
+    fn build(&mut self, name: &'static str, root: El<'_>, cx: &mut Cx) -> Option<Self::Item>;
+
+    /// Values the item keeps in its `other` list.
+    fn unplaced(item: &Self::Item) -> usize;
+
+    /// A child of the root named `name` begins; an item to hand on before it, if any (the ERZ
+    /// lists hand their header on before the first record).
+    fn starting(&mut self, _name: &'static str) -> Option<Self::Item> {
+        None
+    }
+
+    /// A child of the root ended with a finding and is not built.
+    fn refused(&mut self, _is_record: bool) {}
+
+    /// The check ended; a last item to hand on, if any.
+    fn ending(&mut self) -> Option<Self::Item> {
+        None
+    }
+}
+
+/// Builds the items of one file as the check streams past and hands each clean one to its
+/// consumer: the `Sink` of every family (see the module `records`).
+pub struct Builder<'a, F: Family> {
+    recorder: Recorder,
+    family: F,
+    on_item: Box<dyn FnMut(F::Item) + Send + 'a>,
+}
+
+impl<'a, F: Family> Builder<'a, F> {
+    /// A builder of `family` handing each item to `on_item`.
+    pub(super) fn with_family(family: F, on_item: impl FnMut(F::Item) + Send + 'a) -> Self {
+        Self {
+            recorder: Recorder::default(),
+            family,
+            on_item: Box::new(on_item),
+        }
+    }
+
+    /// The counts, once the check has ended.
+    #[must_use]
+    pub fn finish(mut self) -> Summary {
+        if let Some(item) = self.family.ending() {
+            self.emit(item);
+        }
+        let family = &self.family;
+        self.recorder.finish(|name| family.is_record(name))
+    }
+
+    fn emit(&mut self, item: F::Item) {
+        self.recorder.summary.unplaced += u64::try_from(F::unplaced(&item)).unwrap_or(u64::MAX);
+        (self.on_item)(item);
+    }
+}
+
+impl<F: Family> Sink for Builder<'_, F> {
+    fn open(&mut self, name: &'static str, depth: usize, line: u64) {
+        if depth == 1
+            && let Some(item) = self.family.starting(name)
+        {
+            self.emit(item);
+        }
+        self.recorder.open(name, depth, line);
+    }
+
+    fn value(&mut self, _name: &'static str, value: &str) {
+        self.recorder.value(value);
+    }
+
+    fn close(&mut self, _name: &'static str, _depth: usize) {
+        self.recorder.close();
+    }
+
+    fn item(&mut self, name: &'static str, findings: u64) {
+        let is_record = self.family.is_record(name);
+        if !self.recorder.ended(is_record, findings) {
+            self.family.refused(is_record);
+            return;
+        }
+        let Some(root) = self.recorder.root() else {
+            return;
+        };
+        let mut cx = Cx::default();
+        let item = self.family.build(name, root, &mut cx);
+        self.recorder.summary.unplaced += u64::try_from(cx.other.len()).unwrap_or(u64::MAX);
+        if let Some(item) = item {
+            self.emit(item);
+        }
     }
 }
 

@@ -1,0 +1,2 @@
+DROP TABLE case_decision;
+DROP TABLE account_decision;

@@ -1,0 +1,737 @@
+//! Business rules (ФЛК and МЭК) over accounts, with partial acceptance: the rule catalogue
+//! (`catalogue`), the look-ups beyond classifiers and registers (`sources`), the rules of one
+//! case (`case`), the decisions per case and the account totals (`decision`), and the
+//! fund-to-insurer H file (`export`). docs/RULES.md lists every rule and every choice.
+//!
+//! [`Checker`] is the one entry point: it consumes the typed records `records::read` hands
+//! over (the H file's header, account and ZAPs, the L file's PERS, in either file order),
+//! runs the record rules as each record streams past, with look-ups in snapshots loaded once
+//! (classifiers, registers, earlier cases, ERZ), keeps a few facts per case (not the case),
+//! and at [`Checker::finish`] runs the rules that need both files or the whole account and
+//! computes the decisions. Findings come out sorted by file, line and catalogue order, so the
+//! same files give the same output every time.
+//!
+//! Called by `validate::cli` (`omshub validate`) and, after issue 7 is merged, by intake;
+//! `settlement::open_checker` builds one from the database.
+
+mod case;
+pub mod catalogue;
+pub mod decision;
+pub mod export;
+mod sex;
+pub mod sources;
+#[cfg(test)]
+mod tests;
+
+use std::hash::BuildHasher;
+use std::num::NonZeroU64;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::{Serialize, Serializer};
+
+use super::records::{Account, AccountItem, Item, Pers, PersonsItem, Zap};
+use super::{Context, Finding};
+use crate::domain::{Period, Sex, Snils};
+use crate::nsi::ClassifierLookup;
+use crate::registers::lookup::RegisterLookup;
+pub use catalogue::{Catalogue, Reason, Rule, Severity};
+pub use decision::{CaseDecision, DecisionSanction, Totals};
+pub use sources::{
+    CaseKey, PersonKey, PolicyLookup, PolicyStatus, PriorCase, PriorCaseIndex, PriorCases,
+};
+
+/// The F012 code rule findings carry in [`Finding::code`]: 804, a wrong element value. The
+/// rule's own id is [`RuleFinding::rule`].
+pub const RULE_F012: u16 = 804;
+
+/// Which file of the package a finding is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum FileKind {
+    /// The data file (H, T, C, D).
+    #[serde(rename = "data")]
+    Data,
+    /// The personal-data file (L).
+    #[serde(rename = "personal")]
+    Personal,
+}
+
+/// One finding of a business rule: the rule and the finding as the protocol carries it
+/// (`finding.code` is [`RULE_F012`]; the protocol's OSHIB is `rule.id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleFinding {
+    /// The rule.
+    pub rule: &'static Rule,
+    /// The file it is in.
+    pub file: FileKind,
+    /// Element, parent, value, record keys, line, message.
+    pub finding: Finding,
+}
+
+impl Serialize for RuleFinding {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            rule: &'static str,
+            severity: &'static str,
+            file: FileKind,
+            #[serde(flatten)]
+            finding: &'a Finding,
+        }
+        Out {
+            rule: self.rule.id,
+            severity: self.rule.severity.as_str(),
+            file: self.file,
+            finding: &self.finding,
+        }
+        .serialize(s)
+    }
+}
+
+/// Everything the rules look up, each a snapshot taken once for the whole check.
+#[derive(Clone)]
+pub struct Sources {
+    /// Classifiers (НСИ).
+    pub classifiers: Arc<dyn ClassifierLookup>,
+    /// Registers of organisations; `None` skips the organisation rules.
+    pub registers: Option<Arc<dyn RegisterLookup>>,
+    /// Cases accepted earlier; `None` skips the double-billing rule.
+    pub prior: Option<Arc<dyn PriorCases>>,
+    /// The register of insured persons; `None` (always, until issue 8) skips the ERZ rules.
+    pub policies: Option<Arc<dyn PolicyLookup>>,
+}
+
+/// How to check.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Check under the catalogue in force on this date instead of the account's reporting
+    /// period (`omshub validate --rules-as-of`).
+    pub as_of: Option<NaiveDate>,
+    /// The day of the check: cases may not end after it; the date of the МЭК act.
+    pub today: NaiveDate,
+    /// Who sent the package: a clinic (6 digits) must be the account's `CODE_MO`, a fund
+    /// (2 digits) the fund of its territory; anything else is not checked.
+    pub sender: Option<String>,
+}
+
+/// What the check of one account found and decided.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The date whose catalogue was applied.
+    pub rules_as_of: NaiveDate,
+    /// No finding of file severity: the account is taken (with its refused cases).
+    pub accepted: bool,
+    /// The findings, in file, line and catalogue order.
+    pub findings: Vec<RuleFinding>,
+    /// One decision per case the rules saw, in file order.
+    pub decisions: Vec<CaseDecision>,
+    /// The account totals.
+    pub totals: Totals,
+    /// The account (SCHET) the decisions are about, if the rules saw it.
+    #[serde(skip)]
+    pub account: Option<Account>,
+}
+
+impl Outcome {
+    /// The findings that refuse their record or the file.
+    pub fn refusals(&self) -> impl Iterator<Item = &RuleFinding> {
+        self.findings
+            .iter()
+            .filter(|f| f.rule.severity != Severity::Warning)
+    }
+}
+
+/// A refusal of part of a case, kept until the decisions are made.
+#[derive(Debug, Clone)]
+struct Refusal {
+    rule: &'static Rule,
+    /// The episode refused (`None`: the whole case).
+    sl_id: Option<String>,
+}
+
+/// What is kept of one case between its ZAP and the end of the check: 56 bytes, and more
+/// only for the few cases with a refusal or a diagnosis of one sex.
+#[derive(Debug, Clone)]
+struct CaseState {
+    line: u64,
+    n_zap: u64,
+    idcase: u64,
+    sumv: crate::domain::Money,
+    /// The ENP as a number, for the facet check against the L file.
+    enp: Option<NonZeroU64>,
+    extra: Option<Box<CaseExtra>>,
+    patient: u32,
+    mtr: bool,
+}
+
+/// What few cases need beyond [`CaseState`].
+#[derive(Debug, Clone, Default)]
+struct CaseExtra {
+    /// `SUM_M` of each episode, only when an episode is refused.
+    episode_sums: Vec<(String, crate::domain::Money)>,
+    refusals: Vec<Refusal>,
+    /// A diagnosis of one sex: (sex, code, episode).
+    sex_only: Option<(Sex, String, String)>,
+}
+
+impl CaseState {
+    fn refusals(&self) -> &[Refusal] {
+        self.extra.as_ref().map_or(&[], |e| &e.refusals)
+    }
+
+    fn episode_sums(&self) -> &[(String, crate::domain::Money)] {
+        self.extra.as_ref().map_or(&[], |e| &e.episode_sums)
+    }
+
+    fn extra_mut(&mut self) -> &mut CaseExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+}
+
+/// What is known of one patient (`ID_PAC`) across the two files.
+#[derive(Debug, Clone, Default)]
+struct PatientState {
+    id_pac: Box<str>,
+    /// Sex and birth date from the L file.
+    pers: Option<(Sex, NaiveDate)>,
+    pers_line: u64,
+    in_h: bool,
+}
+
+/// Key of the duplicate check within the account (003K.00.0410): 28 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct DuplicateKey {
+    /// The ENP as a number, or [`PATIENT_KEY`] with the patient's index.
+    person: u64,
+    date_1: NaiveDate,
+    date_2: NaiveDate,
+    usl_ok: Option<u8>,
+    profil: Option<u16>,
+    prvs: Option<u16>,
+}
+
+/// Marks a patient index in [`DuplicateKey::person`] (an ENP is below 10^16 < 2^63).
+const PATIENT_KEY: u64 = 1 << 63;
+
+type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
+
+/// Runs the business rules over the typed records of one account package (an H file and its
+/// L file) and decides each case. See the module documentation.
+pub struct Checker {
+    sources: Sources,
+    options: Options,
+    catalogue: Option<Catalogue>,
+    version: String,
+    account: Option<Account>,
+    cases: Vec<CaseState>,
+    patients: Vec<PatientState>,
+    /// Indices into `patients`, hashed by `ID_PAC` (the text is kept once, in `patients`).
+    patient_index: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+    duplicates: FastMap<DuplicateKey, u64>,
+    findings: Vec<RuleFinding>,
+    /// Findings of the L file, reported at `finish` under the catalogue chosen by then.
+    waiting: Vec<(&'static Rule, Finding)>,
+    /// Σ SUMV of the cases seen (`None` on overflow).
+    sumv_total: Option<crate::domain::Money>,
+    /// Σ SUMP of the cases that give one.
+    sump_total: Option<crate::domain::Money>,
+    saw_persons: bool,
+    saw_account: bool,
+}
+
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checker")
+            .field("options", &self.options)
+            .field("cases", &self.cases.len())
+            .field("patients", &self.patients.len())
+            .field("findings", &self.findings.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Checker {
+    /// A checker over `sources` with `options`.
+    #[must_use]
+    pub fn new(sources: Sources, options: Options) -> Self {
+        Self {
+            sources,
+            options,
+            catalogue: None,
+            version: String::new(),
+            account: None,
+            cases: Vec::new(),
+            patients: Vec::new(),
+            patient_index: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::FixedState::default(),
+            duplicates: FastMap::default(),
+            findings: Vec::new(),
+            waiting: Vec::new(),
+            sumv_total: Some(crate::domain::Money::ZERO),
+            sump_total: None,
+            saw_persons: false,
+            saw_account: false,
+        }
+    }
+
+    /// Hands one typed record over, as `records::read` yields it.
+    pub fn item(&mut self, item: &Item) {
+        match item {
+            Item::Account(AccountItem::Header(h)) => {
+                self.saw_account = true;
+                self.version.clone_from(&h.version);
+            }
+            Item::Account(AccountItem::Account(a)) => {
+                self.saw_account = true;
+                self.account(a);
+            }
+            Item::Account(AccountItem::Record(zap)) => {
+                self.saw_account = true;
+                self.zap(zap);
+            }
+            Item::Persons(PersonsItem::Header(_)) => self.saw_persons = true,
+            Item::Persons(PersonsItem::Record(p)) => {
+                self.saw_persons = true;
+                self.pers(p);
+            }
+            Item::Erz(_) => {}
+        }
+    }
+
+    /// The catalogue, chosen on the first use: `--rules-as-of`, else the first day of the
+    /// account's reporting period, else the day of the check.
+    fn catalogue(&mut self) -> &Catalogue {
+        let on = self.options.as_of.unwrap_or_else(|| {
+            self.account
+                .as_ref()
+                .and_then(|a| a.period().ok())
+                .map_or(self.options.today, Period::first_day)
+        });
+        self.catalogue.get_or_insert_with(|| Catalogue::on(on))
+    }
+
+    fn in_force(&mut self, rule: &Rule) -> bool {
+        self.catalogue().has(rule)
+    }
+
+    /// Adds a finding of `rule` if it is in force; `true` when added.
+    fn report(&mut self, rule: &'static Rule, file: FileKind, finding: Finding) -> bool {
+        if !self.in_force(rule) {
+            return false;
+        }
+        self.findings.push(RuleFinding {
+            rule,
+            file,
+            finding,
+        });
+        true
+    }
+
+    fn account(&mut self, a: &Account) {
+        self.account = Some(a.clone());
+        self.catalogue();
+        let mut found = Vec::new();
+        case::account_rules(a, &self.sources, &self.options, &mut found);
+        for (rule, finding) in found {
+            self.report(rule, FileKind::Data, finding);
+        }
+    }
+
+    fn patient(&mut self, id_pac: &str) -> u32 {
+        let hash = self.hasher.hash_one(id_pac);
+        let patients = &self.patients;
+        if let Some(&i) = self
+            .patient_index
+            .find(hash, |&i| &*patients[i as usize].id_pac == id_pac)
+        {
+            return i;
+        }
+        let i = u32::try_from(self.patients.len()).unwrap_or(u32::MAX);
+        self.patients.push(PatientState {
+            id_pac: id_pac.into(),
+            ..PatientState::default()
+        });
+        let (patients, hasher) = (&self.patients, &self.hasher);
+        self.patient_index
+            .insert_unique(hash, i, |&j| hasher.hash_one(&*patients[j as usize].id_pac));
+        i
+    }
+
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the rules of one case, then the two duplicate checks"
+    )]
+    fn zap(&mut self, zap: &Zap) {
+        self.catalogue();
+        let patient = self.patient(&zap.pacient.id_pac);
+        if let Some(p) = self.patients.get_mut(patient as usize) {
+            p.in_h = true;
+        }
+        let facts = case::case_rules(
+            zap,
+            &self.version,
+            self.account.as_ref(),
+            &self.sources,
+            &self.options,
+        );
+        let mut state = CaseState {
+            line: zap.line,
+            n_zap: zap.n_zap,
+            idcase: zap.case.idcase,
+            patient,
+            sumv: zap.case.sumv,
+            enp: facts.enp.and_then(NonZeroU64::new),
+            extra: facts.sex_only.map(|only| {
+                Box::new(CaseExtra {
+                    sex_only: Some(*only),
+                    ..CaseExtra::default()
+                })
+            }),
+            mtr: facts.mtr,
+        };
+        let mut found = facts.findings;
+        // Duplicates within the account.
+        let first = zap.case.episodes.first();
+        let key = DuplicateKey {
+            person: facts.enp.unwrap_or(PATIENT_KEY | u64::from(patient)),
+            date_1: zap.case.date_z_1,
+            date_2: zap.case.date_z_2,
+            usl_ok: zap.case.usl_ok,
+            profil: first.and_then(|e| e.profil),
+            prvs: first.and_then(|e| e.prvs),
+        };
+        if let Some(&earlier) = self.duplicates.get(&key) {
+            found.push((
+                catalogue::DUPLICATE_CASE,
+                case::finding(
+                    zap,
+                    catalogue::DUPLICATE_CASE,
+                    None,
+                    Some(zap.case.idcase.to_string()),
+                    format!(
+                        "the case repeats the case of N_ZAP {earlier} (same person, dates {} to {}, \
+                         setting, profile and specialty)",
+                        zap.case.date_z_1, zap.case.date_z_2
+                    ),
+                ),
+            ));
+        } else {
+            self.duplicates.insert(key, zap.n_zap);
+        }
+        // Cases accepted in earlier packages.
+        if let Some(prior) = &self.sources.prior {
+            let key = CaseKey {
+                person: facts.enp.map_or_else(
+                    || PersonKey::IdPac(zap.pacient.id_pac.clone()),
+                    PersonKey::Enp,
+                ),
+                code_mo: zap.case.lpu.clone(),
+                date_1: zap.case.date_z_1,
+                date_2: zap.case.date_z_2,
+                usl_ok: zap.case.usl_ok,
+            };
+            if let Some(earlier) = prior.paid_before(&key) {
+                found.push((
+                    catalogue::PAID_EARLIER,
+                    case::finding(
+                        zap,
+                        catalogue::PAID_EARLIER,
+                        None,
+                        Some(zap.case.idcase.to_string()),
+                        format!(
+                            "the case was accepted before: package {}, N_ZAP {}, IDCASE {}",
+                            earlier.package_id, earlier.n_zap, earlier.idcase
+                        ),
+                    ),
+                ));
+            }
+        }
+        self.sumv_total = self.sumv_total.and_then(|t| t.checked_add(zap.case.sumv));
+        if let Some(sump) = zap.case.sump {
+            self.sump_total = Some(
+                self.sump_total
+                    .unwrap_or(crate::domain::Money::ZERO)
+                    .checked_add(sump)
+                    .unwrap_or(crate::domain::Money::ZERO),
+            );
+        }
+        let mut episode_level = false;
+        for (rule, finding) in found {
+            let sl_id = finding.context.sl_id.clone();
+            if self.report(rule, FileKind::Data, finding) && rule.severity == Severity::Record {
+                episode_level |= sl_id.is_some();
+                state.extra_mut().refusals.push(Refusal { rule, sl_id });
+            }
+        }
+        if episode_level {
+            state.extra_mut().episode_sums = zap
+                .case
+                .episodes
+                .iter()
+                .map(|e| (e.sl_id.clone(), e.sum_m))
+                .collect();
+        }
+        self.cases.push(state);
+    }
+
+    /// A PERS: its facts for the rules that need both files, and its own warnings, which wait
+    /// for `finish` (the L file may come before the account that chooses the catalogue).
+    fn pers(&mut self, p: &Pers) {
+        let i = self.patient(&p.id_pac);
+        if let Some(state) = self.patients.get_mut(i as usize) {
+            state.pers = Some((p.w, *p.dr));
+            state.pers_line = p.line;
+        }
+        if let Some(snils) = &p.snils
+            && let Err(e) = Snils::parse(snils)
+        {
+            self.waiting.push((
+                catalogue::PERS_SNILS,
+                Finding {
+                    reason: None,
+                    code: RULE_F012,
+                    element: "SNILS".into(),
+                    parent: None,
+                    value: None,
+                    context: Context {
+                        id_pac: Some(p.id_pac.clone()),
+                        ..Context::default()
+                    },
+                    line: p.line,
+                    column: 1,
+                    message: format!("SNILS of the patient: {e}"),
+                },
+            ));
+        }
+    }
+
+    /// Ends the check: the rules that need both files and the account totals, then the
+    /// decisions. `schema_refused` is the number of records the schema check refused in the
+    /// files given (their `FileReport::refused_records`): the rules never see those records,
+    /// so the account totals are not compared when it is not 0.
+    #[must_use]
+    pub fn finish(mut self, schema_refused: u64) -> Outcome {
+        self.catalogue();
+        for (rule, finding) in std::mem::take(&mut self.waiting) {
+            self.report(rule, FileKind::Personal, finding);
+        }
+        self.cross_file_rules();
+        self.totals_rules(schema_refused);
+        // What the decisions do not need goes before they are made.
+        self.duplicates = FastMap::default();
+        self.patient_index = hashbrown::HashTable::new();
+        self.patients = Vec::new();
+        let catalogue = self
+            .catalogue
+            .clone()
+            .unwrap_or_else(|| Catalogue::on(self.options.today));
+        let mut findings = std::mem::take(&mut self.findings);
+        findings.sort_by(|a, b| {
+            (a.file, a.finding.line, catalogue::order(a.rule)).cmp(&(
+                b.file,
+                b.finding.line,
+                catalogue::order(b.rule),
+            ))
+        });
+        let file_refusal = findings
+            .iter()
+            .find(|f| f.rule.severity == Severity::File)
+            .map(|f| f.rule);
+        let (decisions, totals) = decision::decide(
+            &self.cases,
+            self.account.as_ref(),
+            file_refusal,
+            &self.options,
+        );
+        Outcome {
+            rules_as_of: catalogue.date(),
+            accepted: file_refusal.is_none(),
+            findings,
+            decisions,
+            totals,
+            account: self.account.take(),
+        }
+    }
+
+    /// `ID_PAC` both ways, the ENP facet against DR and W, the diagnoses against W.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "three rules and the warning, each spelled out"
+    )]
+    fn cross_file_rules(&mut self) {
+        if !(self.saw_persons && self.saw_account) {
+            return;
+        }
+        let mut found: Vec<(usize, &'static Rule, Finding)> = Vec::new();
+        for (i, case) in self.cases.iter().enumerate() {
+            let patient = &self.patients[case.patient as usize];
+            let context = Context {
+                n_zap: Some(case.n_zap),
+                id_pac: Some(patient.id_pac.to_string()),
+                idcase: Some(case.idcase),
+                ..Context::default()
+            };
+            let at = |rule: &'static Rule, value: Option<String>, message: String| Finding {
+                reason: None,
+                code: RULE_F012,
+                element: rule.element.to_owned(),
+                parent: Some(rule.parent.to_owned()),
+                value,
+                context: context.clone(),
+                line: case.line,
+                column: 1,
+                message,
+            };
+            let Some((sex, birth)) = patient.pers else {
+                found.push((
+                    i,
+                    catalogue::ID_PAC,
+                    at(
+                        catalogue::ID_PAC,
+                        Some(patient.id_pac.to_string()),
+                        "the L file has no PERS with this ID_PAC".into(),
+                    ),
+                ));
+                continue;
+            };
+            if let Some(enp) = case.enp
+                && let Ok(enp) = crate::domain::Enp::parse(&format!("{:016}", enp.get()))
+                && let Err(e) = enp.check_birth_and_sex(birth, sex)
+            {
+                found.push((
+                    i,
+                    catalogue::ENP_FACET,
+                    at(
+                        catalogue::ENP_FACET,
+                        None,
+                        format!("{e}: the ENP does not agree with DR and W of the L file"),
+                    ),
+                ));
+            }
+            if let Some((only, code, sl_id)) = case.extra.as_ref().and_then(|e| e.sex_only.as_ref())
+                && *only != sex
+            {
+                let mut f = at(
+                    catalogue::SEX,
+                    Some(code.clone()),
+                    format!(
+                        "diagnosis {code} is one of the other sex (W of the patient is {})",
+                        sex.code()
+                    ),
+                );
+                f.context.sl_id = Some(sl_id.clone());
+                found.push((i, catalogue::SEX, f));
+            }
+        }
+        for patient in &self.patients {
+            if patient.pers.is_some() && !patient.in_h {
+                found.push((
+                    usize::MAX,
+                    catalogue::PERS_UNUSED,
+                    Finding {
+                        reason: None,
+                        code: RULE_F012,
+                        element: "ID_PAC".into(),
+                        parent: None,
+                        value: Some(patient.id_pac.to_string()),
+                        context: Context {
+                            id_pac: Some(patient.id_pac.to_string()),
+                            ..Context::default()
+                        },
+                        line: patient.pers_line,
+                        column: 1,
+                        message: "no case of the H file is for this PERS".into(),
+                    },
+                ));
+            }
+        }
+        for (i, rule, finding) in found {
+            let file = if i == usize::MAX {
+                FileKind::Personal
+            } else {
+                FileKind::Data
+            };
+            let sl_id = finding.context.sl_id.clone();
+            if self.report(rule, file, finding)
+                && rule.severity == Severity::Record
+                && let Some(case) = self.cases.get_mut(i)
+            {
+                // The sex rule names its episode, but a wrong patient is the whole case.
+                case.extra_mut().refusals.push(Refusal {
+                    rule,
+                    sl_id: if rule.id == catalogue::SEX.id {
+                        None
+                    } else {
+                        sl_id
+                    },
+                });
+            }
+        }
+    }
+
+    /// SUMMAV and SUMMAP against the cases.
+    fn totals_rules(&mut self, schema_refused: u64) {
+        let Some(account) = self.account.clone() else {
+            return;
+        };
+        if schema_refused > 0 {
+            return;
+        }
+        let at = |rule: &'static Rule, value: String, message: String| Finding {
+            reason: None,
+            code: RULE_F012,
+            element: rule.element.to_owned(),
+            parent: Some(rule.parent.to_owned()),
+            value: Some(value),
+            context: Context::default(),
+            line: account.line,
+            column: 1,
+            message,
+        };
+        match self.sumv_total {
+            Some(total) if total == account.summav => {}
+            Some(total) => {
+                self.report(
+                    catalogue::SUMMAV,
+                    FileKind::Data,
+                    at(
+                        catalogue::SUMMAV,
+                        account.summav.to_string(),
+                        format!(
+                            "SUMMAV {} differs from the sum of SUMV of the cases, {total}",
+                            account.summav
+                        ),
+                    ),
+                );
+            }
+            None => {
+                self.report(
+                    catalogue::SUMMAV,
+                    FileKind::Data,
+                    at(
+                        catalogue::SUMMAV,
+                        account.summav.to_string(),
+                        "the sum of SUMV of the cases overflows".into(),
+                    ),
+                );
+            }
+        }
+        if let Some(summap) = account.summap {
+            let total = self.sump_total.unwrap_or(crate::domain::Money::ZERO);
+            if total != summap {
+                self.report(
+                    catalogue::SUMMAP,
+                    FileKind::Data,
+                    at(
+                        catalogue::SUMMAP,
+                        summap.to_string(),
+                        format!(
+                            "SUMMAP {summap} differs from the sum of SUMP of the cases, {total}"
+                        ),
+                    ),
+                );
+            }
+        }
+    }
+}
