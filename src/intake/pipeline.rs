@@ -25,11 +25,12 @@ use crate::signature::{
     Fingerprint, Signer, VerifyPolicy, verify_detached_file, verify_enveloping,
 };
 use crate::validate::package::{
-    Hooks, PackageLimits, PackageReport, Protocol, check_package_with, signature_suffix,
+    Hooks, PackageLimits, PackageReport, Protocol, check_package_with, package_finding,
+    signature_suffix,
 };
 use crate::validate::records::{AccountItem, Item, Zap};
 use crate::validate::schema::Limits;
-use crate::validate::{Context, Finding, Validator};
+use crate::validate::{Finding, Validator};
 
 /// F012 805: a package with this name was already registered from this sender.
 pub const NAME_ALREADY_USED: u16 = 805;
@@ -652,21 +653,6 @@ fn refused_report(name: &str, findings: Vec<Finding>) -> PackageReport {
         signatures: Vec::new(),
         findings,
         files: Vec::new(),
-    }
-}
-
-/// A package-level finding: no element, no line, the file's name as the value.
-fn package_finding(code: u16, reason: &'static str, value: &str, message: String) -> Finding {
-    Finding {
-        code,
-        element: String::new(),
-        parent: None,
-        value: Some(value.to_owned()),
-        context: Context::default(),
-        line: 0,
-        column: 0,
-        message,
-        reason: Some(reason),
     }
 }
 

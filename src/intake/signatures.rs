@@ -25,8 +25,10 @@ use crate::config::SignatureSettings;
 use crate::signature::{
     Fingerprint, SignatureError, Verified, VerifyPolicy, verify_detached_reader,
 };
-use crate::validate::package::{PackageView, signature_suffix};
-use crate::validate::{Context, Finding, kind_of};
+use crate::validate::package::{
+    BAD_NAME, PackageView, package_finding, signature_suffix, strip_suffix_ci,
+};
+use crate::validate::{Finding, kind_of};
 
 /// Hub code: a signature `signature.required` asks for is not there.
 pub const SIGNATURE_MISSING: u16 = 806;
@@ -124,9 +126,10 @@ impl SignatureCheck<'_> {
             let bytes = match read_limited(view.open(&name, MAX_SIGNATURE_BYTES)) {
                 Ok(bytes) => bytes,
                 Err(e) => {
-                    findings.push(refused(
-                        &name,
+                    findings.push(package_finding(
+                        SIGNATURE_REFUSED,
                         "signature_unreadable",
+                        &name,
                         format!("{name}: {e}"),
                     ));
                     continue;
@@ -152,34 +155,36 @@ impl SignatureCheck<'_> {
             let Some((signed, kind)) = signature_suffix(&external.name) else {
                 continue;
             };
-            let signed = strip_xml(signed);
+            let signed = strip_suffix_ci(signed, ".xml").unwrap_or(signed);
             let Some(file) = view
                 .files
                 .iter()
-                .find(|f| strip_xml(f).eq_ignore_ascii_case(signed))
+                .find(|f| {
+                    strip_suffix_ci(f, ".xml")
+                        .unwrap_or(f)
+                        .eq_ignore_ascii_case(signed)
+                })
                 .cloned()
             else {
-                findings.push(Finding {
-                    code: crate::validate::package::BAD_NAME,
-                    reason: Some("unexpected_signature"),
-                    ..refused(
-                        &external.name,
-                        "",
-                        format!(
-                            "{}: a signature sent beside the package that signs neither the \
-                             package nor a file in it",
-                            external.name
-                        ),
-                    )
-                });
+                findings.push(package_finding(
+                    BAD_NAME,
+                    "unexpected_signature",
+                    &external.name,
+                    format!(
+                        "{}: a signature sent beside the package that signs neither the \
+                         package nor a file in it",
+                        external.name
+                    ),
+                ));
                 continue;
             };
             let bytes = match std::fs::read(&external.path) {
                 Ok(bytes) => bytes,
                 Err(e) => {
-                    findings.push(refused(
-                        &external.name,
+                    findings.push(package_finding(
+                        SIGNATURE_REFUSED,
                         "signature_unreadable",
+                        &external.name,
                         format!("{}: {e}", external.name),
                     ));
                     continue;
@@ -217,19 +222,16 @@ impl SignatureCheck<'_> {
                 } else {
                     format!("{file}.{name}.SIG")
                 };
-                findings.push(Finding {
-                    code: SIGNATURE_MISSING,
-                    ..refused(
-                        &expected,
-                        "signature_missing",
-                        format!(
-                            "{file}: a file of kind {kind} needs the signature `{name}` \
-                             ({expected} in the package, beside it, or over the whole \
-                             package), by a certificate registered to the sender; none valid \
-                             was found"
-                        ),
-                    )
-                });
+                findings.push(package_finding(
+                    SIGNATURE_MISSING,
+                    "signature_missing",
+                    &expected,
+                    format!(
+                        "{file}: a file of kind {kind} needs the signature `{name}` \
+                         ({expected} in the package, beside it, or over the whole package), \
+                         by a certificate registered to the sender; none valid was found"
+                    ),
+                ));
             }
         }
     }
@@ -250,7 +252,12 @@ impl SignatureCheck<'_> {
                     satisfied.insert((file.to_owned(), kind));
                 }
             }
-            Err(e) => findings.push(refused(name, e.code(), format!("{name}: {e}"))),
+            Err(e) => findings.push(package_finding(
+                SIGNATURE_REFUSED,
+                e.code(),
+                name,
+                format!("{name}: {e}"),
+            )),
         }
     }
 
@@ -275,43 +282,17 @@ impl SignatureCheck<'_> {
                 )
             })
             .collect();
-        findings.push(Finding {
-            code: SIGNER_NOT_REGISTERED,
-            ..refused(
-                name,
-                "signer_not_registered",
-                format!(
-                    "{name}: signed by {}, a certificate not registered to the sender of this \
-                     package (register it with `omshub participants cert add`)",
-                    strangers.join(", ")
-                ),
-            )
-        });
+        findings.push(package_finding(
+            SIGNER_NOT_REGISTERED,
+            "signer_not_registered",
+            name,
+            format!(
+                "{name}: signed by {}, a certificate not registered to the sender of this \
+                 package (register it with `omshub participants cert add`)",
+                strangers.join(", ")
+            ),
+        ));
         false
-    }
-}
-
-/// A package-level 807 finding with `reason`.
-fn refused(value: &str, reason: &'static str, message: String) -> Finding {
-    Finding {
-        code: SIGNATURE_REFUSED,
-        element: String::new(),
-        parent: None,
-        value: Some(value.to_owned()),
-        context: Context::default(),
-        line: 0,
-        column: 0,
-        message,
-        reason: (!reason.is_empty()).then_some(reason),
-    }
-}
-
-fn strip_xml(name: &str) -> &str {
-    let at = name.len().saturating_sub(4);
-    if name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(".xml") {
-        &name[..at]
-    } else {
-        name
     }
 }
 

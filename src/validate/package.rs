@@ -387,13 +387,16 @@ fn party(rest: &mut &str, role: &'static str) -> Result<Party, NameError> {
 }
 
 /// `name` without `suffix`, compared ignoring ASCII case.
-fn strip_suffix_ci<'a>(name: &'a str, suffix: &str) -> Option<&'a str> {
+#[must_use]
+pub fn strip_suffix_ci<'a>(name: &'a str, suffix: &str) -> Option<&'a str> {
     let at = name.len().checked_sub(suffix.len())?;
     (name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(suffix)).then(|| &name[..at])
 }
 
-/// A package-level finding: no element, no line; the entry (or package) name as the value.
-fn finding(code: u16, reason: &'static str, value: &str, message: String) -> Finding {
+/// A package-level finding: no element, no line; the entry (or package) name as the value,
+/// and the hub's `reason`. Intake makes its own (805–808) with it too.
+#[must_use]
+pub fn package_finding(code: u16, reason: &'static str, value: &str, message: String) -> Finding {
     Finding {
         code,
         element: String::new(),
@@ -738,7 +741,7 @@ pub fn check_package_with<R: Read + Seek>(
     };
     let mut stop = repeated_names(&raw_names, &mut report.findings);
     if !stop && archive.len() != raw_names.len() {
-        report.findings.push(finding(
+        report.findings.push(package_finding(
             NOT_A_ZIP,
             "not_zip",
             package_name,
@@ -848,7 +851,7 @@ fn open<'a, R: Read + Seek>(
 ) -> io::Result<Option<(zip::ZipArchive<&'a mut R>, Vec<String>)>> {
     let len = source.seek(SeekFrom::End(0))?;
     if len > limits.max_package_bytes {
-        findings.push(finding(
+        findings.push(package_finding(
             NOT_A_ZIP,
             "package_too_large",
             package_name,
@@ -862,14 +865,14 @@ fn open<'a, R: Read + Seek>(
     let raw_names = match central_names(source, len, limits.max_entries)? {
         Ok(names) => names,
         Err((reason, why)) => {
-            findings.push(finding(NOT_A_ZIP, reason, package_name, why));
+            findings.push(package_finding(NOT_A_ZIP, reason, package_name, why));
             return Ok(None);
         }
     };
     match zip::ZipArchive::new(source) {
         Ok(archive) => Ok(Some((archive, raw_names))),
         Err(e) => {
-            findings.push(finding(
+            findings.push(package_finding(
                 NOT_A_ZIP,
                 "not_zip",
                 package_name,
@@ -887,7 +890,7 @@ fn repeated_names(names: &[String], findings: &mut Vec<Finding>) -> bool {
     let mut repeated = false;
     for name in names {
         if !seen.insert(name.to_ascii_lowercase()) {
-            findings.push(finding(
+            findings.push(package_finding(
                 BAD_NAME,
                 "repeated_entry",
                 name,
@@ -918,7 +921,7 @@ fn entry_infos<R: Read + Seek>(
         match info {
             Ok(info) => entries.push(info),
             Err(e) => {
-                findings.push(finding(
+                findings.push(package_finding(
                     NOT_A_ZIP,
                     "damaged_entry",
                     &name,
@@ -956,7 +959,12 @@ fn missing_files(
             None => continue,
         };
         let value = name.map_or_else(|| package_name.to_owned(), |n| format!("{n}.xml"));
-        findings.push(finding(MISSING_FILE, "missing_file", &value, message));
+        findings.push(package_finding(
+            MISSING_FILE,
+            "missing_file",
+            &value,
+            message,
+        ));
     }
 }
 
@@ -979,7 +987,7 @@ struct EntryInfo {
 /// Checks the package name; returns the data-file name it carries, if valid.
 fn package_data_name(package_name: &str, findings: &mut Vec<Finding>) -> Option<ExchangeName> {
     let Some(stem) = strip_suffix_ci(package_name, ".zip") else {
-        findings.push(finding(
+        findings.push(package_finding(
             BAD_NAME,
             "bad_package_name",
             package_name,
@@ -989,7 +997,7 @@ fn package_data_name(package_name: &str, findings: &mut Vec<Finding>) -> Option<
     };
     match ExchangeName::parse(stem) {
         Ok(name) if name.is_personal() => {
-            findings.push(finding(
+            findings.push(package_finding(
                 BAD_NAME,
                 "bad_package_name",
                 package_name,
@@ -1002,7 +1010,7 @@ fn package_data_name(package_name: &str, findings: &mut Vec<Finding>) -> Option<
         }
         Ok(name) => Some(name),
         Err(e) => {
-            findings.push(finding(
+            findings.push(package_finding(
                 BAD_NAME,
                 "bad_package_name",
                 package_name,
@@ -1019,7 +1027,12 @@ fn classify(entry: &EntryInfo, expected: &Expected, findings: &mut Vec<Finding>)
     let name = entry.name.as_str();
     let lower = name.to_ascii_lowercase();
     let mut refuse = |code: u16, reason: &'static str, message: String| {
-        findings.push(finding(code, reason, name, format!("{name}: {message}")));
+        findings.push(package_finding(
+            code,
+            reason,
+            name,
+            format!("{name}: {message}"),
+        ));
         None
     };
     if leaves_archive(name) {
@@ -1115,7 +1128,7 @@ fn check_sizes(
 ) {
     let name = entry.name.as_str();
     let mut refuse = |reason: &'static str, message: String| {
-        findings.push(finding(
+        findings.push(package_finding(
             NOT_A_ZIP,
             reason,
             name,
@@ -1176,7 +1189,7 @@ fn read_entry<'f, R: Read + Seek>(
     let inner = match archive.by_index(entry.index) {
         Ok(inner) => inner,
         Err(e) => {
-            report.findings.push(finding(
+            report.findings.push(package_finding(
                 NOT_A_ZIP,
                 "damaged_entry",
                 name,
@@ -1208,7 +1221,7 @@ fn read_entry<'f, R: Read + Seek>(
         (Ok(file), problem) => {
             report.files.push(file);
             if let Some(problem) = problem {
-                report.findings.push(finding(
+                report.findings.push(package_finding(
                     NOT_A_ZIP,
                     "damaged_entry",
                     name,
@@ -1217,7 +1230,7 @@ fn read_entry<'f, R: Read + Seek>(
             }
         }
         (Err(_), Some(problem)) => {
-            report.findings.push(finding(
+            report.findings.push(package_finding(
                 NOT_A_ZIP,
                 "damaged_entry",
                 name,
