@@ -8,6 +8,9 @@
 //! after that date is superseded, the part of it before the date is recorded again (cut at the
 //! date), and the new row is recorded. Reads take a valid date and an optional record time
 //! ("as known at"; `None` = now). Called by `erz::apply` and `erz::status`.
+//!
+//! Later parts of the register keep their own writers in submodules of this one (so that the
+//! rule "only `erz::repo` writes `erz_*`" holds): each declared below.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
