@@ -14,6 +14,7 @@
 //! - `reply`: the writers of the REPLIST and of the ERZ `FLK_P`.
 //! - `status`: the policy status of a person on a date (as known now or at a time), with the
 //!   audit row of every query.
+//! - `names`: the normal form of names for look-ups and duplicate matching.
 //! - `cli`: `omshub erz …`.
 //!
 //! Called by `main.rs` (the commands) and `api::erz` (the policy status). Reads insurers
@@ -21,6 +22,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod names;
 pub mod refusal;
 pub mod reply;
 pub mod repo;
