@@ -168,6 +168,7 @@ pub struct IntakeSettings {
     pub max_uncompressed_bytes: u64,
     pub max_ratio: u64,
     pub max_findings: usize,
+    pub business_rules: bool,
     pub uploads_per_minute: u32,
     pub inbox_dir: PathBuf,
     pub outbox_dir: PathBuf,

@@ -1,5 +1,6 @@
-//! The in-memory snapshots validation reads: classifiers (`nsi::NsiSnapshot`) and registers
-//! (`registers::lookup::RegisterSnapshot`), each swapped whole when its store changes.
+//! The in-memory snapshots validation reads: classifiers (`nsi::NsiSnapshot`), registers
+//! (`registers::lookup::RegisterSnapshot`) and the register of insured persons
+//! (`erz::snapshot::PolicySnapshot`), each swapped whole when its store changes.
 //!
 //! Readers take an `Arc` of one snapshot and keep it for a whole package, so a rebuild never
 //! changes the answers mid-package, and never lock. `serve` builds both at start, rebuilds
@@ -11,14 +12,16 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::db::Database;
+use crate::erz::snapshot::{self, PolicySnapshot};
 use crate::nsi::NsiSnapshot;
 use crate::registers::lookup::{RegisterSnapshot, SharedRegisters};
 
-/// Both snapshots. Cheap to clone; clones share the snapshots.
+/// The snapshots. Cheap to clone; clones share the snapshots.
 #[derive(Debug, Clone, Default)]
 pub struct Lookups {
     nsi: Arc<ArcSwap<NsiSnapshot>>,
     registers: SharedRegisters,
+    erz: Arc<ArcSwap<PolicySnapshot>>,
 }
 
 impl Lookups {
@@ -45,10 +48,35 @@ impl Lookups {
         &self.registers
     }
 
+    /// The snapshot of the register of insured persons now.
+    #[must_use]
+    pub fn erz(&self) -> Arc<PolicySnapshot> {
+        self.erz.load_full()
+    }
+
     /// Rebuilds each snapshot whose store changed (every one with `force`).
     pub fn refresh(&self, db: &Database, force: bool) -> anyhow::Result<()> {
         crate::nsi::refresh_snapshot(db, self, force)?;
         crate::registers::lookup::refresh_snapshot(db, &self.registers, force)?;
+        self.refresh_erz(db, force)?;
+        Ok(())
+    }
+
+    /// Rebuilds the ERZ snapshot when the register's revision moved (or with `force`).
+    fn refresh_erz(&self, db: &Database, force: bool) -> anyhow::Result<()> {
+        let mut conn = db.conn()?;
+        let revision = snapshot::revision(&mut conn)?;
+        if !force && self.erz.load().revision() == Some(revision) {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let loaded = PolicySnapshot::load(&mut conn, revision)?;
+        tracing::info!(
+            persons = loaded.persons(),
+            millis = started.elapsed().as_millis(),
+            "ERZ snapshot rebuilt"
+        );
+        self.erz.store(Arc::new(loaded));
         Ok(())
     }
 }

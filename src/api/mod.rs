@@ -50,12 +50,13 @@ pub struct AppState {
 impl AppState {
     /// Builds the state around an opened database.
     pub fn new(settings: Settings, db: Database) -> anyhow::Result<Self> {
-        let intake = Arc::new(Intake::new(&settings, db.clone())?);
+        let lookups = Lookups::default();
+        let intake = Arc::new(Intake::new(&settings, db.clone(), lookups.clone())?);
         Ok(Self {
             settings: Arc::new(settings),
             db,
             metrics: Arc::new(Metrics::new()?),
-            lookups: Lookups::default(),
+            lookups,
             intake,
             upload_limiter: Arc::default(),
         })

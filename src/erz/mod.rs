@@ -15,6 +15,8 @@
 //! - `status`: the policy status of a person on a date (as known now or at a time), with the
 //!   audit row of every query.
 //! - `names`: the normal form of names for look-ups and duplicate matching.
+//! - `snapshot`: the register in memory for the business rules (`rules::PolicyLookup`), kept
+//!   in `Lookups` and rebuilt when the register's revision moves.
 //! - `cli`: `omshub erz …`.
 //!
 //! Called by `main.rs` (the commands) and `api::erz` (the policy status). Reads insurers
@@ -26,6 +28,7 @@ pub mod names;
 pub mod refusal;
 pub mod reply;
 pub mod repo;
+pub mod snapshot;
 pub mod status;
 
 pub use apply::{ApplyError, FileResult, apply_path};

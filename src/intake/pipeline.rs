@@ -20,6 +20,7 @@ use super::store::{self, Finished, NewCase, NewPackage, PackageRow, Recorded};
 use super::{Channel, Status, Storage};
 use crate::config::{IntakeSettings, Settings, SignatureSettings};
 use crate::db::Database;
+use crate::lookups::Lookups;
 use crate::notify::Mailer;
 use crate::signature::{
     Fingerprint, Signer, VerifyPolicy, verify_detached_file, verify_enveloping,
@@ -29,6 +30,7 @@ use crate::validate::package::{
     signature_suffix,
 };
 use crate::validate::records::{AccountItem, Item, Zap};
+use crate::validate::rules::{self, Checker};
 use crate::validate::schema::Limits;
 use crate::validate::{Finding, Validator};
 
@@ -59,6 +61,8 @@ pub struct Intake {
     validator: Validator,
     limits: PackageLimits,
     mailer: Mailer,
+    /// The snapshots the business rules read (shared with the API's state).
+    lookups: Lookups,
     wake: (Mutex<u64>, Condvar),
 }
 
@@ -73,8 +77,9 @@ impl std::fmt::Debug for Intake {
 
 impl Intake {
     /// Opens the storage folders, loads the trust store, CRLs and the hub's signing key, and
-    /// prepares the validator.
-    pub fn new(all: &Settings, db: Database) -> anyhow::Result<Self> {
+    /// prepares the validator; the business rules read `lookups` (refreshed before each
+    /// package).
+    pub fn new(all: &Settings, db: Database, lookups: Lookups) -> anyhow::Result<Self> {
         let settings = &all.intake;
         let policy = if all.signature.trust_store.as_os_str().is_empty() {
             None
@@ -109,6 +114,7 @@ impl Intake {
             validator: Validator::new(crate::xml::schemas::ALL)?,
             limits,
             mailer: Mailer::from_settings(&all.mail)?,
+            lookups,
             wake: (Mutex::new(0), Condvar::new()),
         })
     }
@@ -267,23 +273,58 @@ impl Intake {
                 registered_certificates(&mut conn, &row.sender)?,
             )
         };
-        let report = if let Some(first) = earlier {
-            name_already_used(row, &first)
+        let (report, rules) = if let Some(first) = earlier {
+            (name_already_used(row, &first), None)
         } else {
             self.check_and_store_cases(row, &registered)?
         };
-        let protocols = report.protocols();
+        let protocols = report.protocols_with_rules(rules.as_ref().map_or(&[], |o| &o.findings));
         self.write_protocols(row, &protocols)?;
-        let outcome = outcome_of(&report, &protocols);
+        let outcome = outcome_of(&report, rules.as_ref(), &protocols);
+        let decisions = rules
+            .as_ref()
+            .filter(|_| outcome.status != Status::Rejected);
         let mut conn = self.db.conn()?;
         let notice = self.notice_for(&mut conn, row, &outcome);
-        if store::finish(&mut conn, row, &outcome, notice.as_ref())? {
+        let decided_at = crate::participants::now();
+        let finished =
+            store::finish_with(
+                &mut conn,
+                row,
+                &outcome,
+                notice.as_ref(),
+                |conn| match decisions {
+                    Some(d) => {
+                        crate::settlement::store_decisions(conn, &row.id, d, decided_at).map(|_| ())
+                    }
+                    None => Ok(()),
+                },
+            )?;
+        if finished {
             drop(conn);
             self.deliver_notices();
         } else {
             tracing::warn!(package = %row.id, "another worker finished this package first");
         }
         Ok(outcome)
+    }
+
+    /// The business-rule checker of a package from `row`'s sender: the look-ups refreshed if
+    /// their stores changed, the earlier accepted cases, the rules in force on the account's
+    /// period. `None` when `intake.business_rules` is off.
+    fn open_checker(&self, row: &PackageRow) -> anyhow::Result<Option<Checker>> {
+        if !self.settings.business_rules {
+            return Ok(None);
+        }
+        self.lookups.refresh(&self.db, false)?;
+        let mut conn = self.db.conn()?;
+        let sender = sender_code(&mut conn, &row.sender);
+        let options = rules::Options {
+            as_of: None,
+            today: chrono::Utc::now().date_naive(),
+            sender,
+        };
+        crate::settlement::open_checker(&mut conn, &self.lookups, options, Some(&row.id)).map(Some)
     }
 
     /// Sends the e-mail notices that are due (this package's, and earlier ones whose sending
@@ -301,13 +342,15 @@ impl Intake {
 
     /// Checks the stored package; the clean cases of its account file go, as the check
     /// streams, through a bounded channel to a writer thread that stores them in batches
-    /// tagged with this attempt ([`store::finish`] keeps them or not). Memory stays that of
-    /// the check plus the channel.
+    /// tagged with this attempt ([`store::finish`] keeps them or not), and through the
+    /// business rules. Memory stays that of the check, the channel and the rules' facts per
+    /// case. The rules' outcome comes back when they saw an account in a package whose archive
+    /// and files were not refused as a whole.
     fn check_and_store_cases(
         &self,
         row: &PackageRow,
         registered: &[Fingerprint],
-    ) -> anyhow::Result<PackageReport> {
+    ) -> anyhow::Result<(PackageReport, Option<rules::Outcome>)> {
         let mut refused = Vec::new();
         let mut package_signatures = Vec::new();
         // An enveloping package (`….zip.sig`): the ZIP inside, once its signature verifies.
@@ -316,7 +359,7 @@ impl Intake {
                 match self.open_enveloping(row, inner, kind)? {
                     Ok(signature) => package_signatures.push(signature),
                     Err(finding) => {
-                        return Ok(refused_report(inner, vec![*finding]));
+                        return Ok((refused_report(inner, vec![*finding]), None));
                     }
                 }
                 (self.storage.content_file(&row.id), inner.to_owned())
@@ -340,6 +383,7 @@ impl Intake {
             findings.extend(check.check(view));
             findings
         };
+        let mut checker = self.open_checker(row)?;
         let file = File::open(&path)?;
         let mut report = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<NewCase>(CASES_IN_FLIGHT);
@@ -362,6 +406,9 @@ impl Intake {
                     Ok(written + batch.len() as u64)
                 })?;
             let mut on_item = |item: Item| {
+                if let Some(checker) = checker.as_mut() {
+                    checker.item(&item);
+                }
                 if let Item::Account(AccountItem::Record(zap)) = item {
                     // A send fails only when the writer stopped on an error it reports.
                     let _ = tx.send(case_of(row, &zap));
@@ -391,7 +438,12 @@ impl Intake {
             report.findings.append(&mut refused);
         }
         report.accepted &= report.findings.is_empty();
-        Ok(report)
+        let schema_refused = report.files.first().map_or(0, |f| f.refused_records);
+        let rules = checker
+            .filter(|_| report.findings.is_empty())
+            .map(|c| c.finish(schema_refused))
+            .filter(|o| o.account.is_some());
+        Ok((report, rules))
     }
 
     /// Verifies the enveloping signature a package came in and writes the ZIP inside to
@@ -707,33 +759,64 @@ fn registered_certificates(
         .collect())
 }
 
-/// The final state of a checked package: rejected on a package-level finding or when no
-/// record of its data file was accepted, partly accepted when some were, accepted when every
-/// file is.
-fn outcome_of(report: &PackageReport, protocols: &[Protocol]) -> Finished {
+/// The participant code a package's sender stands for, as the rules check it against the
+/// account's `CODE_MO`: a participant's register code (F001, F002, F003), or a sender name
+/// that is itself such a code (the inbox channel's folder); `None` for anyone else.
+fn sender_code(conn: &mut crate::db::DbConn, sender: &str) -> Option<String> {
+    match sender
+        .strip_prefix("participant:")
+        .and_then(|n| n.parse::<i64>().ok())
+    {
+        Some(id) => crate::participants::repo::get(conn, id)
+            .ok()
+            .and_then(|p| p.org_code),
+        None => (matches!(sender.len(), 2 | 5 | 6) && sender.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| sender.to_owned()),
+    }
+}
+
+/// The final state of a checked package: rejected on a package-level finding, when no record
+/// of its data file was accepted, or when a business rule refuses the account; partly
+/// accepted when some records were refused (by the schema or by the rules); accepted when
+/// every file is and no case is refused.
+fn outcome_of(
+    report: &PackageReport,
+    rules: Option<&rules::Outcome>,
+    protocols: &[Protocol],
+) -> Finished {
     let records: u64 = report.files.iter().map(|f| f.records).sum();
-    let refused: u64 = report.files.iter().map(|f| f.refused_records).sum();
+    let by_rules = rules.map_or(0, |o| o.totals.refused);
+    let refused: u64 = report.files.iter().map(|f| f.refused_records).sum::<u64>() + by_rules;
     let findings: u64 = protocols
         .iter()
         .map(|p| u64::try_from(p.findings).unwrap_or(u64::MAX))
         .sum::<u64>()
         + report.files.iter().map(|f| f.findings_dropped).sum::<u64>();
+    let rule_refusal = rules.and_then(|o| o.refusals().next());
     let first = report
         .findings
         .iter()
         .chain(report.files.iter().flat_map(|f| f.findings.iter()))
-        .next();
+        .next()
+        .map(|f| (f.code.to_string(), f.reason))
+        .or_else(|| rule_refusal.map(|r| (r.finding.code.to_string(), Some(r.rule.id))));
     let data_accepted = report
         .files
         .first()
-        .map_or(0, |f| f.records.saturating_sub(f.refused_records));
+        .map_or(0, |f| f.records.saturating_sub(f.refused_records))
+        .saturating_sub(by_rules);
     let whole_file_refused = report
         .files
         .iter()
         .any(|f| f.findings.iter().any(|x| x.line > 0 && f.records == 0));
-    let status = if report.accepted {
+    let rules_refuse_account = rules.is_some_and(|o| !o.accepted);
+    let status = if report.accepted && by_rules == 0 && !rules_refuse_account {
         Status::Accepted
-    } else if !report.findings.is_empty() || data_accepted == 0 || whole_file_refused {
+    } else if !report.findings.is_empty()
+        || data_accepted == 0
+        || whole_file_refused
+        || rules_refuse_account
+    {
         Status::Rejected
     } else {
         Status::PartlyAccepted
@@ -743,20 +826,20 @@ fn outcome_of(report: &PackageReport, protocols: &[Protocol]) -> Finished {
         Status::PartlyAccepted => {
             format!("partly accepted: {refused} of {records} records refused")
         }
+        _ if rules_refuse_account => format!(
+            "rejected by the business rules: {}",
+            rule_refusal.map_or("", |r| r.rule.id)
+        ),
         _ => format!("rejected: {findings} findings"),
     };
+    let refusal = first.filter(|_| status != Status::Accepted);
     Finished {
         status,
         records,
         refused_records: refused,
         findings,
-        refusal_code: first
-            .filter(|_| status != Status::Accepted)
-            .map(|f| f.code.to_string()),
-        refusal_reason: first
-            .filter(|_| status != Status::Accepted)
-            .and_then(|f| f.reason)
-            .map(str::to_owned),
+        refusal_code: refusal.as_ref().map(|(code, _)| code.clone()),
+        refusal_reason: refusal.and_then(|(_, reason)| reason).map(str::to_owned),
         protocol_name: protocols.first().map(|p| p.name.clone()),
         message: Some(message),
     }

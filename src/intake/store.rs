@@ -326,6 +326,18 @@ pub fn finish(
     outcome: &Finished,
     notice: Option<&super::notices::NewNotice>,
 ) -> QueryResult<bool> {
+    finish_with(conn, row, outcome, notice, |_| Ok(()))
+}
+
+/// [`finish`], running `also` in the same transaction once the package is ended (the
+/// business rules' decisions are stored so: they exist exactly when the package is final).
+pub fn finish_with(
+    conn: &mut DbConn,
+    row: &PackageRow,
+    outcome: &Finished,
+    notice: Option<&super::notices::NewNotice>,
+    also: impl FnOnce(&mut DbConn) -> QueryResult<()>,
+) -> QueryResult<bool> {
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     conn.transaction(|conn| {
         let updated = diesel::update(
@@ -359,6 +371,7 @@ pub fn finish(
         if let Some(notice) = notice {
             super::notices::insert(conn, &row.id, notice)?;
         }
+        also(conn)?;
         Ok(true)
     })
 }

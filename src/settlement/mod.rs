@@ -21,7 +21,7 @@ use crate::lookups::Lookups;
 use crate::registers::lookup::RegisterLookup;
 use crate::validate::cli::{RulesSetup, ValidateArgs};
 use crate::validate::rules::{
-    CaseKey, Checker, Options, Outcome, PersonKey, PriorCase, PriorCaseIndex, Sources,
+    CaseKey, Checker, Options, Outcome, PersonKey, PolicyLookup, PriorCase, PriorCaseIndex, Sources,
 };
 
 /// Which earlier cases to index.
@@ -128,8 +128,8 @@ pub fn load_prior_cases(conn: &mut DbConn, filter: &PriorFilter) -> QueryResult<
 /// The checker intake (and `omshub validate`) runs over a package: the snapshots of `lookups`
 /// as they are now, and the earlier accepted cases ending from 1 January of the year before
 /// the check's date (`options.as_of`, else `options.today`), of the sender's clinic when the
-/// sender is one (6 digits), without `exclude_package`. No ERZ yet (issue 8): the insurance
-/// rules that need it are skipped.
+/// sender is one (6 digits), without `exclude_package`; the register of insured persons from
+/// the ERZ snapshot of `lookups` (its rules are skipped while the register is empty).
 pub fn open_checker(
     conn: &mut DbConn,
     lookups: &Lookups,
@@ -154,17 +154,18 @@ pub fn open_checker(
     Ok(Checker::new(sources(lookups, prior), options))
 }
 
-/// The sources of a check: the snapshots of `lookups` (the registers only when one of them
-/// holds an entry: an empty register is "not loaded", and its rules are skipped), the earlier
-/// cases, no ERZ (issue 8).
+/// The sources of a check: the snapshots of `lookups` (the registers and the ERZ only when
+/// they hold an entry: an empty register is "not loaded", and its rules are skipped), the
+/// earlier cases.
 fn sources(lookups: &Lookups, prior: PriorCaseIndex) -> Sources {
     let registers = lookups.registers();
     let loaded = registers.counts().iter().any(|(_, n)| *n > 0);
+    let erz = lookups.erz();
     Sources {
         classifiers: lookups.nsi(),
         registers: loaded.then_some(registers as Arc<dyn RegisterLookup>),
         prior: Some(Arc::new(prior)),
-        policies: None,
+        policies: (!erz.is_empty()).then_some(erz as Arc<dyn PolicyLookup>),
     }
 }
 

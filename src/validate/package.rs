@@ -24,8 +24,9 @@ use std::io::{self, Read, Seek, SeekFrom};
 use serde::{Serialize, Serializer};
 use zip::CompressionMethod;
 
-use super::protocol::{protocol_name, write_flk};
+use super::protocol::{protocol_name, write_flk_with_rules};
 use super::records::{self, Item};
+use super::rules::{FileKind, RuleFinding};
 use super::schema::Limits;
 use super::{Context, FileReport, Finding, Validator, kind_of};
 use crate::domain::{IdError, InsurerCode, MoCode, TfomsCode};
@@ -139,6 +140,14 @@ impl PackageReport {
     /// name.
     #[must_use]
     pub fn protocols(&self) -> Vec<Protocol> {
+        self.protocols_with_rules(&[])
+    }
+
+    /// [`Self::protocols`] with the findings of the business rules added to the protocol of
+    /// the file each is in: those of the data file (the first file) to its protocol, those of
+    /// the personal-data file to the L file's.
+    #[must_use]
+    pub fn protocols_with_rules(&self, rules: &[RuleFinding]) -> Vec<Protocol> {
         let stem = strip_suffix_ci(&self.package, ".zip").unwrap_or(&self.package);
         let mut combined = FileReport {
             file: self.package.clone(),
@@ -152,21 +161,40 @@ impl PackageReport {
             findings_dropped: 0,
             findings: self.findings.clone(),
         };
+        let file_kind = |i: usize, file: &FileReport| {
+            if i > 0 && file.kind.starts_with('L') {
+                FileKind::Personal
+            } else {
+                FileKind::Data
+            }
+        };
+        let mut combined_kind = None;
         let mut others = Vec::new();
-        for file in &self.files {
+        for (i, file) in self.files.iter().enumerate() {
             if strip_suffix_ci(&file.file, ".xml") == Some(stem) {
                 combined.nschet.clone_from(&file.nschet);
                 combined.findings.extend(file.findings.iter().cloned());
+                combined_kind = Some(file_kind(i, file));
             } else {
-                others.push(file);
+                others.push((Some(file_kind(i, file)), file));
             }
         }
-        std::iter::once(&combined)
+        let of = |kind: Option<FileKind>| -> Vec<RuleFinding> {
+            rules
+                .iter()
+                .filter(|r| Some(r.file) == kind)
+                .cloned()
+                .collect()
+        };
+        std::iter::once((combined_kind, &combined))
             .chain(others)
-            .map(|report| Protocol {
-                name: format!("{}.xml", protocol_name(&report.file)),
-                findings: report.findings.len(),
-                bytes: write_flk(report),
+            .map(|(kind, report)| {
+                let found = of(kind);
+                Protocol {
+                    name: format!("{}.xml", protocol_name(&report.file)),
+                    findings: report.findings.len() + found.len(),
+                    bytes: write_flk_with_rules(report, &found),
+                }
             })
             .collect()
     }

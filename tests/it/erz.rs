@@ -25,7 +25,7 @@ fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
-fn t(s: &str) -> NaiveDateTime {
+pub(crate) fn t(s: &str) -> NaiveDateTime {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
 }
 
@@ -34,7 +34,7 @@ fn validator() -> Validator {
 }
 
 /// A synthetic person of an OP.
-struct P {
+pub(crate) struct P {
     fam: &'static str,
     im: &'static str,
     sex: Sex,
@@ -56,14 +56,22 @@ fn bad_snils(n: u32) -> String {
     format!("{body}{wrong:02}")
 }
 
-fn enp(p: &P, serial: u32) -> String {
+pub(crate) fn enp(p: &P, serial: u32) -> String {
     Enp::generate(&TfomsCode::parse("34").unwrap(), d(p.birth), p.sex, serial)
         .unwrap()
         .to_string()
 }
 
 /// One OP: `tip_op` for `p`, with `enp` (empty for a first registration), policy from `dbeg`.
-fn op(n_rec: u32, tip_op: u8, p: &P, enp: &str, vpolis: &str, dbeg: &str, ogrn: &str) -> String {
+pub(crate) fn op(
+    n_rec: u32,
+    tip_op: u8,
+    p: &P,
+    enp: &str,
+    vpolis: &str,
+    dbeg: &str,
+    ogrn: &str,
+) -> String {
     let sex = if p.sex == Sex::Male { 1 } else { 2 };
     format!(
         "  <OP>
@@ -119,7 +127,7 @@ fn op(n_rec: u32, tip_op: u8, p: &P, enp: &str, vpolis: &str, dbeg: &str, ogrn: 
     )
 }
 
-fn oplist(stem: &str, smocod: &str, ops: &[String]) -> String {
+pub(crate) fn oplist(stem: &str, smocod: &str, ops: &[String]) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<OPLIST>\n  <VERS>2.0</VERS>\n  \
          <FILENAME>{stem}</FILENAME>\n  <SMOCOD>{smocod}</SMOCOD>\n  <PRZCOD>{smocod}01</PRZCOD>\n  \
@@ -129,10 +137,10 @@ fn oplist(stem: &str, smocod: &str, ops: &[String]) -> String {
     )
 }
 
-const OGRN_34901: &str = "1123400901018";
-const OGRN_34902: &str = "1123400902020";
+pub(crate) const OGRN_34901: &str = "1123400901018";
+pub(crate) const OGRN_34902: &str = "1123400902020";
 
-fn apply_text(app: &TestApp, file: &str, text: &str, now: NaiveDateTime) -> FileResult {
+pub(crate) fn apply_text(app: &TestApp, file: &str, text: &str, now: NaiveDateTime) -> FileResult {
     let names = Names::of(file).unwrap();
     let sha = format!(
         "{:x}",
@@ -174,7 +182,7 @@ fn reps(name: &str, text: &str) -> Vec<omshub::validate::records::Reply> {
     out
 }
 
-fn people() -> Vec<P> {
+pub(crate) fn people() -> Vec<P> {
     vec![
         P {
             fam: "Синицына",

@@ -15,6 +15,8 @@ mod http;
 #[cfg(test)]
 mod intake;
 #[cfg(test)]
+mod intake_rules;
+#[cfg(test)]
 mod intake_signatures;
 #[cfg(test)]
 mod notify;

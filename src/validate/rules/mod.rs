@@ -11,7 +11,7 @@
 //! computes the decisions. Findings come out sorted by file, line and catalogue order, so the
 //! same files give the same output every time.
 //!
-//! Called by `validate::cli` (`omshub validate`) and, after issue 7 is merged, by intake;
+//! Called by `validate::cli` (`omshub validate`) and by intake (`intake::pipeline`);
 //! `settlement::open_checker` builds one from the database.
 
 mod case;
@@ -97,7 +97,7 @@ pub struct Sources {
     pub registers: Option<Arc<dyn RegisterLookup>>,
     /// Cases accepted earlier; `None` skips the double-billing rule.
     pub prior: Option<Arc<dyn PriorCases>>,
-    /// The register of insured persons; `None` (always, until issue 8) skips the ERZ rules.
+    /// The register of insured persons; `None` skips the ERZ rules.
     pub policies: Option<Arc<dyn PolicyLookup>>,
 }
 

@@ -2,9 +2,8 @@
 //! tested with fakes and `validate` never touches the database: [`PriorCases`], the cases
 //! accepted in earlier packages (double billing), with [`PriorCaseIndex`], the in-memory index
 //! a caller fills once per check; and [`PolicyLookup`], the patient's policy in the register of
-//! insured persons (ERZ). The ERZ register does not exist yet (issue 8): there is no
-//! implementation of [`PolicyLookup`] in the hub, and the rules that need it are skipped until
-//! one is given to the checker.
+//! insured persons (ERZ), implemented by `erz::snapshot::PolicySnapshot`; the rules that need
+//! it are skipped when the checker has none (an empty register).
 
 use std::collections::HashMap;
 
@@ -113,8 +112,8 @@ pub struct PolicyStatus {
     pub died: Option<NaiveDate>,
 }
 
-/// The register of insured persons (ERZ), as the insurance rules need it. Implemented by the
-/// ERZ register (issue 8); until then the checker is built without one.
+/// The register of insured persons (ERZ), as the insurance rules need it. Implemented by
+/// `erz::snapshot::PolicySnapshot`.
 pub trait PolicyLookup: Send + Sync {
     /// The state of the person with ENP `enp` on `on`; `None` when the register does not
     /// know the ENP.
