@@ -188,32 +188,41 @@ impl CaseState {
     }
 }
 
-/// What is known of one patient (`ID_PAC`) across the two files.
+/// What is known of one patient (`ID_PAC`) across the two files: 24 bytes, the `ID_PAC`
+/// itself in the checker's arena.
 #[derive(Debug, Clone, Default)]
 struct PatientState {
-    id_pac: Box<str>,
+    /// Where the `ID_PAC` is in [`Checker::id_pacs`]: start and length.
+    id_pac: (u32, u16),
     /// Sex and birth date from the L file.
     pers: Option<(Sex, NaiveDate)>,
     pers_line: u64,
     in_h: bool,
 }
 
-/// Key of the duplicate check within the account (003K.00.0410): 28 bytes.
+/// Key of the duplicate check within the account (003K.00.0410): 24 bytes, one per case in
+/// [`Checker::duplicate_keys`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct DuplicateKey {
     /// The ENP as a number, or [`PATIENT_KEY`] with the patient's index.
     person: u64,
     date_1: NaiveDate,
     date_2: NaiveDate,
-    usl_ok: Option<u8>,
-    profil: Option<u16>,
-    prvs: Option<u16>,
+    /// PROFIL of the first episode, [`NONE_U16`] when absent.
+    profil: u16,
+    /// PRVS of the first episode, [`NONE_U16`] when absent.
+    prvs: u16,
+    /// `USL_OK`, [`NONE_U8`] when absent.
+    usl_ok: u8,
 }
+
+/// An absent code in a [`DuplicateKey`] (no classifier code is this large).
+const NONE_U16: u16 = u16::MAX;
+/// An absent `USL_OK` in a [`DuplicateKey`].
+const NONE_U8: u8 = u8::MAX;
 
 /// Marks a patient index in [`DuplicateKey::person`] (an ENP is below 10^16 < 2^63).
 const PATIENT_KEY: u64 = 1 << 63;
-
-type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
 
 /// Runs the business rules over the typed records of one account package (an H file and its
 /// L file) and decides each case. See the module documentation.
@@ -225,10 +234,16 @@ pub struct Checker {
     account: Option<Account>,
     cases: Vec<CaseState>,
     patients: Vec<PatientState>,
-    /// Indices into `patients`, hashed by `ID_PAC` (the text is kept once, in `patients`).
+    /// Every patient's `ID_PAC`, one after the other (a box each would cost more than the
+    /// text).
+    id_pacs: String,
+    /// Indices into `patients`, hashed by `ID_PAC` (the text is kept once, in `id_pacs`).
     patient_index: hashbrown::HashTable<u32>,
     hasher: foldhash::fast::FixedState,
-    duplicates: FastMap<DuplicateKey, u64>,
+    /// The duplicate key of each case, by the case's index in `cases`.
+    duplicate_keys: Vec<DuplicateKey>,
+    /// Indices into `duplicate_keys` of the first case with each key, hashed by the key.
+    duplicate_index: hashbrown::HashTable<u32>,
     findings: Vec<RuleFinding>,
     /// Findings of the L file, reported at `finish` under the catalogue chosen by then.
     waiting: Vec<(&'static Rule, Finding)>,
@@ -251,6 +266,13 @@ impl std::fmt::Debug for Checker {
     }
 }
 
+/// The `ID_PAC` of `patient` in the arena `ids`.
+fn id_pac_of<'a>(ids: &'a str, patient: &PatientState) -> &'a str {
+    let (start, len) = patient.id_pac;
+    ids.get(start as usize..start as usize + usize::from(len))
+        .unwrap_or_default()
+}
+
 impl Checker {
     /// A checker over `sources` with `options`.
     #[must_use]
@@ -263,9 +285,11 @@ impl Checker {
             account: None,
             cases: Vec::new(),
             patients: Vec::new(),
+            id_pacs: String::new(),
             patient_index: hashbrown::HashTable::new(),
             hasher: foldhash::fast::FixedState::default(),
-            duplicates: FastMap::default(),
+            duplicate_keys: Vec::new(),
+            duplicate_index: hashbrown::HashTable::new(),
             findings: Vec::new(),
             waiting: Vec::new(),
             sumv_total: Some(crate::domain::Money::ZERO),
@@ -340,21 +364,29 @@ impl Checker {
 
     fn patient(&mut self, id_pac: &str) -> u32 {
         let hash = self.hasher.hash_one(id_pac);
-        let patients = &self.patients;
+        let (patients, ids) = (&self.patients, &self.id_pacs);
         if let Some(&i) = self
             .patient_index
-            .find(hash, |&i| &*patients[i as usize].id_pac == id_pac)
+            .find(hash, |&i| id_pac_of(ids, &patients[i as usize]) == id_pac)
         {
             return i;
         }
         let i = u32::try_from(self.patients.len()).unwrap_or(u32::MAX);
+        let start = u32::try_from(self.id_pacs.len()).unwrap_or(u32::MAX);
+        // ID_PAC is T(36) by the schema; a longer one (not schema-valid) is cut for the key.
+        let mut len = id_pac.len().min(usize::from(u16::MAX));
+        while !id_pac.is_char_boundary(len) {
+            len -= 1;
+        }
+        self.id_pacs.push_str(&id_pac[..len]);
         self.patients.push(PatientState {
-            id_pac: id_pac.into(),
+            id_pac: (start, u16::try_from(len).unwrap_or(u16::MAX)),
             ..PatientState::default()
         });
-        let (patients, hasher) = (&self.patients, &self.hasher);
-        self.patient_index
-            .insert_unique(hash, i, |&j| hasher.hash_one(&*patients[j as usize].id_pac));
+        let (patients, ids, hasher) = (&self.patients, &self.id_pacs, &self.hasher);
+        self.patient_index.insert_unique(hash, i, |&j| {
+            hasher.hash_one(id_pac_of(ids, &patients[j as usize]))
+        });
         i
     }
 
@@ -397,11 +429,17 @@ impl Checker {
             person: facts.enp.unwrap_or(PATIENT_KEY | u64::from(patient)),
             date_1: zap.case.date_z_1,
             date_2: zap.case.date_z_2,
-            usl_ok: zap.case.usl_ok,
-            profil: first.and_then(|e| e.profil),
-            prvs: first.and_then(|e| e.prvs),
+            usl_ok: zap.case.usl_ok.unwrap_or(NONE_U8),
+            profil: first.and_then(|e| e.profil).unwrap_or(NONE_U16),
+            prvs: first.and_then(|e| e.prvs).unwrap_or(NONE_U16),
         };
-        if let Some(&earlier) = self.duplicates.get(&key) {
+        let hash = self.hasher.hash_one(&key);
+        let keys = &self.duplicate_keys;
+        let earlier = self
+            .duplicate_index
+            .find(hash, |&i| keys[i as usize] == key)
+            .map(|&i| self.cases[i as usize].n_zap);
+        if let Some(earlier) = earlier {
             found.push((
                 catalogue::DUPLICATE_CASE,
                 case::finding(
@@ -417,8 +455,12 @@ impl Checker {
                 ),
             ));
         } else {
-            self.duplicates.insert(key, zap.n_zap);
+            let i = u32::try_from(self.cases.len()).unwrap_or(u32::MAX);
+            let (keys, hasher) = (&self.duplicate_keys, &self.hasher);
+            self.duplicate_index
+                .insert_unique(hash, i, |&j| hasher.hash_one(&keys[j as usize]));
         }
+        self.duplicate_keys.push(key);
         // Cases accepted in earlier packages.
         if let Some(prior) = &self.sources.prior {
             let key = CaseKey {
@@ -519,9 +561,11 @@ impl Checker {
         self.cross_file_rules();
         self.totals_rules(schema_refused);
         // What the decisions do not need goes before they are made.
-        self.duplicates = FastMap::default();
+        self.duplicate_keys = Vec::new();
+        self.duplicate_index = hashbrown::HashTable::new();
         self.patient_index = hashbrown::HashTable::new();
         self.patients = Vec::new();
+        self.id_pacs = String::new();
         let catalogue = self
             .catalogue
             .clone()
@@ -564,11 +608,13 @@ impl Checker {
             return;
         }
         let mut found: Vec<(usize, &'static Rule, Finding)> = Vec::new();
+        let ids = &self.id_pacs;
         for (i, case) in self.cases.iter().enumerate() {
             let patient = &self.patients[case.patient as usize];
+            let id_pac = id_pac_of(ids, patient);
             let context = Context {
                 n_zap: Some(case.n_zap),
-                id_pac: Some(patient.id_pac.to_string()),
+                id_pac: Some(id_pac.to_owned()),
                 idcase: Some(case.idcase),
                 ..Context::default()
             };
@@ -589,7 +635,7 @@ impl Checker {
                     catalogue::ID_PAC,
                     at(
                         catalogue::ID_PAC,
-                        Some(patient.id_pac.to_string()),
+                        Some(id_pac.to_owned()),
                         "the L file has no PERS with this ID_PAC".into(),
                     ),
                 ));
@@ -626,6 +672,7 @@ impl Checker {
         }
         for patient in &self.patients {
             if patient.pers.is_some() && !patient.in_h {
+                let id_pac = id_pac_of(ids, patient);
                 found.push((
                     usize::MAX,
                     catalogue::PERS_UNUSED,
@@ -634,9 +681,9 @@ impl Checker {
                         code: RULE_F012,
                         element: "ID_PAC".into(),
                         parent: None,
-                        value: Some(patient.id_pac.to_string()),
+                        value: Some(id_pac.to_owned()),
                         context: Context {
-                            id_pac: Some(patient.id_pac.to_string()),
+                            id_pac: Some(id_pac.to_owned()),
                             ..Context::default()
                         },
                         line: patient.pers_line,
