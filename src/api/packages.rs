@@ -9,6 +9,12 @@
 //! | `GET /api/v1/packages/{id}/receipt.sig` | the hub's detached CMS signature (DER) of those exact bytes; `404 not_signed` when the hub has no key |
 //! | `GET /api/v1/packages/{id}/protocol` | the `FLK_P` protocol (windows-1251 XML, named `V` + the package name); `409 protocol_not_ready` before the check ends |
 //! | `GET /api/v1/packages/{id}/protocol.sig` | the hub's detached CMS signature (DER) of the protocol |
+//! | `GET /api/v1/packages/{id}/protocols` | the names of every protocol of the package (the data file's, the L file's; for an OPLIST the REPLIST and the `FLK_P`) with their `.sig` |
+//! | `GET /api/v1/packages/{id}/protocols/{name}` | one of them |
+//!
+//! An insurer's OPLIST (`i….xml`, docs/ERZ.md) is sent the same way, as `application/xml` (or
+//! `text/xml`, or `application/octet-stream`); its answers are the REPLIST `p…` (the
+//! `protocol`) and the `FLK_P` `f…`.
 //!
 //! A caller sees only its own packages (the admin and `read_all` participants see all); a
 //! participant without the `upload` role may not upload (403); another sender's package is a 404,
@@ -49,6 +55,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(super::resource("/api/v1/packages/{id}/protocol").route(web::get().to(protocol)))
     .service(
         super::resource("/api/v1/packages/{id}/protocol.sig").route(web::get().to(protocol_sig)),
+    )
+    .service(super::resource("/api/v1/packages/{id}/protocols").route(web::get().to(protocols)))
+    .service(
+        super::resource("/api/v1/packages/{id}/protocols/{name}")
+            .route(web::get().to(protocol_named)),
     );
 }
 
@@ -183,7 +194,9 @@ fn check_content_type(req: &HttpRequest) -> Result<bool, ApiError> {
         | "application/octet-stream"
         | "application/x-zip-compressed"
         | "application/pkcs7-mime"
-        | "application/pkcs7-signature" => Ok(false),
+        | "application/pkcs7-signature"
+        | "application/xml"
+        | "text/xml" => Ok(false),
         "multipart/form-data" => Ok(true),
         other => Err(ApiError::UnsupportedMediaType(format!(
             "{other} (send the ZIP as application/zip, or multipart/form-data with a `package` \
@@ -531,13 +544,86 @@ async fn protocol(
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/xml; charset=windows-1251")
+    Ok(protocol_file(&name, bytes))
+}
+
+/// A protocol file as the answer: XML in the encoding it declares (the `FLK_P` of packages is
+/// windows-1251, the ERZ answers UTF-8), a `.sig` as a CMS signature.
+fn protocol_file(name: &str, bytes: Vec<u8>) -> HttpResponse {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(100)]).to_ascii_lowercase();
+    let content_type = if name.to_ascii_lowercase().ends_with(".sig") {
+        "application/pkcs7-signature"
+    } else if head.contains("encoding=\"utf-8\"") {
+        "application/xml; charset=utf-8"
+    } else {
+        "application/xml; charset=windows-1251"
+    };
+    HttpResponse::Ok()
+        .content_type(content_type)
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{name}\""),
         ))
-        .body(bytes))
+        .body(bytes)
+}
+
+/// The protocol files of a final package, by name.
+fn protocol_names(dir: &std::path::Path) -> std::io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+#[derive(Serialize)]
+struct ProtocolList {
+    /// The main protocol (`GET …/protocol`).
+    protocol: String,
+    /// Every protocol file, with the hub's signatures.
+    files: Vec<String>,
+}
+
+async fn protocols(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = visible(&state, &caller, &id).await?;
+    let protocol = ready_protocol(&row)?;
+    let dir = state.intake.storage.protocol_dir(&row.id);
+    let files = web::block(move || protocol_names(&dir))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(ProtocolList { protocol, files }))
+}
+
+async fn protocol_named(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, name) = path.into_inner();
+    let row = visible(&state, &caller, &id).await?;
+    ready_protocol(&row)?;
+    let name = file_name(name)?;
+    let file = state.intake.storage.protocol_dir(&row.id).join(&name);
+    let bytes = web::block(move || std::fs::read(file))
+        .await
+        .map_err(ApiError::internal)?;
+    match bytes {
+        Ok(bytes) => Ok(protocol_file(&name, bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::NotFoundCoded {
+            code: "protocol_unknown",
+            message: format!("package {id} has no protocol named {name}"),
+        }),
+        Err(e) => Err(ApiError::internal(e)),
+    }
 }
 
 async fn list(

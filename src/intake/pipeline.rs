@@ -37,6 +37,22 @@ use crate::validate::{Finding, Validator};
 /// F012 805: a package with this name was already registered from this sender.
 pub const NAME_ALREADY_USED: u16 = 805;
 
+/// F012 802: a file name not by the rules.
+const BAD_NAME: u16 = 802;
+
+/// The names of an insurer's OPLIST (`i….xml`), when `file_name` is one.
+fn oplist_names(file_name: &str) -> Option<crate::erz::apply::Names> {
+    let xml = file_name
+        .len()
+        .checked_sub(4)
+        .and_then(|at| file_name.get(at..))
+        .is_some_and(|ext| ext.eq_ignore_ascii_case(".xml"));
+    if !xml || !file_name.starts_with('i') {
+        return None;
+    }
+    crate::erz::apply::Names::of(file_name).ok()
+}
+
 /// Cases waiting for the writer at most, and cases per insert.
 const CASES_IN_FLIGHT: usize = 4_096;
 const CASE_BATCH: usize = 1_000;
@@ -273,14 +289,22 @@ impl Intake {
                 registered_certificates(&mut conn, &row.sender)?,
             )
         };
-        let (report, rules) = if let Some(first) = earlier {
-            (name_already_used(row, &first), None)
+        let (protocols, outcome, rules) = if let Some(first) = earlier {
+            let report = name_already_used(row, &first);
+            let protocols = report.protocols();
+            let outcome = outcome_of(&report, None, &protocols);
+            (protocols, outcome, None)
+        } else if let Some(names) = oplist_names(&row.file_name) {
+            let (protocols, outcome) = self.apply_oplist(row, &names)?;
+            (protocols, outcome, None)
         } else {
-            self.check_and_store_cases(row, &registered)?
+            let (report, rules) = self.check_and_store_cases(row, &registered)?;
+            let protocols =
+                report.protocols_with_rules(rules.as_ref().map_or(&[], |o| &o.findings));
+            let outcome = outcome_of(&report, rules.as_ref(), &protocols);
+            (protocols, outcome, rules)
         };
-        let protocols = report.protocols_with_rules(rules.as_ref().map_or(&[], |o| &o.findings));
         self.write_protocols(row, &protocols)?;
-        let outcome = outcome_of(&report, rules.as_ref(), &protocols);
         let decisions = rules
             .as_ref()
             .filter(|_| outcome.status != Status::Rejected);
@@ -307,6 +331,99 @@ impl Intake {
             tracing::warn!(package = %row.id, "another worker finished this package first");
         }
         Ok(outcome)
+    }
+
+    /// An insurer's OPLIST sent as a package: applied to the register of insured persons
+    /// (`erz::apply`, idempotent by name and content, so a check interrupted after the apply
+    /// and taken again answers the same), answered by the REPLIST (the package's protocol)
+    /// and the `FLK_P`. Only the insurer the file name names may send it (802
+    /// `not_the_senders_file`).
+    fn apply_oplist(
+        &self,
+        row: &PackageRow,
+        names: &crate::erz::apply::Names,
+    ) -> anyhow::Result<(Vec<Protocol>, Finished)> {
+        use crate::erz::apply::ApplyError;
+        let refused = |code: u16, reason: &'static str, message: String| {
+            let finding = package_finding(code, reason, &row.file_name, message);
+            let report = refused_report(&row.file_name, vec![finding]);
+            let protocols = report.protocols();
+            let outcome = outcome_of(&report, None, &protocols);
+            (protocols, outcome)
+        };
+        let mut conn = self.db.conn()?;
+        let insurer = names
+            .stem
+            .get(1..)
+            .and_then(|rest| rest.split('_').next())
+            .unwrap_or_default()
+            .to_owned();
+        if sender_code(&mut conn, &row.sender).as_deref() != Some(insurer.as_str()) {
+            return Ok(refused(
+                BAD_NAME,
+                "not_the_senders_file",
+                format!(
+                    "{} is an OPLIST of insurer {insurer}; only that insurer may send it",
+                    row.file_name
+                ),
+            ));
+        }
+        let file = BufReader::new(File::open(self.storage.package_file(&row.id))?);
+        let now = crate::participants::now();
+        let result = match crate::erz::apply::apply(
+            &mut conn,
+            &self.validator,
+            names,
+            &row.sha256,
+            file,
+            now,
+        ) {
+            Ok(result) => result,
+            Err(ApplyError::NameReused(name)) => {
+                return Ok(refused(
+                    NAME_ALREADY_USED,
+                    "name_already_used",
+                    format!("a different file named {name} was applied to the register before"),
+                ));
+            }
+            Err(e @ ApplyError::BadFileName(_)) => {
+                return Ok(refused(BAD_NAME, "bad_package_name", e.to_string()));
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("applying the OPLIST")),
+        };
+        let mut protocols = Vec::new();
+        if let (Some(name), Some(reply)) = (&result.reply_name, &result.reply) {
+            protocols.push(Protocol {
+                name: name.clone(),
+                findings: usize::try_from(result.refused).unwrap_or(usize::MAX),
+                bytes: reply.clone().into_bytes(),
+            });
+        }
+        protocols.push(Protocol {
+            name: result.protocol_name.clone(),
+            findings: 0,
+            bytes: result.protocol.clone().into_bytes(),
+        });
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let status = if result.status != "applied" || (result.accepted == 0 && result.records > 0) {
+            Status::Rejected
+        } else if result.refused > 0 {
+            Status::PartlyAccepted
+        } else {
+            Status::Accepted
+        };
+        let outcome = Finished {
+            status,
+            records: count(result.records),
+            refused_records: count(result.refused),
+            findings: count(result.refused),
+            refusal_code: (status == Status::Rejected && result.status != "applied")
+                .then(|| "erz_file_refused".to_owned()),
+            refusal_reason: None,
+            protocol_name: protocols.first().map(|p| p.name.clone()),
+            message: Some(crate::erz::cli::summary(&result).trim_end().to_owned()),
+        };
+        Ok((protocols, outcome))
     }
 
     /// The business-rule checker of a package from `row`'s sender: the look-ups refreshed if

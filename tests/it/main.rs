@@ -15,6 +15,8 @@ mod http;
 #[cfg(test)]
 mod intake;
 #[cfg(test)]
+mod intake_oplist;
+#[cfg(test)]
 mod intake_rules;
 #[cfg(test)]
 mod intake_signatures;
