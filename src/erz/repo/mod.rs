@@ -11,6 +11,10 @@
 //!
 //! Later parts of the register keep their own writers in submodules of this one (so that the
 //! rule "only `erz::repo` writes `erz_*`" holds): each declared below.
+//!
+//! - `care`: reads the cases billed for a person (intake's and settlement's tables, read only).
+//! - `lists`: the reads behind the lists for insurers and the look-up by names + document,
+//!   the journal of lists produced, and the end of insurance at death.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -21,6 +25,9 @@ use crate::db::schema::{
     erz_address, erz_attachment, erz_document, erz_enp_counter, erz_file, erz_insurance, erz_op,
     erz_person, erz_person_version, erz_status_query,
 };
+
+pub mod care;
+pub mod lists;
 
 #[derive(QueryableByName)]
 struct LastId {
