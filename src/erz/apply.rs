@@ -903,7 +903,7 @@ fn apply_op(
         op,
         snils: snils.map(|s| s.digits().to_owned()),
     };
-    match op.tip_op {
+    let person = match op.tip_op {
         1 | 6 => ctx.issue(conn, enp),
         2 => {
             let person = ctx.registered(conn, enp.as_ref())?;
@@ -953,7 +953,13 @@ fn apply_op(
             Ok(person)
         }
         other => Err(OpError::EnpRequired { tip_op: other }.into()),
+    }?;
+    // Death ends insurance: whatever the operation, no episode stays valid after the death
+    // date on record (an annulled person has no current data, so nothing is cut).
+    if let Some(death) = repo::lists::death_date_of(conn, person, None)? {
+        repo::lists::end_insurance_at_death(conn, person, death, now, op_id)?;
     }
+    Ok(person)
 }
 
 /// One operation being applied.
