@@ -740,6 +740,7 @@ fn refusal_place(reason: &str) -> Option<(&'static str, &'static str, u16)> {
         },
         OpError::SameInsurer { on },
         OpError::NotInsured { on },
+        OpError::PersonDeceased,
         OpError::EnpSerialsExhausted {
             territory: String::new(),
         },
@@ -896,6 +897,14 @@ fn apply_op(
         _ => polis.dbeg,
     };
     let (snils, enp) = check_op(sender, op, on)?;
+    // No policy starts after a death on record.
+    if matches!(op.tip_op, 6..=8)
+        && let Some(enp) = &enp
+        && let Some(person) = repo::person_by_enp(conn, enp.as_str())?
+        && repo::lists::death_date_of(conn, person, None)?.is_some_and(|death| death < polis.dbeg)
+    {
+        return Err(OpError::PersonDeceased.into());
+    }
     let ctx = Ctx {
         sender,
         op_id,

@@ -184,6 +184,19 @@ impl<'a> Op<'a> {
 
 /// Applies an OPLIST `stem` of `smocod` with `ops` at `now`; every OP must be accepted.
 fn apply_ops(app: &TestApp, stem: &str, smocod: &str, ops: &[Op<'_>], now: &str) -> FileResult {
+    let r = apply_any(app, stem, smocod, ops, now);
+    assert_eq!(
+        (r.status.as_str(), r.accepted),
+        ("applied", i64::try_from(ops.len()).unwrap()),
+        "{:?}\n{}",
+        r.reply,
+        r.protocol
+    );
+    r
+}
+
+/// Applies an OPLIST `stem` of `smocod` with `ops` at `now`.
+fn apply_any(app: &TestApp, stem: &str, smocod: &str, ops: &[Op<'_>], now: &str) -> FileResult {
     let body: String = ops.iter().enumerate().map(|(i, o)| o.xml(i + 1)).collect();
     let text = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<OPLIST>\n  <VERS>2.0</VERS>\n  \
@@ -196,7 +209,7 @@ fn apply_ops(app: &TestApp, stem: &str, smocod: &str, ops: &[Op<'_>], now: &str)
         "{:x}",
         <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())
     );
-    let r = apply(
+    apply(
         &mut app.conn(),
         &validator(),
         &Names::of(&file).unwrap(),
@@ -204,15 +217,7 @@ fn apply_ops(app: &TestApp, stem: &str, smocod: &str, ops: &[Op<'_>], now: &str)
         text.as_bytes(),
         t(now),
     )
-    .unwrap();
-    assert_eq!(
-        (r.status.as_str(), r.accepted),
-        ("applied", i64::try_from(ops.len()).unwrap()),
-        "{:?}\n{}",
-        r.reply,
-        r.protocol
-    );
-    r
+    .unwrap()
 }
 
 fn app_with_registers() -> TestApp {
@@ -729,6 +734,25 @@ async fn death_ends_insurance_at_the_death_date() {
             (Some(d("2024-06-20")), Some(d("2024-06-21")), true)
         ]
     );
+    // No policy starts after the death: a change of insurer in July is refused.
+    let r = apply_any(
+        &app,
+        "i34901_34_07241",
+        "34901",
+        &[Op::new(7, &a, &number, "2024-07-01", OGRN_34901)],
+        "2024-06-23 12:00:00",
+    );
+    assert_eq!(r.accepted, 0);
+    let reply = r.reply.unwrap();
+    assert!(reply.contains("<COMMENT>person_deceased:"), "{reply}");
+    assert!(
+        r.protocol.contains("<IM_POL>DBEG</IM_POL>"),
+        "{}",
+        r.protocol
+    );
+    assert!(r.protocol.contains("<OSHIB>206</OSHIB>"), "{}", r.protocol);
+    let (_, after) = status(&app, ADMIN_TOKEN, &format!("enp={number}&date=2024-07-02")).await;
+    assert_eq!(after["reason"], "deceased");
     // A first registration that reports a death ends its episode at once.
     let b = person(2, "Скворцов", "Пётр", Sex::Male, "1950-11-02");
     let mut dead = Op::new(1, &b, "", "2024-01-10", OGRN_34902);
