@@ -765,6 +765,15 @@ async fn death_ends_insurance_at_the_death_date() {
         "2024-06-23 12:00:00",
     );
     let eb = issued(&r, 1);
+    // The REPLIST answers the episode as recorded: ended at the death.
+    assert!(
+        r.reply
+            .as_deref()
+            .unwrap()
+            .contains("<DSTOP>2024-03-05</DSTOP>"),
+        "{:?}",
+        r.reply
+    );
     let (_, s) = status(&app, ADMIN_TOKEN, &format!("enp={eb}&date=2024-03-06")).await;
     assert_eq!(
         (s["insured"].as_bool(), s["death_date"].as_str()),

@@ -722,15 +722,21 @@ pub fn ops_of_file(conn: &mut DbConn, file_id: i64) -> QueryResult<Vec<OpRow>> {
         .load(conn)
 }
 
-/// The insurance episode operation `op_id` recorded as current (not a cut copy), if any.
+/// The insurance episode operation `op_id` recorded as current (not a cut copy), if any:
+/// of its rows still current the latest by valid time (a row the same operation cut again, at
+/// a death, counts as its cut copy), else the latest.
 pub fn insurance_of_op(conn: &mut DbConn, op_id: i64) -> QueryResult<Option<InsuranceRow>> {
     use erz_insurance as i;
-    i::table
+    let rows: Vec<InsuranceRow> = i::table
         .filter(i::op_id.eq(op_id))
-        .order(i::valid_from.desc())
+        .order((i::valid_from.desc(), i::id.desc()))
         .select(InsuranceRow::as_select())
-        .first(conn)
-        .optional()
+        .load(conn)?;
+    Ok(rows
+        .iter()
+        .find(|r| r.superseded_at.is_none())
+        .or(rows.first())
+        .cloned())
 }
 
 // ---- audit ------------------------------------------------------------------------------------
