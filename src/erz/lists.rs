@@ -21,7 +21,7 @@ use super::reply::fit;
 use super::repo::lists::{self as reads, NewListExport, OpInFile, Snapshot};
 use super::repo::{self, AddressRow, AttachmentRow, DocumentRow, InsuranceRow, PersonVersionRow};
 use crate::db::DbConn;
-use crate::domain::InsurerCode;
+use crate::domain::{InsurerCode, Snils};
 use crate::registers::insurers::Insurer;
 use crate::registers::model::{Register as _, StoreError};
 
@@ -674,7 +674,12 @@ fn write_person(x: &mut Xml, name: &str, p: &PersonVersionRow) -> io::Result<()>
     x.el("DR", &date(p.birth_date))?;
     x.el("TRUE_DR", &p.birth_accuracy.to_string())?;
     x.opt("C_OKSM", p.citizenship.as_deref())?;
-    x.opt("SS", p.snils.as_deref())?;
+    // SNILS as the lists write it: NNN-NNN-NNN NN.
+    let snils = p
+        .snils
+        .as_deref()
+        .map(|s| Snils::parse(s).map_or_else(|_| s.to_owned(), |v| v.to_string()));
+    x.opt("SS", snils.as_deref())?;
     x.opt("DDEATH", p.death_date.map(date).as_deref())?;
     x.close(name)
 }

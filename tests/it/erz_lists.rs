@@ -344,6 +344,7 @@ async fn reclist_stoplist_and_conflictlist_come_from_the_applied_operations() {
     // which ended A's episode with 34902.
     let (name, rec) = list(&app, ListKind::Reclist, "34902", "2024-01-01", "2024-06-30");
     assert_eq!(name, "r34902_34_06241.xml");
+    insta::assert_snapshot!("reclist_34902_2024h1", rec);
     assert_eq!(values(&rec, "FILENAME"), ["r34902_34_06241"]);
     assert_eq!(values(&rec, "NRECORDS"), ["10"]);
     assert_eq!(
@@ -384,6 +385,7 @@ async fn reclist_stoplist_and_conflictlist_come_from_the_applied_operations() {
         "2024-06-30",
     );
     assert_eq!(name, "s34902_34_06241.xml");
+    insta::assert_snapshot!("stoplist_34902_2024_05_06", stop);
     let stops = records(&stop, "STOP");
     let got: Vec<(String, String)> = stops
         .iter()
@@ -428,6 +430,7 @@ async fn reclist_stoplist_and_conflictlist_come_from_the_applied_operations() {
         "2024-06-30",
     );
     assert_eq!(name, "c34902_34_06241.xml");
+    insta::assert_snapshot!("conflictlist_34902_2024h1", conf);
     let mut got: Vec<(String, String, String)> = records(&conf, "CONFLICT")
         .iter()
         .map(|x| {
