@@ -1,23 +1,39 @@
-//! The register of insured persons over HTTP: `GET /api/v1/policy-status` (issue 8, point 5).
+//! The register of insured persons over HTTP: `GET /api/v1/policy-status` (issue 8, point 5),
+//! `GET /api/v1/erz/lists/{reclist|stoplist|conflictlist}` (point 2) and
+//! `GET /api/v1/persons/{enp}/care` (point 7).
 //!
-//! `?enp=…` or `?snils=…`, `&date=YYYY-MM-DD` (default today), optionally `&as_of=` an RFC 3339
+//! Policy status: `?enp=…`, `?snils=…` or `?fam=&im=&ot=&dr=&doctype=&docser=&docnum=`, `&date=YYYY-MM-DD` (default today), optionally `&as_of=` an RFC 3339
 //! time ("as the register knew it then"). Only participants (or the admin token) may ask;
 //! every call is audited by `erz::status`. A malformed ENP or SNILS is 400 with a code naming
 //! the failed check (`enp_check_digit_mismatch`, …); nobody registered is 404
-//! `person_not_found`. The handler parses, calls `erz::policy_status`, maps the result.
+//! `person_not_found`; a key that several persons match is 409 `person_ambiguous`.
+//!
+//! Lists: `?from=YYYY-MM-DD&to=YYYY-MM-DD`; an insurer participant gets its own insurer's list,
+//! the admin names one with `&insurer=`; anyone else 403 `forbidden`. The answer is the
+//! XML file, its name in `Content-Disposition`.
+//!
+//! Care: any participant (or the admin token), `?page=&per_page=`; every call audited.
+//!
+//! The handlers parse, call `erz`, map the result.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde::Deserialize;
 
 use super::auth::{Caller, Role};
+use super::paging::{Page, PageQuery};
 use super::{ApiError, AppState, with_conn};
+use crate::erz::care::care_of;
+use crate::erz::lists::{ListError, ListKind, produce};
 use crate::erz::status::Asker;
 use crate::erz::{StatusError, StatusKey, policy_status};
+use crate::participants::Kind;
 
 /// The routes of this module.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/api/v1/policy-status").route(web::get().to(status)));
+    cfg.service(super::resource("/api/v1/policy-status").route(web::get().to(status)))
+        .service(super::resource("/api/v1/erz/lists/{kind}").route(web::get().to(list)))
+        .service(super::resource("/api/v1/persons/{enp}/care").route(web::get().to(care)));
 }
 
 /// The query of `GET /api/v1/policy-status`.
@@ -26,6 +42,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 struct StatusQuery {
     enp: Option<String>,
     snils: Option<String>,
+    fam: Option<String>,
+    im: Option<String>,
+    ot: Option<String>,
+    dr: Option<String>,
+    doctype: Option<String>,
+    docser: Option<String>,
+    docnum: Option<String>,
     date: Option<String>,
     as_of: Option<String>,
 }
@@ -34,7 +57,7 @@ impl From<StatusError> for ApiError {
     fn from(e: StatusError) -> Self {
         let code = e.code();
         match e {
-            StatusError::Invalid { .. } => ApiError::BadRequestCoded {
+            StatusError::Invalid { .. } | StatusError::NamesKey(_) => ApiError::BadRequestCoded {
                 code,
                 message: e.to_string(),
             },
@@ -72,13 +95,29 @@ async fn status(
         ));
     }
     let q = query.into_inner();
-    let key = match (&q.enp, &q.snils) {
-        (Some(enp), None) => StatusKey::enp(enp)?,
-        (None, Some(snils)) => StatusKey::snils(snils)?,
+    let by_names = [
+        &q.fam, &q.im, &q.ot, &q.dr, &q.doctype, &q.docser, &q.docnum,
+    ]
+    .iter()
+    .any(|v| v.is_some());
+    let key = match (&q.enp, &q.snils, by_names) {
+        (Some(enp), None, false) => StatusKey::enp(enp)?,
+        (None, Some(snils), false) => StatusKey::snils(snils)?,
+        (None, None, true) => StatusKey::names(
+            q.fam.as_deref(),
+            q.im.as_deref(),
+            q.ot.as_deref(),
+            q.dr.as_deref(),
+            q.doctype.as_deref(),
+            q.docser.as_deref(),
+            q.docnum.as_deref(),
+        )?,
         _ => {
             return Err(ApiError::BadRequestCoded {
                 code: "key_required",
-                message: "give exactly one of enp and snils".into(),
+                message: "give exactly one key: enp, snils, or fam + dr + doctype + docnum \
+                          (with im, ot, docser when known)"
+                    .into(),
             });
         }
     };
@@ -103,4 +142,127 @@ async fn status(
     })
     .await?;
     Ok(HttpResponse::Ok().json(answer))
+}
+
+impl From<ListError> for ApiError {
+    fn from(e: ListError) -> Self {
+        let code = e.code();
+        match e {
+            ListError::InvalidInsurer | ListError::InvalidPeriod => ApiError::BadRequestCoded {
+                code,
+                message: e.to_string(),
+            },
+            ListError::UnknownInsurer(_) => ApiError::NotFoundCoded {
+                code,
+                message: e.to_string(),
+            },
+            ListError::Registers(_) | ListError::Db(_) | ListError::Write(_) => {
+                ApiError::internal(e)
+            }
+        }
+    }
+}
+
+fn parse_day(text: Option<&str>, name: &'static str) -> Result<NaiveDate, ApiError> {
+    text.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .ok_or_else(|| ApiError::BadRequestCoded {
+            code: "invalid_date",
+            message: format!("{name} must be a date YYYY-MM-DD"),
+        })
+}
+
+/// The query of `GET /api/v1/erz/lists/{kind}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    from: Option<String>,
+    to: Option<String>,
+    insurer: Option<String>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    kind: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let kind = ListKind::parse(&kind).ok_or_else(|| ApiError::NotFoundCoded {
+        code: "unknown_list",
+        message: "the lists are reclist, stoplist and conflictlist".into(),
+    })?;
+    let q = query.into_inner();
+    let own = caller
+        .participant
+        .as_ref()
+        .filter(|p| p.kind == Kind::Insurer)
+        .and_then(|p| p.org_code.clone());
+    let insurer = match (own, caller.role, q.insurer) {
+        (Some(code), _, None) => code,
+        (Some(code), _, Some(asked)) if asked == code => code,
+        (_, Role::Admin, Some(asked)) => asked,
+        (_, Role::Admin, None) => {
+            return Err(ApiError::BadRequestCoded {
+                code: "insurer_required",
+                message: "name the insurer: insurer=<F002 code>".into(),
+            });
+        }
+        _ => {
+            return Err(ApiError::Forbidden(
+                "the lists are for insurers, each its own".into(),
+            ));
+        }
+    };
+    let from = parse_day(q.from.as_deref(), "from")?;
+    let to = parse_day(q.to.as_deref(), "to")?;
+    let who = caller.name.clone();
+    let file = with_conn(&state, move |conn| {
+        produce(
+            conn,
+            kind,
+            &insurer,
+            from,
+            to,
+            &who,
+            crate::participants::now(),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/xml; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", file.name),
+        ))
+        .insert_header(("X-Records", file.records.to_string()))
+        .body(file.content))
+}
+
+async fn care(
+    state: web::Data<AppState>,
+    caller: Caller,
+    enp: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if caller.participant.is_none() && caller.role != Role::Admin {
+        return Err(ApiError::Forbidden(
+            "the care of a person is for participants of the exchange".into(),
+        ));
+    }
+    let page = query.into_inner().checked()?;
+    let asker = Asker {
+        caller: caller.name.clone(),
+        participant_id: caller.participant.as_ref().map(|p| p.id),
+    };
+    let enp = enp.into_inner();
+    let now = crate::participants::now();
+    let (items, total) = with_conn(&state, move |conn| {
+        care_of(conn, &asker, &enp, page.offset(), page.limit(), now)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Page {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    }))
 }

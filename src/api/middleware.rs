@@ -3,6 +3,9 @@
 //!
 //! The id is the caller's `X-Request-Id` when it is a short token (so a chain of systems can
 //! share one id), otherwise a new UUID. Handlers read it with the [`RequestId`] extractor.
+//!
+//! The path is logged with every segment of 16 digits (an ENP, as in
+//! `/api/v1/persons/{enp}/care`) written `{enp}`: personal data never reaches a log.
 
 use std::future::{Ready, ready};
 use std::time::Instant;
@@ -49,6 +52,20 @@ fn usable_incoming_id(value: &HeaderValue) -> Option<String> {
     ok.then(|| s.to_owned())
 }
 
+/// `path` with every segment of 16 ASCII digits (an ENP) replaced by `{enp}`.
+fn loggable_path(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.len() == 16 && segment.bytes().all(|b| b.is_ascii_digit()) {
+                "{enp}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Wraps every request: see the module documentation.
 pub async fn observe(
     req: ServiceRequest,
@@ -66,7 +83,7 @@ pub async fn observe(
         "request",
         request.id = %id,
         http.method = %method,
-        http.path = %req.path(),
+        http.path = %loggable_path(req.path()),
     );
     if let Some(state) = &state {
         state.metrics.request_started();
@@ -109,6 +126,19 @@ pub async fn observe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_enp_in_the_path_is_not_logged() {
+        assert_eq!(
+            loggable_path("/api/v1/persons/5054910832000016/care"),
+            "/api/v1/persons/{enp}/care"
+        );
+        assert_eq!(
+            loggable_path("/api/v1/packages/123"),
+            "/api/v1/packages/123"
+        );
+        assert_eq!(loggable_path("/"), "/");
+    }
 
     #[test]
     fn incoming_ids() {

@@ -510,6 +510,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Lists produced for insurers: RECLIST, STOPLIST, CONFLICTLIST (migration 000011).
+    erz_list_export (id) {
+        id -> BigInt,
+        kind -> Text,
+        insurer -> Text,
+        period_from -> Date,
+        period_to -> Date,
+        file_name -> Text,
+        records -> BigInt,
+        caller -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(erz_op -> erz_file (file_id));
 diesel::joinable!(erz_person_version -> erz_person (person_id));
 diesel::joinable!(erz_insurance -> erz_person (person_id));
@@ -522,6 +537,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     erz_address,
     erz_insurance,
     erz_attachment,
+    erz_list_export,
 );
 
 // ---- decisions (src/settlement): the business rules' decisions per account and per case ----

@@ -740,6 +740,7 @@ fn refusal_place(reason: &str) -> Option<(&'static str, &'static str, u16)> {
         },
         OpError::SameInsurer { on },
         OpError::NotInsured { on },
+        OpError::PersonDeceased,
         OpError::EnpSerialsExhausted {
             territory: String::new(),
         },
@@ -896,6 +897,14 @@ fn apply_op(
         _ => polis.dbeg,
     };
     let (snils, enp) = check_op(sender, op, on)?;
+    // No policy starts after a death on record.
+    if matches!(op.tip_op, 6..=8)
+        && let Some(enp) = &enp
+        && let Some(person) = repo::person_by_enp(conn, enp.as_str())?
+        && repo::lists::death_date_of(conn, person, None)?.is_some_and(|death| death < polis.dbeg)
+    {
+        return Err(OpError::PersonDeceased.into());
+    }
     let ctx = Ctx {
         sender,
         op_id,
@@ -903,7 +912,7 @@ fn apply_op(
         op,
         snils: snils.map(|s| s.digits().to_owned()),
     };
-    match op.tip_op {
+    let person = match op.tip_op {
         1 | 6 => ctx.issue(conn, enp),
         2 => {
             let person = ctx.registered(conn, enp.as_ref())?;
@@ -953,7 +962,13 @@ fn apply_op(
             Ok(person)
         }
         other => Err(OpError::EnpRequired { tip_op: other }.into()),
+    }?;
+    // Death ends insurance: whatever the operation, no episode stays valid after the death
+    // date on record (an annulled person has no current data, so nothing is cut).
+    if let Some(death) = repo::lists::death_date_of(conn, person, None)? {
+        repo::lists::end_insurance_at_death(conn, person, death, now, op_id)?;
     }
+    Ok(person)
 }
 
 /// One operation being applied.

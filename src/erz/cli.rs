@@ -2,14 +2,18 @@
 //! applies an insurer's OPLIST (see `erz::apply`) and writes the REPLIST and the `FLK_P` beside
 //! it (or into `--out`). Exit status 0 when the file was applied (some records may be
 //! refused: the REPLIST says which), 1 when it was refused as a whole or could not be read.
+//! `export reclist|stoplist|conflictlist --insurer CODE --from DATE --to DATE` writes a list
+//! for an insurer (see `erz::lists`) into `--out` (default: the current folder).
 //! `main.rs` parses [`ErzCommand`] and calls [`run`].
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use chrono::NaiveDate;
 
 use super::apply::{FileResult, apply_path};
+use super::lists::{ListKind, produce};
 use crate::config::Settings;
 use crate::validate::Validator;
 
@@ -25,6 +29,46 @@ pub enum ErzCommand {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Write a list for an insurer: RECLIST (r….xml, the changes of the period that concern
+    /// it), STOPLIST (s….xml, its insured whose insurance ended) or CONFLICTLIST (c….xml).
+    Export {
+        /// Which list.
+        #[arg(value_enum)]
+        list: ExportList,
+        /// The insurer (F002 code).
+        #[arg(long, value_name = "CODE")]
+        insurer: String,
+        /// First day of the period (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        from: NaiveDate,
+        /// Last day of the period (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        to: NaiveDate,
+        /// Folder for the file (default: the current folder).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// The lists `erz export` writes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportList {
+    /// RECLIST.
+    Reclist,
+    /// STOPLIST.
+    Stoplist,
+    /// CONFLICTLIST.
+    Conflictlist,
+}
+
+impl From<ExportList> for ListKind {
+    fn from(l: ExportList) -> Self {
+        match l {
+            ExportList::Reclist => Self::Reclist,
+            ExportList::Stoplist => Self::Stoplist,
+            ExportList::Conflictlist => Self::Conflictlist,
+        }
+    }
 }
 
 /// Runs one `erz` subcommand.
@@ -49,6 +93,34 @@ pub fn run(command: &ErzCommand, settings: &Settings) -> anyhow::Result<ExitCode
             } else {
                 ExitCode::FAILURE
             })
+        }
+        ErzCommand::Export {
+            list,
+            insurer,
+            from,
+            to,
+            out,
+        } => {
+            let database = crate::db::open_ready(&settings.database)?;
+            let mut conn = database.conn()?;
+            let now = crate::participants::now();
+            let file = produce(&mut conn, (*list).into(), insurer, *from, *to, "cli", now)
+                .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+            let dir = out.clone().unwrap_or_default();
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            let path = dir.join(&file.name);
+            std::fs::write(&path, &file.content)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!(
+                "{}: {} records, written to {}",
+                file.name,
+                file.records,
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

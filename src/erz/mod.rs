@@ -14,16 +14,20 @@
 //! - `reply`: the writers of the REPLIST and of the ERZ `FLK_P`.
 //! - `status`: the policy status of a person on a date (as known now or at a time), with the
 //!   audit row of every query.
+//! - `lists`: RECLIST, STOPLIST and CONFLICTLIST for an insurer to download.
+//! - `care`: the care cases billed for a person, from accepted packages.
 //! - `names`: the normal form of names for look-ups and duplicate matching.
 //! - `snapshot`: the register in memory for the business rules (`rules::PolicyLookup`), kept
 //!   in `Lookups` and rebuilt when the register's revision moves.
 //! - `cli`: `omshub erz …`.
 //!
-//! Called by `main.rs` (the commands) and `api::erz` (the policy status). Reads insurers
-//! through `registers`; never writes them. See docs/ERZ.md.
+//! Called by `main.rs` (the commands) and `api::erz` (the policy status, the lists, the
+//! care). Reads insurers through `registers`; never writes them. See docs/ERZ.md.
 
 pub mod apply;
+pub mod care;
 pub mod cli;
+pub mod lists;
 pub mod names;
 pub mod refusal;
 pub mod reply;

@@ -84,6 +84,9 @@ pub enum OpError {
         /// The date.
         on: NaiveDate,
     },
+    /// A policy (`TIP_OP` 6, 7, 8) starting after the death date on record.
+    #[error("the person's death is on record before the policy start (DBEG)")]
+    PersonDeceased,
     /// Every serial of the person's ENP facet is taken.
     #[error("no ENP serial left for this birth date and sex in territory {territory}")]
     EnpSerialsExhausted {
@@ -112,6 +115,7 @@ impl OpError {
             Self::NotCurrentInsurer { .. } => "not_current_insurer",
             Self::SameInsurer { .. } => "same_insurer",
             Self::NotInsured { .. } => "not_insured",
+            Self::PersonDeceased => "person_deceased",
             Self::EnpSerialsExhausted { .. } => "enp_serials_exhausted",
         }
     }
@@ -130,7 +134,7 @@ impl OpError {
             | Self::UnknownTerritory => 103,
             Self::EnpRequired { .. } | Self::UnknownPerson | Self::NotInsured { .. } => 204,
             Self::AlreadyRegistered | Self::DuplicateSnils => 205,
-            Self::NotCurrentInsurer { .. } | Self::SameInsurer { .. } => 206,
+            Self::NotCurrentInsurer { .. } | Self::SameInsurer { .. } | Self::PersonDeceased => 206,
             Self::EnpSerialsExhausted { .. } => 207,
         }
     }
@@ -154,6 +158,7 @@ impl OpError {
             Self::UnknownTerritory => ("TER_ST", "INSURANCE"),
             Self::DatesOutOfOrder { element } => (element, "POLIS"),
             Self::NotInsured { .. } => ("POLIS", "INSURANCE"),
+            Self::PersonDeceased => ("DBEG", "POLIS"),
         }
     }
 }
@@ -188,6 +193,7 @@ mod tests {
             },
             OpError::SameInsurer { on },
             OpError::NotInsured { on },
+            OpError::PersonDeceased,
             OpError::EnpSerialsExhausted {
                 territory: "34".into(),
             },

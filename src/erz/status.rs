@@ -19,6 +19,58 @@ pub enum StatusKey {
     Enp(Enp),
     /// By SNILS.
     Snils(Snils),
+    /// By names, birth date and identity document.
+    Names(NamesKey),
+}
+
+/// A look-up by names + birth date + identity document. Names are compared in the normal
+/// form of `erz::names`; `im`, `ot` and `docser` only when given.
+#[derive(Clone)]
+pub struct NamesKey {
+    /// Surname (FAM), normalised.
+    pub fam: String,
+    /// First name (IM), normalised, when given.
+    pub im: Option<String>,
+    /// Patronymic (OT), normalised, when given.
+    pub ot: Option<String>,
+    /// Birth date (DR).
+    pub dr: NaiveDate,
+    /// F011 document type.
+    pub doctype: i32,
+    /// Series, when given.
+    pub docser: Option<String>,
+    /// Number.
+    pub docnum: String,
+}
+
+impl std::fmt::Debug for NamesKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NamesKey(***)")
+    }
+}
+
+impl NamesKey {
+    /// The digest the audit keeps instead of the names: SHA-256 of the normalised key.
+    fn digest(&self) -> String {
+        use sha2::Digest as _;
+        use std::fmt::Write as _;
+        let text = format!(
+            "{}|{}|{}|{}|{}|{}|{}",
+            self.fam,
+            self.im.as_deref().unwrap_or(""),
+            self.ot.as_deref().unwrap_or(""),
+            self.dr,
+            self.doctype,
+            self.docser.as_deref().unwrap_or(""),
+            self.docnum
+        );
+        let hash = sha2::Sha256::digest(text.as_bytes());
+        let hex = hash.iter().fold(String::new(), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        });
+        format!("sha256:{hex}")
+    }
 }
 
 impl StatusKey {
@@ -42,10 +94,49 @@ impl StatusKey {
             })
     }
 
-    fn parts(&self) -> (&'static str, &str) {
+    /// Parses the names key: `fam`, `dr` (YYYY-MM-DD), `doctype` and `docnum` required.
+    pub fn names(
+        fam: Option<&str>,
+        im: Option<&str>,
+        ot: Option<&str>,
+        dr: Option<&str>,
+        doctype: Option<&str>,
+        docser: Option<&str>,
+        docnum: Option<&str>,
+    ) -> Result<Self, StatusError> {
+        use super::names::normalise;
+        let fam = normalise(fam).ok_or(StatusError::NamesKey("fam"))?;
+        let dr = dr
+            .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
+            .ok_or(StatusError::NamesKey("dr"))?;
+        let doctype = doctype
+            .and_then(|t| t.trim().parse::<i32>().ok())
+            .filter(|t| (1..=99).contains(t))
+            .ok_or(StatusError::NamesKey("doctype"))?;
+        let docnum = docnum
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .ok_or(StatusError::NamesKey("docnum"))?
+            .to_owned();
+        Ok(Self::Names(NamesKey {
+            fam,
+            im: normalise(im),
+            ot: normalise(ot),
+            dr,
+            doctype,
+            docser: docser
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            docnum,
+        }))
+    }
+
+    fn parts(&self) -> (&'static str, String) {
         match self {
-            Self::Enp(e) => ("enp", e.as_str()),
-            Self::Snils(s) => ("snils", s.digits()),
+            Self::Enp(e) => ("enp", e.as_str().to_owned()),
+            Self::Snils(s) => ("snils", s.digits().to_owned()),
+            Self::Names(n) => ("names", n.digest()),
         }
     }
 }
@@ -73,9 +164,14 @@ pub enum StatusError {
     /// Nobody with that identifier is registered (as known at the time asked).
     #[error("no insured person is registered with this {0}")]
     NotFound(&'static str),
-    /// Several persons carry that SNILS.
-    #[error("several insured persons are registered with this SNILS")]
+    /// Several persons carry that SNILS (or match those names, birth date and document).
+    #[error("several insured persons are registered under this key")]
     Ambiguous,
+    /// A part of the names key is missing or malformed (`fam`, `dr`, `doctype`, `docnum`).
+    #[error(
+        "the look-up by names needs fam, dr (YYYY-MM-DD), doctype (F011) and docnum; {0} is missing or malformed"
+    )]
+    NamesKey(&'static str),
     /// The database failed.
     #[error("the register of insured persons could not be read")]
     Db(#[from] diesel::result::Error),
@@ -98,6 +194,7 @@ impl StatusError {
             },
             Self::NotFound(_) => "person_not_found",
             Self::Ambiguous => "person_ambiguous",
+            Self::NamesKey(_) => "names_key_invalid",
             Self::Db(_) => "database_error",
         }
     }
@@ -155,8 +252,11 @@ pub struct PolicyStatus {
     pub as_of: Option<NaiveDateTime>,
     /// Insured on `date`.
     pub insured: bool,
-    /// Why not: `no_insurance` (no episode on that date) or `policy_expired` (past DEND).
+    /// Why not: `no_insurance` (no episode on that date), `policy_expired` (past DEND) or
+    /// `deceased` (the date is after the death date on record).
     pub reason: Option<&'static str>,
+    /// The death date on record, when the date asked is after it.
+    pub death_date: Option<NaiveDate>,
     /// The insurer of the episode on that date.
     pub insurer: Option<InsurerView>,
     /// Its policy.
@@ -207,7 +307,7 @@ pub fn policy_status(
             caller: asker.caller.clone(),
             participant_id: asker.participant_id,
             by_key: by_key.to_owned(),
-            subject: subject.to_owned(),
+            subject,
             on_date: on,
             as_of,
             person_id,
@@ -237,7 +337,46 @@ fn find(
                 _ => Err(StatusError::Ambiguous),
             }
         }
+        StatusKey::Names(key) => {
+            let mut matching = Vec::new();
+            let persons = repo::lists::persons_with_document_at(
+                conn,
+                key.doctype,
+                key.docser.as_deref(),
+                &key.docnum,
+                on,
+                as_of,
+            )?;
+            for person in persons {
+                if repo::person_at(conn, person, on, as_of)?
+                    .first()
+                    .is_some_and(|v| names_match(key, v))
+                {
+                    matching.push(person);
+                }
+            }
+            match matching.as_slice() {
+                [] => Err(StatusError::NotFound("names, birth date and document")),
+                [one] => Ok(*one),
+                _ => Err(StatusError::Ambiguous),
+            }
+        }
     })
+}
+
+/// Whether the person version `v` has the names and birth date of `key`.
+fn names_match(key: &NamesKey, v: &repo::PersonVersionRow) -> bool {
+    use super::names::normalise;
+    v.birth_date == key.dr
+        && normalise(Some(&v.fam)).as_deref() == Some(key.fam.as_str())
+        && key
+            .im
+            .as_ref()
+            .is_none_or(|im| normalise(v.im.as_deref()).as_ref() == Some(im))
+        && key
+            .ot
+            .as_ref()
+            .is_none_or(|ot| normalise(v.ot.as_deref()).as_ref() == Some(ot))
 }
 
 /// Whether the register held any data of `person` at `as_of` (an annulled person has none).
@@ -260,6 +399,7 @@ fn status_of(
     as_of: Option<NaiveDateTime>,
 ) -> Result<(i64, PolicyStatus), diesel::result::Error> {
     let enp = repo::enp_of(conn, person)?;
+    let death_date = repo::lists::death_date_of(conn, person, as_of)?.filter(|d| on > *d);
     let episode = repo::insurance_at(conn, person, on, as_of)?
         .into_iter()
         .next();
@@ -279,7 +419,12 @@ fn status_of(
                 date: on,
                 as_of,
                 insured: false,
-                reason: Some("no_insurance"),
+                reason: Some(if death_date.is_some() {
+                    "deceased"
+                } else {
+                    "no_insurance"
+                }),
+                death_date,
                 insurer: None,
                 policy: None,
                 territory: None,
@@ -297,8 +442,13 @@ fn status_of(
             enp,
             date: on,
             as_of,
-            insured: !expired,
-            reason: expired.then_some("policy_expired"),
+            insured: !expired && death_date.is_none(),
+            reason: if death_date.is_some() {
+                Some("deceased")
+            } else {
+                expired.then_some("policy_expired")
+            },
+            death_date,
             insurer: Some(InsurerView {
                 code: e.insurer_code.clone(),
                 name,

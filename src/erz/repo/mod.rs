@@ -11,6 +11,10 @@
 //!
 //! Later parts of the register keep their own writers in submodules of this one (so that the
 //! rule "only `erz::repo` writes `erz_*`" holds): each declared below.
+//!
+//! - `care`: reads the cases billed for a person (intake's and settlement's tables, read only).
+//! - `lists`: the reads behind the lists for insurers and the look-up by names + document,
+//!   the journal of lists produced, and the end of insurance at death.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -21,6 +25,9 @@ use crate::db::schema::{
     erz_address, erz_attachment, erz_document, erz_enp_counter, erz_file, erz_insurance, erz_op,
     erz_person, erz_person_version, erz_status_query,
 };
+
+pub mod care;
+pub mod lists;
 
 #[derive(QueryableByName)]
 struct LastId {
@@ -715,15 +722,21 @@ pub fn ops_of_file(conn: &mut DbConn, file_id: i64) -> QueryResult<Vec<OpRow>> {
         .load(conn)
 }
 
-/// The insurance episode operation `op_id` recorded as current (not a cut copy), if any.
+/// The insurance episode operation `op_id` recorded as current (not a cut copy), if any:
+/// of its rows still current the latest by valid time (a row the same operation cut again, at
+/// a death, counts as its cut copy), else the latest.
 pub fn insurance_of_op(conn: &mut DbConn, op_id: i64) -> QueryResult<Option<InsuranceRow>> {
     use erz_insurance as i;
-    i::table
+    let rows: Vec<InsuranceRow> = i::table
         .filter(i::op_id.eq(op_id))
-        .order(i::valid_from.desc())
+        .order((i::valid_from.desc(), i::id.desc()))
         .select(InsuranceRow::as_select())
-        .first(conn)
-        .optional()
+        .load(conn)?;
+    Ok(rows
+        .iter()
+        .find(|r| r.superseded_at.is_none())
+        .or(rows.first())
+        .cloned())
 }
 
 // ---- audit ------------------------------------------------------------------------------------

@@ -1,0 +1,737 @@
+//! The lists the register produces for an insurer to download (formats.md 4.1): `RECLIST`
+//! (the changes of a period that concern the insurer), `STOPLIST` (its insured whose insurance
+//! ended in the period, or whose record was annulled) and `CONFLICTLIST` (conflicts the
+//! register can see: a person insured by two insurers at once, two persons sharing a SNILS or
+//! an identity document). Each is written in UTF-8 with quick-xml, valid against
+//! `schemas/erz/1.0/<ROOT>.xsd`, named `r|s|c<insurer>_<territory>_<MMYY><n>.xml` and recorded
+//! in the journal of lists (which hands out `n`). Called by `erz::cli` (`omshub erz export`)
+//! and `api::erz` (`GET /api/v1/erz/lists/{kind}`). What goes into each list, and the reason
+//! codes the hub chose, are in docs/ERZ.md ("Lists for insurers").
+
+use std::collections::HashMap;
+use std::io;
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use diesel::Connection as _;
+use diesel::result::Error as DieselError;
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+
+use super::reply::fit;
+use super::repo::lists::{self as reads, NewListExport, OpInFile, Snapshot};
+use super::repo::{self, AddressRow, AttachmentRow, DocumentRow, InsuranceRow, PersonVersionRow};
+use crate::db::DbConn;
+use crate::domain::{InsurerCode, Snils};
+use crate::registers::insurers::Insurer;
+use crate::registers::model::{Register as _, StoreError};
+
+/// Which list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    /// `RECLIST`: the changes of a period.
+    Reclist,
+    /// `STOPLIST`: insurance ended or record annulled.
+    Stoplist,
+    /// `CONFLICTLIST`: conflicts in the register.
+    Conflictlist,
+}
+
+impl ListKind {
+    /// `reclist`, `stoplist` or `conflictlist`.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "reclist" => Some(Self::Reclist),
+            "stoplist" => Some(Self::Stoplist),
+            "conflictlist" => Some(Self::Conflictlist),
+            _ => None,
+        }
+    }
+
+    /// The lower-case name (`reclist`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reclist => "reclist",
+            Self::Stoplist => "stoplist",
+            Self::Conflictlist => "conflictlist",
+        }
+    }
+
+    /// The root element.
+    #[must_use]
+    pub fn root(self) -> &'static str {
+        match self {
+            Self::Reclist => "RECLIST",
+            Self::Stoplist => "STOPLIST",
+            Self::Conflictlist => "CONFLICTLIST",
+        }
+    }
+
+    /// The first letter of the file name (the hub's choice; formats.md gives `i`, `p`, `f`
+    /// only).
+    #[must_use]
+    pub fn prefix(self) -> char {
+        match self {
+            Self::Reclist => 'r',
+            Self::Stoplist => 's',
+            Self::Conflictlist => 'c',
+        }
+    }
+}
+
+/// STOP/REASON codes the hub writes (formats.md 8: the federal codes are not known).
+pub mod stop_reason {
+    /// The insurer ended the insurance (POLIS/DSTOP).
+    pub const ENDED: u16 = 1;
+    /// Another insurer insures the person from the next day (`TIP_OP` 7).
+    pub const CHANGE_OF_INSURER: u16 = 2;
+    /// The person died: insurance ended at the death date.
+    pub const DEATH: u16 = 3;
+    /// The record was annulled (`TIP_OP` 2).
+    pub const ANNULLED: u16 = 4;
+}
+
+/// CONFLICT/REASON codes the hub writes.
+pub mod conflict_reason {
+    /// The person is insured by two insurers at once.
+    pub const TWO_INSURERS: u16 = 1;
+    /// Another person carries the same SNILS.
+    pub const SHARED_SNILS: u16 = 2;
+    /// Another person carries the same identity document.
+    pub const SHARED_DOCUMENT: u16 = 3;
+}
+
+/// A list produced.
+#[derive(Debug, Clone)]
+pub struct ListFile {
+    /// Which list.
+    pub kind: ListKind,
+    /// The file name (`r34902_34_06241.xml`).
+    pub name: String,
+    /// Records (REC, STOP, CONFLICT) in it.
+    pub records: usize,
+    /// The XML.
+    pub content: String,
+}
+
+/// Why a list could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    /// Not an insurer code.
+    #[error("insurer must be a 5-digit F002 code")]
+    InvalidInsurer,
+    /// Not in the register of insurers.
+    #[error("insurer {0} is not in the register of insurers (F002)")]
+    UnknownInsurer(String),
+    /// `from` after `to`.
+    #[error("the period starts after it ends")]
+    InvalidPeriod,
+    /// Reading the register of insurers failed.
+    #[error("the register of insurers could not be read")]
+    Registers(#[from] StoreError),
+    /// The database failed.
+    #[error("the register of insured persons could not be read")]
+    Db(#[from] DieselError),
+    /// Writing the XML failed.
+    #[error("the list could not be written")]
+    Write(#[from] io::Error),
+}
+
+impl ListError {
+    /// A stable code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidInsurer => "invalid_insurer",
+            Self::UnknownInsurer(_) => "unknown_insurer",
+            Self::InvalidPeriod => "invalid_period",
+            Self::Registers(_) | Self::Db(_) => "database_error",
+            Self::Write(_) => "write_error",
+        }
+    }
+}
+
+/// Produces the list `kind` for `insurer` over `[from, to]` (days, both included), as the
+/// register knows it now; records it in the journal as asked for by `caller` at `now`.
+pub fn produce(
+    conn: &mut DbConn,
+    kind: ListKind,
+    insurer: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    caller: &str,
+    now: NaiveDateTime,
+) -> Result<ListFile, ListError> {
+    let code = InsurerCode::parse(insurer.trim()).map_err(|_| ListError::InvalidInsurer)?;
+    let insurer = code.as_str().to_owned();
+    if from > to {
+        return Err(ListError::InvalidPeriod);
+    }
+    if Insurer::load_current(conn, &insurer)?.is_none() {
+        return Err(ListError::UnknownInsurer(insurer));
+    }
+    conn.transaction(|conn| {
+        let mut ctx = Ctx {
+            insurer: insurer.clone(),
+            ogrn: HashMap::new(),
+        };
+        let records = match kind {
+            ListKind::Reclist => ctx.recs(conn, from, to)?,
+            ListKind::Stoplist => ctx.stops(conn, from, to)?,
+            ListKind::Conflictlist => ctx.conflicts(conn, from, to)?,
+        };
+        let stem = format!(
+            "{}{insurer}_{}_{:02}{:02}",
+            kind.prefix(),
+            code.territory().as_str(),
+            to.month(),
+            to.year().rem_euclid(100)
+        );
+        let name = reads::record_list_export(
+            conn,
+            &stem,
+            &NewListExport {
+                kind: kind.as_str().to_owned(),
+                insurer: insurer.clone(),
+                period_from: from,
+                period_to: to,
+                file_name: String::new(),
+                records: i64::try_from(records.len()).unwrap_or(i64::MAX),
+                caller: caller.to_owned(),
+                created_at: now,
+            },
+        )?;
+        let file_name = name.trim_end_matches(".xml");
+        let content = write(kind, &insurer, file_name, from, to, &records)?;
+        Ok(ListFile {
+            kind,
+            records: records.len(),
+            name,
+            content,
+        })
+    })
+}
+
+/// One record of a list, ready to write.
+enum Record {
+    Rec(Box<Rec>),
+    Stop(Box<Stop>),
+    Conflict(Box<Conflict>),
+}
+
+/// What the register holds about a person, as one block of a record.
+#[derive(Clone)]
+struct PersonData {
+    person: PersonVersionRow,
+    doc: DocumentRow,
+}
+
+struct Rec {
+    id: i64,
+    tip_op: i32,
+    active: bool,
+    change: NaiveDateTime,
+    state_begin: NaiveDate,
+    state_end: Option<NaiveDate>,
+    oper: String,
+    data: PersonData,
+    registration: Option<AddressRow>,
+    actual: Option<AddressRow>,
+    insurance: Ins,
+    attachments: Vec<AttachmentRow>,
+}
+
+struct Stop {
+    id: i64,
+    reason: u16,
+    enp: String,
+    insurance: Ins,
+    then: PersonData,
+    current: PersonData,
+}
+
+struct Conflict {
+    id: i64,
+    reason: u16,
+    data: PersonData,
+    insurance: Ins,
+    other: PersonData,
+    other_insurance: Option<Ins>,
+}
+
+/// An episode with the OGRN of its insurer.
+struct Ins {
+    row: InsuranceRow,
+    ogrn: String,
+}
+
+struct Ctx {
+    insurer: String,
+    ogrn: HashMap<String, String>,
+}
+
+/// The rows of `rows` valid on `on`, else the latest.
+fn on_or_last<T>(
+    rows: &[T],
+    on: NaiveDate,
+    span: impl Fn(&T) -> (NaiveDate, Option<NaiveDate>),
+) -> Option<&T> {
+    rows.iter()
+        .rev()
+        .find(|r| {
+            let (f, t) = span(r);
+            f <= on && t.is_none_or(|t| t > on)
+        })
+        .or_else(|| rows.last())
+}
+
+fn person_data(s: &Snapshot, on: Option<NaiveDate>) -> Option<PersonData> {
+    let person = match on {
+        Some(d) => on_or_last(&s.versions, d, |r| (r.valid_from, r.valid_to)),
+        None => s.versions.last(),
+    }?;
+    let doc = match on {
+        Some(d) => on_or_last(&s.documents, d, |r| (r.valid_from, r.valid_to)),
+        None => s.documents.last(),
+    }?;
+    Some(PersonData {
+        person: person.clone(),
+        doc: doc.clone(),
+    })
+}
+
+fn covers(row: &InsuranceRow, from: NaiveDate, to: NaiveDate) -> bool {
+    row.valid_from <= to && row.valid_to.is_none_or(|end| end > from)
+}
+
+impl Ctx {
+    fn ins(&mut self, conn: &mut DbConn, row: InsuranceRow) -> Result<Ins, ListError> {
+        let ogrn = if let Some(o) = self.ogrn.get(&row.insurer_code) {
+            o.clone()
+        } else {
+            let o = Insurer::load_current(conn, &row.insurer_code)?
+                .map(|s| s.record.ogrn.as_str().to_owned())
+                .unwrap_or_default();
+            self.ogrn.insert(row.insurer_code.clone(), o.clone());
+            o
+        };
+        Ok(Ins { row, ogrn })
+    }
+
+    /// RECLIST: one REC per accepted operation recorded in the period that concerns the
+    /// insurer, with the person as the register held them right after it.
+    fn recs(
+        &mut self,
+        conn: &mut DbConn,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Record>, ListError> {
+        let start = from.and_time(chrono::NaiveTime::MIN);
+        let end = to.succ_opt().unwrap_or(to).and_time(chrono::NaiveTime::MIN);
+        let mut out = Vec::new();
+        for OpInFile { op, file_name, .. } in
+            reads::ops_for_insurer(conn, &self.insurer, start, end)?
+        {
+            let Some(person) = op.person_id else { continue };
+            let annulled = op.tip_op == Some(2);
+            let at = if annulled {
+                op.recorded_at - Duration::microseconds(1)
+            } else {
+                op.recorded_at
+            };
+            let s = reads::snapshot(conn, person, Some(at))?;
+            let Some(data) = person_data(&s, None) else {
+                continue;
+            };
+            let chosen = s
+                .insurance
+                .iter()
+                .rev()
+                .find(|r| r.op_id == op.id && r.insurer_code == self.insurer)
+                .or_else(|| s.insurance.iter().rev().find(|r| r.op_id == op.id))
+                .or_else(|| s.insurance.last())
+                .cloned();
+            let Some(episode) = chosen else { continue };
+            let active = !annulled && !repo::current_person_versions(conn, person)?.is_empty();
+            let last_of = |kind: &str| s.addresses.iter().rev().find(|a| a.kind == kind).cloned();
+            out.push(Record::Rec(Box::new(Rec {
+                id: person,
+                tip_op: op.tip_op.unwrap_or(4),
+                active,
+                change: op.recorded_at,
+                state_begin: episode.valid_from,
+                state_end: episode.stop_date,
+                oper: file_name,
+                registration: last_of("registration"),
+                actual: last_of("actual"),
+                attachments: s
+                    .attachments
+                    .iter()
+                    .filter(|a| a.valid_to.is_none())
+                    .cloned()
+                    .collect(),
+                insurance: self.ins(conn, episode)?,
+                data,
+            })));
+        }
+        Ok(out)
+    }
+
+    /// STOPLIST: the insurer's episodes whose last day falls in the period (not continued by
+    /// the insurer the next day), and the records it annulled in the period.
+    fn stops(
+        &mut self,
+        conn: &mut DbConn,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Record>, ListError> {
+        let mut out = Vec::new();
+        for e in reads::stopped_episodes(conn, &self.insurer, from, to)? {
+            let Some(stop) = e.stop_date else { continue };
+            let Some(next_day) = stop.succ_opt() else {
+                continue;
+            };
+            let current = repo::current_insurance(conn, e.person_id)?;
+            let next = current.iter().find(|r| {
+                r.id != e.id && r.valid_from <= next_day && r.valid_to.is_none_or(|t| t > next_day)
+            });
+            if next.is_some_and(|n| n.insurer_code == self.insurer) {
+                continue;
+            }
+            let reason = if reads::death_date_of(conn, e.person_id, None)? == Some(stop) {
+                stop_reason::DEATH
+            } else if next.is_some() {
+                stop_reason::CHANGE_OF_INSURER
+            } else {
+                stop_reason::ENDED
+            };
+            let s = reads::snapshot(conn, e.person_id, None)?;
+            let (Some(then), Some(now)) = (person_data(&s, Some(stop)), person_data(&s, None))
+            else {
+                continue;
+            };
+            out.push(Record::Stop(Box::new(Stop {
+                id: e.person_id,
+                reason,
+                enp: e.enp.clone(),
+                insurance: self.ins(conn, e)?,
+                then,
+                current: now,
+            })));
+        }
+        let start = from.and_time(chrono::NaiveTime::MIN);
+        let end = to.succ_opt().unwrap_or(to).and_time(chrono::NaiveTime::MIN);
+        for OpInFile { op, smocod, .. } in reads::ops_for_insurer(conn, &self.insurer, start, end)?
+        {
+            let Some(person) = op.person_id else { continue };
+            if op.tip_op != Some(2) || smocod.as_deref() != Some(self.insurer.as_str()) {
+                continue;
+            }
+            let s = reads::snapshot(
+                conn,
+                person,
+                Some(op.recorded_at - Duration::microseconds(1)),
+            )?;
+            let episode = s
+                .insurance
+                .iter()
+                .rev()
+                .find(|r| r.insurer_code == self.insurer)
+                .or_else(|| s.insurance.last())
+                .cloned();
+            let (Some(episode), Some(data)) = (episode, person_data(&s, None)) else {
+                continue;
+            };
+            out.push(Record::Stop(Box::new(Stop {
+                id: person,
+                reason: stop_reason::ANNULLED,
+                enp: episode.enp.clone(),
+                insurance: self.ins(conn, episode)?,
+                then: data.clone(),
+                current: data,
+            })));
+        }
+        Ok(out)
+    }
+
+    /// CONFLICTLIST: overlapping episodes of the insurer and another insurer, and the
+    /// insurer's persons (insured in the period) sharing a SNILS or a document with another.
+    fn conflicts(
+        &mut self,
+        conn: &mut DbConn,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Record>, ListError> {
+        let mut out = Vec::new();
+        for (a, b) in reads::overlapping_episodes(conn, &self.insurer, from, to)? {
+            let (a, b) = (reads::episode(conn, a)?, reads::episode(conn, b)?);
+            let s = reads::snapshot(conn, a.person_id, None)?;
+            let Some(data) = person_data(&s, None) else {
+                continue;
+            };
+            let other = data.clone();
+            out.push(Record::Conflict(Box::new(Conflict {
+                id: a.person_id,
+                reason: conflict_reason::TWO_INSURERS,
+                data,
+                insurance: self.ins(conn, a)?,
+                other,
+                other_insurance: Some(self.ins(conn, b)?),
+            })));
+        }
+        let mut groups: Vec<(u16, Vec<i64>)> = Vec::new();
+        for snils in reads::shared_snils(conn)? {
+            groups.push((
+                conflict_reason::SHARED_SNILS,
+                reads::persons_with_current_snils(conn, &snils)?,
+            ));
+        }
+        for key in reads::shared_documents(conn)? {
+            groups.push((
+                conflict_reason::SHARED_DOCUMENT,
+                reads::persons_with_document_key(conn, &key)?,
+            ));
+        }
+        for (reason, persons) in groups {
+            for &p in &persons {
+                let mine = repo::current_insurance(conn, p)?
+                    .into_iter()
+                    .rev()
+                    .find(|r| r.insurer_code == self.insurer && covers(r, from, to));
+                let Some(mine) = mine else { continue };
+                let s = reads::snapshot(conn, p, None)?;
+                let Some(data) = person_data(&s, None) else {
+                    continue;
+                };
+                for &q in persons.iter().filter(|&&q| q != p) {
+                    let t = reads::snapshot(conn, q, None)?;
+                    let Some(other) = person_data(&t, None) else {
+                        continue;
+                    };
+                    let other_insurance = match t.insurance.last().cloned() {
+                        Some(row) => Some(self.ins(conn, row)?),
+                        None => None,
+                    };
+                    out.push(Record::Conflict(Box::new(Conflict {
+                        id: p,
+                        reason,
+                        data: data.clone(),
+                        insurance: self.ins(conn, mine.clone())?,
+                        other,
+                        other_insurance,
+                    })));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+// ---- writing ----------------------------------------------------------------------------------
+
+/// A quick-xml writer with the few calls the lists need.
+struct Xml(Writer<Vec<u8>>);
+
+impl Xml {
+    fn new() -> io::Result<Self> {
+        let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+        Ok(Self(w))
+    }
+
+    fn open(&mut self, name: &str) -> io::Result<()> {
+        self.0.write_event(Event::Start(BytesStart::new(name)))
+    }
+
+    fn close(&mut self, name: &str) -> io::Result<()> {
+        self.0.write_event(Event::End(BytesEnd::new(name)))
+    }
+
+    fn el(&mut self, name: &str, value: &str) -> io::Result<()> {
+        self.0
+            .create_element(name)
+            .write_text_content(BytesText::new(value))?;
+        Ok(())
+    }
+
+    fn opt(&mut self, name: &str, value: Option<&str>) -> io::Result<()> {
+        match value {
+            Some(v) => self.el(name, v),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(self) -> String {
+        let mut bytes = self.0.into_inner();
+        bytes.push(b'\n');
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+fn date(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn write(
+    kind: ListKind,
+    insurer: &str,
+    file_name: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    records: &[Record],
+) -> io::Result<String> {
+    let mut x = Xml::new()?;
+    x.open(kind.root())?;
+    if kind == ListKind::Reclist {
+        x.el("VERS", "2.0")?;
+    }
+    x.el("FILENAME", &fit(file_name, 100))?;
+    x.el("SMOCOD", insurer)?;
+    match kind {
+        ListKind::Reclist => {
+            x.el("START_DATE", &date(from))?;
+            x.el("END_DATE", &date(to))?;
+        }
+        // The lists are the fund's: PRZCOD (the issuing point) is the insurer's code.
+        ListKind::Stoplist | ListKind::Conflictlist => x.el("PRZCOD", insurer)?,
+    }
+    x.el("NRECORDS", &records.len().to_string())?;
+    for r in records {
+        match r {
+            Record::Rec(r) => write_rec(&mut x, r)?,
+            Record::Stop(s) => write_stop(&mut x, s)?,
+            Record::Conflict(c) => write_conflict(&mut x, c)?,
+        }
+    }
+    x.close(kind.root())?;
+    Ok(x.finish())
+}
+
+fn write_rec(x: &mut Xml, r: &Rec) -> io::Result<()> {
+    x.open("REC")?;
+    x.el("ID", &r.id.to_string())?;
+    x.el("TIP_OP", &r.tip_op.to_string())?;
+    x.el("IS_ACTIVE", if r.active { "1" } else { "0" })?;
+    x.el(
+        "CHANGE_DATE",
+        &r.change.format("%Y-%m-%dT%H:%M:%S").to_string(),
+    )?;
+    x.el("STATE_BEGIN_DATE", &date(r.state_begin))?;
+    x.opt("STATE_END_DATE", r.state_end.map(date).as_deref())?;
+    x.el("OPER", &fit(&r.oper, 100))?;
+    write_person(x, "PERSON", &r.data.person)?;
+    write_doc(x, "DOC", &r.data.doc)?;
+    write_address(x, "ADDRES_G", r.registration.as_ref())?;
+    if let Some(a) = &r.actual {
+        write_address(x, "ADDRES_P", Some(a))?;
+    }
+    write_insurance(x, "INSURANCE", &r.insurance)?;
+    for a in &r.attachments {
+        x.open("ATTACHMENT")?;
+        x.el("ID_LPU", &a.lpu_id.to_string())?;
+        x.el("ID_ZTYPE", &a.kind.to_string())?;
+        x.close("ATTACHMENT")?;
+    }
+    x.close("REC")
+}
+
+fn write_stop(x: &mut Xml, s: &Stop) -> io::Result<()> {
+    x.open("STOP")?;
+    x.el("ID", &s.id.to_string())?;
+    x.el("REASON", &s.reason.to_string())?;
+    x.el("ENP", &s.enp)?;
+    write_polis(x, &s.insurance.row)?;
+    write_insurance(x, "INSURANCE", &s.insurance)?;
+    write_person(x, "PERSON", &s.then.person)?;
+    write_doc(x, "DOC", &s.then.doc)?;
+    write_person(x, "PERSON_CURR", &s.current.person)?;
+    write_doc(x, "DOC_CURR", &s.current.doc)?;
+    x.close("STOP")
+}
+
+fn write_conflict(x: &mut Xml, c: &Conflict) -> io::Result<()> {
+    x.open("CONFLICT")?;
+    x.el("ID", &c.id.to_string())?;
+    x.el("REASON", &c.reason.to_string())?;
+    write_person(x, "PERSON", &c.data.person)?;
+    write_doc(x, "DOC", &c.data.doc)?;
+    write_insurance(x, "INSURANCE", &c.insurance)?;
+    write_person(x, "PERSON_CURR", &c.other.person)?;
+    write_doc(x, "DOC_CURR", &c.other.doc)?;
+    if let Some(i) = &c.other_insurance {
+        write_insurance(x, "INSURANCE_CURR", i)?;
+    }
+    x.close("CONFLICT")
+}
+
+fn write_person(x: &mut Xml, name: &str, p: &PersonVersionRow) -> io::Result<()> {
+    x.open(name)?;
+    x.el("FAM", &fit(&p.fam, 40))?;
+    x.el("IM", &fit(p.im.as_deref().unwrap_or(""), 40))?;
+    x.opt("OT", p.ot.as_deref().map(|o| fit(o, 40)).as_deref())?;
+    x.el("W", &p.sex.to_string())?;
+    x.el("DR", &date(p.birth_date))?;
+    x.el("TRUE_DR", &p.birth_accuracy.to_string())?;
+    x.opt("C_OKSM", p.citizenship.as_deref())?;
+    // SNILS as the lists write it: NNN-NNN-NNN NN.
+    let snils = p
+        .snils
+        .as_deref()
+        .map(|s| Snils::parse(s).map_or_else(|_| s.to_owned(), |v| v.to_string()));
+    x.opt("SS", snils.as_deref())?;
+    x.opt("DDEATH", p.death_date.map(date).as_deref())?;
+    x.close(name)
+}
+
+fn write_doc(x: &mut Xml, name: &str, d: &DocumentRow) -> io::Result<()> {
+    x.open(name)?;
+    x.el("DOCTYPE", &d.doctype.to_string())?;
+    x.opt("DOCSER", d.docser.as_deref().map(|s| fit(s, 10)).as_deref())?;
+    x.el("DOCNUM", &fit(&d.docnum, 20))?;
+    x.el("DOCDATE", &date(d.docdate))?;
+    x.opt("DOCEXP", d.docexp.map(date).as_deref())?;
+    x.opt(
+        "NAME_VP",
+        d.issuer.as_deref().map(|s| fit(s, 1000)).as_deref(),
+    )?;
+    x.close(name)
+}
+
+fn write_address(x: &mut Xml, name: &str, a: Option<&AddressRow>) -> io::Result<()> {
+    x.open(name)?;
+    if let Some(a) = a {
+        x.el("BOMG", if a.homeless == 0 { "0" } else { "1" })?;
+        x.opt("INDX", a.postcode.as_deref().map(|s| fit(s, 6)).as_deref())?;
+        x.opt("OKATO", a.okato.as_deref().map(|s| fit(s, 11)).as_deref())?;
+        x.el("DREG", &date(a.valid_from))?;
+        x.opt(
+            "UNSTRUCT_ADDRESS",
+            a.text.as_deref().map(|s| fit(s, 1000)).as_deref(),
+        )?;
+    }
+    x.close(name)
+}
+
+fn write_polis(x: &mut Xml, e: &InsuranceRow) -> io::Result<()> {
+    x.open("POLIS")?;
+    x.el("VPOLIS", &e.policy_kind)?;
+    x.el("NPOLIS", &fit(e.policy_number.as_deref().unwrap_or(""), 20))?;
+    x.opt(
+        "SPOLIS",
+        e.policy_series.as_deref().map(|s| fit(s, 10)).as_deref(),
+    )?;
+    x.el("DBEG", &date(e.start_date))?;
+    x.opt("DEND", e.planned_end.map(date).as_deref())?;
+    x.opt("DSTOP", e.stop_date.map(date).as_deref())?;
+    x.close("POLIS")
+}
+
+fn write_insurance(x: &mut Xml, name: &str, i: &Ins) -> io::Result<()> {
+    x.open(name)?;
+    x.el("TER_ST", &fit(i.row.territory.as_deref().unwrap_or(""), 5))?;
+    x.el("ENP", &i.row.enp)?;
+    x.el("OGRNSMO", &i.ogrn)?;
+    write_polis(x, &i.row)?;
+    x.close(name)
+}
