@@ -163,6 +163,36 @@ fn main() {
         t.refused,
         outcome.findings.len()
     );
+    // Every finding should be one of an injected defect; any other is named, with the record,
+    // so a coincidence of the generated data or a fault of a rule can be told apart.
+    let expected: std::collections::HashSet<(u64, &str)> = package
+        .rule_defects
+        .iter()
+        .flat_map(|(n, d)| d.rules().iter().map(move |r| (*n, *r)))
+        .collect();
+    let unexpected: Vec<String> = outcome
+        .findings
+        .iter()
+        .filter(|f| !expected.contains(&(f.finding.context.n_zap.unwrap_or(0), f.rule.id)))
+        .map(|f| {
+            format!(
+                "N_ZAP {} {}: {}",
+                f.finding.context.n_zap.unwrap_or(0),
+                f.rule.id,
+                f.finding.message
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "Findings beyond the {} injected defects: {}.",
+        package.rule_defects.len(),
+        if unexpected.is_empty() {
+            "none".to_owned()
+        } else {
+            unexpected.join("; ")
+        }
+    );
     println!("{out}");
     report::write_section("rules_throughput", &out);
 }
