@@ -22,6 +22,9 @@ use crate::db::schema::{
     erz_person, erz_person_version, erz_status_query,
 };
 
+/// Duplicate matching: candidate pairs, reviewers' decisions, merge links (migration 000009).
+pub mod matching;
+
 #[derive(QueryableByName)]
 struct LastId {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
