@@ -15,17 +15,22 @@
 //! - `status`: the policy status of a person on a date (as known now or at a time), with the
 //!   audit row of every query.
 //! - `names`: the normal form of names for look-ups and duplicate matching.
+//! - `matching`: duplicate matching (`omshub erz match`): blocking, scoring with `strsim`,
+//!   a sure pair linked, a possible one queued; reviewers' decisions are never overridden.
+//! - `review`: the review queue, reviewers' decisions (final), merge and unmerge.
 //! - `cli`: `omshub erz …`.
 //!
-//! Called by `main.rs` (the commands) and `api::erz` (the policy status). Reads insurers
-//! through `registers`; never writes them. See docs/ERZ.md.
+//! Called by `main.rs` (the commands), `api::erz` (the policy status) and `api::erz_review`
+//! (the review queue). Reads insurers through `registers`; never writes them. See docs/ERZ.md.
 
 pub mod apply;
 pub mod cli;
+pub mod matching;
 pub mod names;
 pub mod refusal;
 pub mod reply;
 pub mod repo;
+pub mod review;
 pub mod status;
 
 pub use apply::{ApplyError, FileResult, apply_path};
