@@ -594,6 +594,23 @@ async fn a_reviewers_duplicate_merges_and_manual_merges_are_checked() {
         serial: 33,
         ..a.clone()
     };
+    // Another possible pair, which a data change later parts.
+    let d = P {
+        fam: "Белова",
+        im: "Нина",
+        ot: "Юрьевна",
+        sex: Sex::Female,
+        birth: "1970-07-07",
+        doc: ("18 08", "800008"),
+        serial: 34,
+        ..a.clone()
+    };
+    let e = P {
+        ot: "Юрьева",
+        doc: ("18 09", "900009"),
+        serial: 35,
+        ..d.clone()
+    };
     apply_ops(
         &app,
         "i34902_34_01241",
@@ -602,15 +619,24 @@ async fn a_reviewers_duplicate_merges_and_manual_merges_are_checked() {
             op(1, 6, &a, "2024-01-10", OGRN_34902),
             op(2, 6, &b, "2024-01-10", OGRN_34902),
             op(3, 6, &c, "2024-01-10", OGRN_34902),
+            op(4, 6, &d, "2024-01-10", OGRN_34902),
+            op(5, 6, &e, "2024-01-10", OGRN_34902),
         ],
         "2024-01-10 12:00:00",
     );
     let s = run_match(&app, Thresholds::default(), "2024-02-01 10:00:00");
-    assert_eq!((s.possible, s.linked), (1, 0), "{s:?}");
+    assert_eq!((s.possible, s.linked), (2, 0), "{s:?}");
     let q = queue(&app).await;
+    assert_eq!(q["total"], 2, "{q}");
+    let ab = q["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["a"]["enp"] == a.enp().as_str())
+        .unwrap();
     let (code, d) = decide(
         &app,
-        &q["items"][0]["id"],
+        &ab["id"],
         json!({"decision": "duplicate", "comment": "same passport history"}),
     )
     .await;
@@ -620,14 +646,40 @@ async fn a_reviewers_duplicate_merges_and_manual_merges_are_checked() {
     assert_eq!(d["linked"]["comment"], "same passport history");
     let (_, g) = status(&app, &format!("enp={}&date=2024-06-01", b.enp())).await;
     assert_eq!(g["merged_into"], a.enp().as_str());
-    // A rerun leaves the decided pair as it is.
+    // The second pair is parted by a data change (a new name from February).
+    let renamed = P {
+        fam: "Громова",
+        im: "Дарья",
+        ot: "Олеговна",
+        ..e.clone()
+    };
+    apply_ops(
+        &app,
+        "i34902_34_02241",
+        "34902",
+        &[op(1, 4, &renamed, "2024-02-01", OGRN_34902)],
+        "2024-02-01 12:00:00",
+    );
+    // A rerun, even with a low threshold: the merged person is not matched further, the
+    // parted pair is no longer found and leaves the queue as dropped.
     let s = run_match(
         &app,
         Thresholds::new(900, 500).unwrap(),
         "2024-02-02 10:00:00",
     );
-    assert_eq!((s.decided, s.linked, s.new_pairs), (0, 0, 0), "{s:?}");
+    assert_eq!(
+        (s.decided, s.linked, s.new_pairs, s.dropped),
+        (0, 0, 0, 1),
+        "{s:?}"
+    );
     assert_eq!(links(&app), 1);
+    assert_eq!(queue(&app).await["total"], 0);
+    let states: Vec<String> = erz_match_pair::table
+        .select(erz_match_pair::state)
+        .order(erz_match_pair::state.asc())
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(states, ["dropped", "possible"]);
 
     // Manual merges: refusals are coded.
     let mut pooled = app.conn();
