@@ -64,7 +64,8 @@ enum Command {
         #[command(subcommand)]
         command: omshub::participants::cli::TokensCommand,
     },
-    /// The register of insured persons (ЕРЗ): apply an insurer's OPLIST.
+    /// The register of insured persons (ЕРЗ): apply an insurer's OPLIST; match, review and
+    /// merge duplicate persons.
     Erz {
         #[command(subcommand)]
         command: omshub::erz::cli::ErzCommand,

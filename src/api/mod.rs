@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod error;
 pub mod erz;
+pub mod erz_review;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
@@ -97,6 +98,7 @@ pub fn app(
         .configure(registers::routes)
         .configure(packages::routes)
         .configure(erz::routes)
+        .configure(erz_review::routes)
         .default_service(web::to(not_found))
 }
 

@@ -538,8 +538,65 @@ diesel::allow_tables_to_appear_in_same_query!(
     erz_insurance,
     erz_attachment,
     erz_list_export,
+    erz_match_pair,
+    erz_match_decision,
+    erz_merge_link,
 );
 
+// ---- ERZ duplicates and merges (migration 000009_erz_matching; written only by src/erz/repo/matching.rs) ----
+
+diesel::table! {
+    /// Candidate pairs of persons who may be one person, with their latest scoring.
+    erz_match_pair (id) {
+        id -> BigInt,
+        person_a -> BigInt,
+        person_b -> BigInt,
+        score -> Integer,
+        keys -> Text,
+        fam_score -> Nullable<Integer>,
+        im_score -> Nullable<Integer>,
+        ot_score -> Nullable<Integer>,
+        birth_score -> Nullable<Integer>,
+        sex_score -> Nullable<Integer>,
+        snils_score -> Nullable<Integer>,
+        doc_score -> Nullable<Integer>,
+        state -> Text,
+        found_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Reviewers' decisions on pairs (final).
+    erz_match_decision (id) {
+        id -> BigInt,
+        pair_id -> BigInt,
+        decision -> Text,
+        decided_by -> Text,
+        decided_at -> Timestamp,
+        comment -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Merge links: the gone person answers as the kept one until superseded (unmerge).
+    erz_merge_link (id) {
+        id -> BigInt,
+        gone_person -> BigInt,
+        kept_person -> BigInt,
+        pair_id -> Nullable<BigInt>,
+        why -> Text,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+        comment -> Nullable<Text>,
+        superseded_at -> Nullable<Timestamp>,
+        superseded_by -> Nullable<Text>,
+        superseded_why -> Nullable<Text>,
+        superseded_comment -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(erz_match_decision -> erz_match_pair (pair_id));
 // ---- decisions (src/settlement): the business rules' decisions per account and per case ----
 
 diesel::table! {

@@ -4,7 +4,9 @@
 //! refused: the REPLIST says which), 1 when it was refused as a whole or could not be read.
 //! `export reclist|stoplist|conflictlist --insurer CODE --from DATE --to DATE` writes a list
 //! for an insurer (see `erz::lists`) into `--out` (default: the current folder).
-//! `main.rs` parses [`ErzCommand`] and calls [`run`].
+//! `match` finds duplicate persons (`erz::matching`); `review list|decide`, `merge` and
+//! `unmerge` work the review queue and the merges (`erz::review`); their refusals exit 1 with
+//! `[code] message`. `main.rs` parses [`ErzCommand`] and calls [`run`].
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,7 +16,10 @@ use chrono::NaiveDate;
 
 use super::apply::{FileResult, apply_path};
 use super::lists::{ListKind, produce};
+use super::matching::{self, Options, Summary, Thresholds, share};
+use super::review;
 use crate::config::Settings;
+use crate::imports::Progress;
 use crate::validate::Validator;
 
 /// The `erz` subcommands.
@@ -47,6 +52,77 @@ pub enum ErzCommand {
         /// Folder for the file (default: the current folder).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+    },
+    /// Find duplicate persons: pairs sharing a blocking key are scored; a sure pair is merged
+    /// automatically, a possible one goes to the review queue. Pairs a reviewer decided are
+    /// left as they are.
+    Match {
+        /// Score from which a pair that shares a SNILS or a document is merged.
+        #[arg(long, value_name = "SHARE", default_value = "0.90", value_parser = super::matching::parse_share)]
+        sure: u16,
+        /// Score from which a pair goes to the review queue.
+        #[arg(long, value_name = "SHARE", default_value = "0.85", value_parser = super::matching::parse_share)]
+        possible: u16,
+        /// Blocks larger than this are skipped (and counted).
+        #[arg(long, value_name = "N", default_value_t = super::matching::DEFAULT_MAX_BLOCK)]
+        max_block: usize,
+    },
+    /// The review queue of possible duplicates.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
+    /// Merge a person into another by hand: `GONE_ENP` answers as `KEEP_ENP` from now on.
+    Merge {
+        /// The ENP that stays.
+        keep_enp: String,
+        /// The ENP merged away.
+        gone_enp: String,
+        /// Why.
+        #[arg(long)]
+        comment: Option<String>,
+        /// Who: recorded as `cli:NAME`.
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+    /// Undo the merge of `GONE_ENP`: it answers for itself again (the link stays on record).
+    Unmerge {
+        /// The ENP merged away.
+        gone_enp: String,
+        /// Why.
+        #[arg(long)]
+        comment: Option<String>,
+        /// Who: recorded as `cli:NAME`.
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+}
+
+/// `omshub erz review …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ReviewCommand {
+    /// The undecided pairs, best score first.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decide a pair: `duplicate` merges the two, `distinct` keeps them apart for good.
+    Decide {
+        /// The pair id (from `review list`).
+        pair_id: i64,
+        /// `duplicate` or `distinct`.
+        #[arg(value_parser = ["duplicate", "distinct"])]
+        decision: String,
+        /// Why.
+        #[arg(long)]
+        comment: Option<String>,
+        /// Who: recorded as `cli:NAME`.
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
     },
 }
 
@@ -122,7 +198,186 @@ pub fn run(command: &ErzCommand, settings: &Settings) -> anyhow::Result<ExitCode
             );
             Ok(ExitCode::SUCCESS)
         }
+        ErzCommand::Match {
+            sure,
+            possible,
+            max_block,
+        } => run_match(settings, *sure, *possible, *max_block),
+        ErzCommand::Review { command } => run_review(command, settings),
+        ErzCommand::Merge {
+            keep_enp,
+            gone_enp,
+            comment,
+            by,
+        } => {
+            let mut conn = crate::db::open_ready(&settings.database)?.conn()?;
+            let now = crate::participants::now();
+            let link = review::merge(
+                &mut conn,
+                keep_enp,
+                gone_enp,
+                &who(by.as_deref()),
+                comment.as_deref(),
+                now,
+            )
+            .map_err(|e| coded(&e))?;
+            println!(
+                "merged: link {} ({} -> {})",
+                link.id, link.gone_enp, link.kept_enp
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ErzCommand::Unmerge {
+            gone_enp,
+            comment,
+            by,
+        } => {
+            let mut conn = crate::db::open_ready(&settings.database)?.conn()?;
+            let now = crate::participants::now();
+            let link = review::unmerge(
+                &mut conn,
+                gone_enp,
+                &who(by.as_deref()),
+                comment.as_deref(),
+                now,
+            )
+            .map_err(|e| coded(&e))?;
+            println!(
+                "unmerged: link {} ({} -> {}) superseded",
+                link.id, link.gone_enp, link.kept_enp
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Who acts from the command line: `cli`, or `cli:NAME` with `--by NAME`.
+fn who(by: Option<&str>) -> String {
+    match by.map(str::trim).filter(|b| !b.is_empty()) {
+        Some(name) => format!("cli:{name}"),
+        None => "cli".to_owned(),
+    }
+}
+
+fn coded(e: &review::ReviewError) -> anyhow::Error {
+    anyhow::anyhow!("[{}] {e}", e.code())
+}
+
+fn run_match(
+    settings: &Settings,
+    sure: u16,
+    possible: u16,
+    max_block: usize,
+) -> anyhow::Result<ExitCode> {
+    let thresholds = Thresholds::new(sure, possible).map_err(anyhow::Error::msg)?;
+    let mut conn = crate::db::open_ready(&settings.database)?.conn()?;
+    let progress = Progress::new(0, "matching");
+    let options = Options {
+        thresholds,
+        max_block: max_block.max(2),
+        now: crate::participants::now(),
+        progress: Some(&progress),
+    };
+    let result = matching::run(&mut conn, &options);
+    progress.finish();
+    let s = result.context("matching the register of insured persons")?;
+    print!("{}", match_summary(&s));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `erz match` prints.
+#[must_use]
+pub fn match_summary(s: &Summary) -> String {
+    let skipped = if s.oversized_blocks > 0 {
+        format!(
+            "; {} blocks over --max-block skipped (nothing marked dropped)",
+            s.oversized_blocks
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "persons: {}, blocks: {}, comparisons: {}{skipped}\n\
+         pairs: {} new, {} possible (review queue), {} sure, {} linked automatically, \
+         {} decided by a reviewer (unchanged), {} dropped\n",
+        s.persons,
+        s.blocks,
+        s.comparisons,
+        s.new_pairs,
+        s.possible,
+        s.sure,
+        s.linked,
+        s.decided,
+        s.dropped
+    )
+}
+
+fn run_review(command: &ReviewCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let mut conn = crate::db::open_ready(&settings.database)?.conn()?;
+    match command {
+        ReviewCommand::List { limit, json } => {
+            let (items, total) =
+                review::queue(&mut conn, 0, i64::from(*limit)).map_err(|e| coded(&e))?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&items)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("{total} pairs to review");
+            for p in &items {
+                println!(
+                    "pair {}: {} score {} keys {}",
+                    p.id,
+                    p.state,
+                    share(u16::try_from(p.score).unwrap_or(0)),
+                    p.keys.join(",")
+                );
+                for person in [&p.a, &p.b] {
+                    println!("  {}", person_line(person));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ReviewCommand::Decide {
+            pair_id,
+            decision,
+            comment,
+            by,
+        } => {
+            let decision = review::Decision::parse(decision).map_err(|e| coded(&e))?;
+            let now = crate::participants::now();
+            let d = review::decide(
+                &mut conn,
+                *pair_id,
+                decision,
+                &who(by.as_deref()),
+                comment.as_deref(),
+                now,
+            )
+            .map_err(|e| coded(&e))?;
+            let effect = match (&d.linked, &d.unlinked) {
+                (Some(l), _) => format!("; merged: {} -> {}", l.gone_enp, l.kept_enp),
+                (_, Some(l)) => format!("; unmerged: {} -> {}", l.gone_enp, l.kept_enp),
+                _ => String::new(),
+            };
+            println!("pair {}: {}{effect}", d.pair_id, d.decision);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn person_line(p: &review::PersonView) -> String {
+    let text = |x: &Option<String>| x.clone().unwrap_or_default();
+    format!(
+        "{} {} {} {} born {} sex {} SNILS {} doc {}",
+        p.enp,
+        text(&p.fam),
+        text(&p.im),
+        text(&p.ot),
+        p.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+        p.sex.map(|s| s.to_string()).unwrap_or_default(),
+        p.snils.as_deref().unwrap_or("-"),
+        p.document.as_deref().unwrap_or("-"),
+    )
 }
 
 fn write_answers(dir: &Path, result: &FileResult) -> anyhow::Result<()> {

@@ -19,20 +19,26 @@
 //! - `names`: the normal form of names for look-ups and duplicate matching.
 //! - `snapshot`: the register in memory for the business rules (`rules::PolicyLookup`), kept
 //!   in `Lookups` and rebuilt when the register's revision moves.
+//! - `matching`: duplicate matching (`omshub erz match`): blocking, scoring with `strsim`,
+//!   a sure pair linked, a possible one queued; reviewers' decisions are never overridden.
+//! - `review`: the review queue, reviewers' decisions (final), merge and unmerge.
 //! - `cli`: `omshub erz …`.
 //!
-//! Called by `main.rs` (the commands) and `api::erz` (the policy status, the lists, the
-//! care). Reads insurers through `registers`; never writes them. See docs/ERZ.md.
+//! Called by `main.rs` (the commands), `api::erz` (the policy status, the lists, the care)
+//! and `api::erz_review` (the review queue). Reads insurers through `registers`; never writes
+//! them. See docs/ERZ.md.
 
 pub mod apply;
 pub mod care;
 pub mod cli;
 pub mod lists;
+pub mod matching;
 pub mod names;
 pub mod refusal;
 pub mod reply;
 pub mod repo;
 pub mod snapshot;
+pub mod review;
 pub mod status;
 
 pub use apply::{ApplyError, FileResult, apply_path};

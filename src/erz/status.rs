@@ -265,6 +265,9 @@ pub struct PolicyStatus {
     pub territory: Option<String>,
     /// Attachments valid on that date.
     pub attachments: Vec<AttachmentView>,
+    /// When the person asked about was merged into another (as known at `as_of`): the
+    /// survivor's ENP; the status above is the survivor's (`erz::review`).
+    pub merged_into: Option<String>,
 }
 
 fn kind_name(kind: &str) -> &'static str {
@@ -292,7 +295,15 @@ pub fn policy_status(
     let (by_key, subject) = key.parts();
     let found = find(conn, key, on, as_of)?;
     let status = match found {
-        Ok(person) => Ok(status_of(conn, registers, person, on, as_of)?),
+        Ok(person) => {
+            // A person merged into another answers as the survivor (erz::review).
+            let survivor = repo::matching::survivor(conn, person, as_of)?;
+            let (id, mut s) = status_of(conn, registers, survivor, on, as_of)?;
+            if survivor != person {
+                s.merged_into = Some(std::mem::replace(&mut s.enp, repo::enp_of(conn, person)?));
+            }
+            Ok((id, s))
+        }
         Err(e) => Err(e),
     };
     let (person_id, outcome) = match &status {
@@ -330,7 +341,13 @@ fn find(
             _ => Err(StatusError::NotFound("ENP")),
         },
         StatusKey::Snils(snils) => {
-            let persons = repo::persons_with_snils_at(conn, snils.digits(), on, as_of)?;
+            let mut persons = repo::persons_with_snils_at(conn, snils.digits(), on, as_of)?;
+            // Persons merged into one are one person.
+            for p in &mut persons {
+                *p = repo::matching::survivor(conn, *p, as_of)?;
+            }
+            persons.sort_unstable();
+            persons.dedup();
             match persons.as_slice() {
                 [] => Err(StatusError::NotFound("SNILS")),
                 [one] => Ok(*one),
@@ -429,6 +446,7 @@ fn status_of(
                 policy: None,
                 territory: None,
                 attachments,
+                merged_into: None,
             },
         ));
     };
@@ -465,6 +483,7 @@ fn status_of(
             }),
             territory: e.territory,
             attachments,
+            merged_into: None,
         },
     ))
 }

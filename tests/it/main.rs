@@ -11,6 +11,8 @@ mod erz;
 #[cfg(test)]
 mod erz_lists;
 #[cfg(test)]
+mod erz_matching;
+#[cfg(test)]
 mod r#gen;
 #[cfg(test)]
 mod http;

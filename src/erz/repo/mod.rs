@@ -28,6 +28,8 @@ use crate::db::schema::{
 
 pub mod care;
 pub mod lists;
+/// Duplicate matching: candidate pairs, reviewers' decisions, merge links (migration 000009).
+pub mod matching;
 
 #[derive(QueryableByName)]
 struct LastId {
