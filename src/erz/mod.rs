@@ -37,8 +37,8 @@ pub mod names;
 pub mod refusal;
 pub mod reply;
 pub mod repo;
-pub mod snapshot;
 pub mod review;
+pub mod snapshot;
 pub mod status;
 
 pub use apply::{ApplyError, FileResult, apply_path};
