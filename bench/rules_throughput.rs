@@ -61,6 +61,10 @@ fn lookups(dir: &Path) -> (omshub::db::Database, omshub::lookups::Lookups) {
     (db, lookups)
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one measured run, written out step by step"
+)]
 fn main() {
     let cases = std::env::var("OMSHUB_BENCH_CASES")
         .ok()

@@ -5,7 +5,6 @@ ALTER TABLE erz_status_query ADD CONSTRAINT erz_status_query_outcome_check
 ALTER TABLE erz_status_query DROP CONSTRAINT erz_status_query_by_key_check;
 ALTER TABLE erz_status_query ADD CONSTRAINT erz_status_query_by_key_check
     CHECK (by_key IN ('enp', 'snils'));
-DROP INDEX erz_document_number;
 DROP INDEX erz_insurance_insurer;
 DROP INDEX erz_insurance_op;
 DROP INDEX erz_op_recorded;

@@ -22,8 +22,7 @@ CREATE INDEX erz_op_recorded ON erz_op (recorded_at);
 -- RECLIST and STOPLIST: episodes by the operation that recorded them, by insurer.
 CREATE INDEX erz_insurance_op ON erz_insurance (op_id);
 CREATE INDEX erz_insurance_insurer ON erz_insurance (insurer_code, stop_date);
--- Look-up by names + birth date + document, and CONFLICTLIST: documents by number.
-CREATE INDEX erz_document_number ON erz_document (docnum, doctype);
+-- (Documents by type and number: erz_document_number of migration 000009.)
 
 -- The audit of queries about persons also keeps the look-up by names + birth date + document
 -- (by_key 'names', subject = a SHA-256 of the normalised key, never the names) and the reads

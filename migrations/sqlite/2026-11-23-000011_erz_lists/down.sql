@@ -18,7 +18,6 @@ DROP TABLE erz_status_query;
 ALTER TABLE erz_status_query_new RENAME TO erz_status_query;
 CREATE INDEX erz_status_query_asked ON erz_status_query (asked_at);
 CREATE INDEX erz_status_query_person ON erz_status_query (person_id);
-DROP INDEX erz_document_number;
 DROP INDEX erz_insurance_insurer;
 DROP INDEX erz_insurance_op;
 DROP INDEX erz_op_recorded;
