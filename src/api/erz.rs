@@ -4,7 +4,8 @@
 //! time ("as the register knew it then"). Only participants (or the admin token) may ask;
 //! every call is audited by `erz::status`. A malformed ENP or SNILS is 400 with a code naming
 //! the failed check (`enp_check_digit_mismatch`, …); nobody registered is 404
-//! `person_not_found`. The handler parses, calls `erz::policy_status`, maps the result.
+//! `person_not_found`. The handler parses, calls `erz::policy_status` (with the server's batched
+//! audit writer when it runs one), maps the result.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
@@ -12,7 +13,9 @@ use serde::Deserialize;
 
 use super::auth::{Caller, Role};
 use super::{ApiError, AppState, with_conn};
-use crate::erz::status::Asker;
+use crate::db::DbConn;
+use crate::erz::repo::NewStatusQuery;
+use crate::erz::status::{Asker, policy_status_with};
 use crate::erz::{StatusError, StatusKey, policy_status};
 
 /// The routes of this module.
@@ -98,8 +101,22 @@ async fn status(
         participant_id: caller.participant.as_ref().map(|p| p.id),
     };
     let registers = state.lookups.registers();
-    let answer = with_conn(&state, move |conn| {
-        policy_status(conn, registers.as_ref(), &asker, &key, on, as_of, now)
+    let audit = state.status_audit.clone();
+    let answer = with_conn(&state, move |conn| match audit {
+        Some(writer) => {
+            let queued = |conn: &mut DbConn, row: NewStatusQuery| writer.write(conn, row);
+            policy_status_with(
+                conn,
+                registers.as_ref(),
+                &asker,
+                &key,
+                on,
+                as_of,
+                now,
+                &queued,
+            )
+        }
+        None => policy_status(conn, registers.as_ref(), &asker, &key, on, as_of, now),
     })
     .await?;
     Ok(HttpResponse::Ok().json(answer))

@@ -45,6 +45,9 @@ pub struct AppState {
     pub intake: Arc<Intake>,
     /// Uploads per sender per minute.
     pub upload_limiter: Arc<packages::RateLimiter>,
+    /// The batched writer of the policy-status audit (`serve` starts it; `None`: each audit
+    /// row is written in its request).
+    pub status_audit: Option<Arc<crate::erz::audit::AuditWriter>>,
 }
 
 impl AppState {
@@ -58,6 +61,7 @@ impl AppState {
             lookups: Lookups::default(),
             intake,
             upload_limiter: Arc::default(),
+            status_audit: None,
         })
     }
 }

@@ -2,6 +2,9 @@
 //! applies an insurer's OPLIST (see `erz::apply`) and writes the REPLIST and the `FLK_P` beside
 //! it (or into `--out`). Exit status 0 when the file was applied (some records may be
 //! refused: the REPLIST says which), 1 when it was refused as a whole or could not be read.
+//! `import FILE` bulk-loads persons from a CSV file or a RECLIST (see `erz::import`); exit
+//! status 0 when every row was loaded or already present, 3 when some rows were refused (each
+//! printed with its line and code), 1 when the file could not be imported.
 //! `main.rs` parses [`ErzCommand`] and calls [`run`].
 
 use std::path::{Path, PathBuf};
@@ -10,6 +13,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use super::apply::{FileResult, apply_path};
+use super::import::{DEFAULT_BATCH, Format, ImportOptions, import_path};
 use crate::config::Settings;
 use crate::validate::Validator;
 
@@ -25,6 +29,31 @@ pub enum ErzCommand {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Bulk-load persons (an initial register) from a CSV file (layout in docs/ERZ.md) or a
+    /// RECLIST. Resumes a stopped load of the same file after its last committed batch; the
+    /// same file again imports nothing.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// The file's format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ImportFormat,
+        /// Rows per committed batch (one transaction each).
+        #[arg(long, default_value_t = DEFAULT_BATCH)]
+        batch_size: usize,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The formats of `erz import`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// `;`-separated, with the header line of docs/ERZ.md.
+    Csv,
+    /// A RECLIST of formats.md 4.1.
+    Reclist,
 }
 
 /// Runs one `erz` subcommand.
@@ -49,6 +78,50 @@ pub fn run(command: &ErzCommand, settings: &Settings) -> anyhow::Result<ExitCode
             } else {
                 ExitCode::FAILURE
             })
+        }
+        ErzCommand::Import {
+            file,
+            format,
+            batch_size,
+            json,
+        } => {
+            let database = crate::db::open_ready(&settings.database)?;
+            let mut conn = database.conn()?;
+            let validator = Validator::new(crate::xml::schemas::ALL)?;
+            let options = ImportOptions {
+                format: match format {
+                    ImportFormat::Csv => Format::Csv,
+                    ImportFormat::Reclist => Format::Reclist,
+                },
+                batch_size: *batch_size,
+                progress: !json,
+            };
+            let name = file.display().to_string();
+            let result = match import_path(
+                &mut conn,
+                &validator,
+                file,
+                options,
+                crate::participants::now(),
+            ) {
+                Ok(outcome) => {
+                    if !json {
+                        if outcome.already_done {
+                            println!("{name}: imported before: nothing to do");
+                        } else if let Some(line) = outcome.resumed_after {
+                            println!("{name}: resumed after line {line}");
+                        }
+                    }
+                    crate::imports::FileResult::Imported(outcome.summary)
+                }
+                Err(e) => crate::imports::FileResult::Refused {
+                    file: name,
+                    code: e.code(),
+                    message: e.to_string(),
+                },
+            };
+            let status = crate::imports::report(&[result], *json)?;
+            Ok(ExitCode::from(status))
         }
     }
 }

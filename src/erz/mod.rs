@@ -12,8 +12,12 @@
 //!   records applied one by one (each OP atomically), answered by a REPLIST and an `FLK_P`;
 //!   idempotent by file name and content.
 //! - `reply`: the writers of the REPLIST and of the ERZ `FLK_P`.
+//! - `import`: `omshub erz import FILE`: the bulk load of an initial register from a CSV file or
+//!   a RECLIST, checked row by row, written in batches, resumable by its journal.
 //! - `status`: the policy status of a person on a date (as known now or at a time), with the
 //!   audit row of every query.
+//! - `audit`: the batched writer of the policy-status audit that `omshub serve` uses (rows
+//!   committed every few milliseconds, flushed on shutdown).
 //! - `names`: the normal form of names for look-ups and duplicate matching.
 //! - `cli`: `omshub erz …`.
 //!
@@ -21,7 +25,9 @@
 //! through `registers`; never writes them. See docs/ERZ.md.
 
 pub mod apply;
+pub mod audit;
 pub mod cli;
+pub mod import;
 pub mod names;
 pub mod refusal;
 pub mod reply;

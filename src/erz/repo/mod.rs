@@ -11,10 +11,17 @@
 //!
 //! Later parts of the register keep their own writers in submodules of this one (so that the
 //! rule "only `erz::repo` writes `erz_*`" holds): each declared below.
+//!
+//! - `audit`: the batch writer of the policy-status audit (many rows per transaction).
+//! - `import`: the journal of bulk loads and the batch writer (multi-row INSERT on SQLite,
+//!   COPY on PostgreSQL) of `omshub erz import`.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+pub mod audit;
+pub mod import;
 
 use crate::db::DbConn;
 use crate::db::schema::{
