@@ -121,7 +121,7 @@ fn report(f: &Figures, note: &str) -> String {
     }
     let _ = writeln!(
         out,
-        "Machine: {}. Data: `omshub gen persons --count {persons} --seed 1`, {csv_mb} MB of CSV (generated in {generated:.0} s). omshub: `erz import` in process, batches of {DEFAULT_BATCH} rows, each batch one transaction writing 5 rows per person (person, person version, document, address, insurance episode, attachment: 6 with the attachment) plus the journal; multi-row INSERTs on SQLite, binary COPY on PostgreSQL. Peers: the same CSV into a bare table of 26 text columns (no index, no check).\n",
+        "Machine: {}. Data: `omshub gen persons --count {persons} --seed 1`, {csv_mb} MB of CSV (generated in {generated:.0} s). omshub: `erz import` in process, batches of {DEFAULT_BATCH} rows, each batch one transaction writing 6 rows per generated person (person, person version, document, registration address, insurance episode, attachment) into tables with their indexes and foreign keys, plus the journal; multi-row INSERTs on SQLite, binary COPY on PostgreSQL. Peers: the same CSV into a bare table of 26 text columns (no index, no check).\n",
         report::machine(),
     );
     let _ = writeln!(
