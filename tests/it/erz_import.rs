@@ -125,6 +125,13 @@ async fn a_generated_csv_is_imported_and_the_policy_status_answers_for_its_perso
         assert_eq!(body["insured"], false, "{body}");
     }
 
+    // ENP issuance continues after the loaded serials of a facet.
+    let loaded: u32 = insured[0][10..15].parse().unwrap();
+    let next = omshub::erz::repo::next_enp_serial(&mut app.conn(), "75", &insured[0][2..10])
+        .unwrap()
+        .unwrap();
+    assert!(next > loaded, "{next} after {loaded}");
+
     // The same file again imports nothing; the same persons in another file are not doubled.
     let again = import_path(
         &mut app.conn(),

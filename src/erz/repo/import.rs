@@ -7,7 +7,7 @@
 //! A batch is one transaction that also advances the journal (rows committed, last line), so
 //! after a crash the journal says exactly which lines are in the register. A person whose ENP
 //! is already registered (from an earlier run, another file or `erz apply`) is not inserted
-//! again. SQLite takes multi-row INSERTs; PostgreSQL takes `COPY … FROM STDIN` (binary), with
+//! again; the ENP counters are raised past the loaded serials. SQLite takes multi-row INSERTs; PostgreSQL takes `COPY … FROM STDIN` (binary), with
 //! the person ids drawn from the sequence first so the fact rows can name them. Called by
 //! `erz::import`.
 
@@ -284,6 +284,7 @@ pub fn write_batch(
                 DbConn::Sqlite(c) => write_sqlite(c, &new, op_id, now)?,
                 DbConn::Pg(c) => write_pg(c, &new, op_id, now)?,
             }
+            advance_counters(conn, &new)?;
         }
         let last = i64::try_from(last_line).unwrap_or(i64::MAX);
         diesel::update(j::table.find(journal.id))
@@ -297,6 +298,61 @@ pub fn write_batch(
             .execute(conn)?;
         Ok(outcome)
     })
+}
+
+/// Raises the ENP counter of each territory and facet of `new` to at least the highest serial
+/// loaded, so that issuance (`erz apply`) starts after the loaded numbers instead of trying
+/// each taken one.
+fn advance_counters(conn: &mut DbConn, new: &[&ImportPerson]) -> QueryResult<()> {
+    use crate::db::schema::erz_enp_counter as c;
+    let mut highest: HashMap<(&str, &str), i32> = HashMap::new();
+    for p in new {
+        // ENP: territory (2), facet (8), serial (5), check digit; checked on reading.
+        let (Some(territory), Some(facet), Some(serial)) = (
+            p.enp.get(..2),
+            p.enp.get(2..10),
+            p.enp.get(10..15).and_then(|s| s.parse::<i32>().ok()),
+        ) else {
+            continue;
+        };
+        let top = highest.entry((territory, facet)).or_insert(0);
+        *top = (*top).max(serial);
+    }
+    let rows: Vec<_> = highest
+        .into_iter()
+        .map(|((territory, facet), serial)| {
+            (
+                c::territory.eq(territory),
+                c::facet.eq(facet),
+                c::last_serial.eq(serial),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(SQLITE_CHUNK) {
+        match conn {
+            DbConn::Sqlite(conn) => diesel::insert_into(c::table)
+                .values(chunk)
+                .on_conflict((c::territory, c::facet))
+                .do_update()
+                .set(
+                    c::last_serial.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
+                        "max(erz_enp_counter.last_serial, excluded.last_serial)",
+                    )),
+                )
+                .execute(conn)?,
+            DbConn::Pg(conn) => diesel::insert_into(c::table)
+                .values(chunk)
+                .on_conflict((c::territory, c::facet))
+                .do_update()
+                .set(
+                    c::last_serial.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
+                        "GREATEST(erz_enp_counter.last_serial, excluded.last_serial)",
+                    )),
+                )
+                .execute(conn)?,
+        };
+    }
+    Ok(())
 }
 
 fn to_i64(n: u64) -> i64 {
