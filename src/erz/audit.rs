@@ -1,6 +1,6 @@
 //! The batched writer of the policy-status audit: `omshub serve` hands each query's audit row to
 //! a channel instead of writing it inside the request, and one thread commits what arrived every
-//! few milliseconds (up to 1,000 rows per transaction) through `erz::repo::audit`. So a status
+//! few milliseconds in one transaction (multi-row INSERTs of 1,000 rows) through `erz::repo::audit`. So a status
 //! query costs a read, not a write transaction, and SQLite's single writer is taken once per
 //! batch instead of once per request.
 //!
@@ -11,16 +11,13 @@
 //! `api::server`; used by `api::erz` through `erz::status::policy_status_with`.
 
 use std::sync::Mutex;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, TryRecvError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::repo::NewStatusQuery;
 use super::repo::audit::insert_status_queries;
 use crate::db::{Database, DbConn};
-
-/// Rows committed at most per transaction.
-const MAX_BATCH: usize = 1_000;
 
 /// Tries of the last batch when the writer closes and the database keeps failing.
 const CLOSING_TRIES: u32 = 50;
@@ -90,11 +87,11 @@ impl Drop for AuditWriter {
     }
 }
 
-/// The writer thread: gathers rows for `every` (or up to [`MAX_BATCH`]), commits them, and on
-/// the channel's end commits the rest and returns.
+/// The writer thread: waits for a first row, lets rows gather for `every` (senders do not wake
+/// it meanwhile), commits everything queued, and on the channel's end commits the rest and
+/// returns.
 fn run(db: &Database, rx: &mpsc::Receiver<NewStatusQuery>, every: Duration) {
     let mut pending: Vec<NewStatusQuery> = Vec::new();
-    let mut closed = false;
     let mut failures = 0_u32;
     loop {
         if pending.is_empty() {
@@ -103,13 +100,16 @@ fn run(db: &Database, rx: &mpsc::Receiver<NewStatusQuery>, every: Duration) {
                 Err(_) => return,
             }
         }
-        let deadline = Instant::now() + every;
-        while !closed && pending.len() < MAX_BATCH {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
+        std::thread::sleep(every);
+        let mut closed = false;
+        loop {
+            match rx.try_recv() {
                 Ok(row) => pending.push(row),
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => closed = true,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
             }
         }
         let written = db.conn().map_err(|e| e.to_string()).and_then(|mut conn| {
@@ -130,17 +130,11 @@ fn run(db: &Database, rx: &mpsc::Receiver<NewStatusQuery>, every: Duration) {
                     );
                     return;
                 }
-                std::thread::sleep(every.max(Duration::from_millis(100)));
+                std::thread::sleep(Duration::from_millis(100));
             }
         }
         if closed && pending.is_empty() {
-            // Anything sent before the channel ended is already in `pending` or the queue.
-            while let Ok(row) = rx.try_recv() {
-                pending.push(row);
-            }
-            if pending.is_empty() {
-                return;
-            }
+            return;
         }
     }
 }
