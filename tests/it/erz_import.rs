@@ -471,3 +471,104 @@ fn the_batched_audit_writer_commits_every_queued_row_by_the_time_it_closes() {
         .unwrap();
     assert_eq!(distinct.len(), 6_001);
 }
+
+/// `GET path` with the admin token: the response, or `None` when the server did not answer.
+fn get_with_token(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[test]
+fn serve_audits_every_answered_status_query_including_those_answered_while_it_stops() {
+    use omshub::db::schema::erz_status_query;
+
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = cli(&db, dir.path());
+    let (out, _, stderr) = cmd(&["migrate"]);
+    assert!(out.status.success(), "{stderr}");
+    let file = dir.path().join("persons.csv");
+    persons_csv(&file, 20, 4);
+    let (out, stdout, stderr) = cmd(&["erz", "import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let enps: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(';').next().unwrap())
+        .collect();
+
+    let mut served = crate::cli::Served::start_with(
+        dir.path(),
+        &db,
+        &[
+            ("OMSHUB__AUTH__ADMIN_TOKEN", ADMIN_TOKEN),
+            ("OMSHUB__JOBS__ENABLED", "false"),
+        ],
+    );
+    let listening = served.wait_for("listening", |v| crate::cli::message_is(v, "listening on"));
+    let addr = listening["address"].as_str().unwrap().to_owned();
+    // Four clients ask without pause and SIGTERM arrives while they do: every query answered,
+    // before or during the graceful stop, is in the audit once the process has exited. (The
+    // flush of rows still queued at close is proven by the writer's own test above.)
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let answered = std::sync::atomic::AtomicI64::new(0);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (addr, enps, stop, answered) = (&addr, &enps, &stop, &answered);
+            s.spawn(move || {
+                let mut i = t;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let enp = enps[i % enps.len()];
+                    i += 1;
+                    let Some(response) =
+                        get_with_token(addr, &format!("/api/v1/policy-status?enp={enp}"))
+                    else {
+                        break;
+                    };
+                    if response.starts_with("HTTP/1.1 200") {
+                        answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    } else {
+                        break;
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &served.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let asked = answered.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(asked > 0);
+    served.wait_for("shutdown complete", |v| {
+        crate::cli::message_is(v, "shutdown complete")
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while served.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "serve did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let database = omshub::db::Database::open(&db.settings().database).unwrap();
+    let mut conn = database.conn().unwrap();
+    let audited: i64 = erz_status_query::table
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(audited, asked);
+}
