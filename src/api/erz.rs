@@ -14,7 +14,8 @@
 //!
 //! Care: any participant (or the admin token), `?page=&per_page=`; every call audited.
 //!
-//! The handlers parse, call `erz`, map the result.
+//! The handlers parse, call `erz` (the policy status with the server's batched audit writer
+//! when it runs one), map the result.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
@@ -23,9 +24,11 @@ use serde::Deserialize;
 use super::auth::{Caller, Role};
 use super::paging::{Page, PageQuery};
 use super::{ApiError, AppState, with_conn};
+use crate::db::DbConn;
 use crate::erz::care::care_of;
 use crate::erz::lists::{ListError, ListKind, produce};
-use crate::erz::status::Asker;
+use crate::erz::repo::NewStatusQuery;
+use crate::erz::status::{Asker, policy_status_with};
 use crate::erz::{StatusError, StatusKey, policy_status};
 use crate::participants::Kind;
 
@@ -137,8 +140,22 @@ async fn status(
         participant_id: caller.participant.as_ref().map(|p| p.id),
     };
     let registers = state.lookups.registers();
-    let answer = with_conn(&state, move |conn| {
-        policy_status(conn, registers.as_ref(), &asker, &key, on, as_of, now)
+    let audit = state.status_audit.clone();
+    let answer = with_conn(&state, move |conn| match audit {
+        Some(writer) => {
+            let queued = |conn: &mut DbConn, row: NewStatusQuery| writer.write(conn, row);
+            policy_status_with(
+                conn,
+                registers.as_ref(),
+                &asker,
+                &key,
+                on,
+                as_of,
+                now,
+                &queued,
+            )
+        }
+        None => policy_status(conn, registers.as_ref(), &asker, &key, on, as_of, now),
     })
     .await?;
     Ok(HttpResponse::Ok().json(answer))

@@ -46,6 +46,9 @@ pub struct AppState {
     pub intake: Arc<Intake>,
     /// Uploads per sender per minute.
     pub upload_limiter: Arc<packages::RateLimiter>,
+    /// The batched writer of the policy-status audit (`serve` starts it; `None`: each audit
+    /// row is written in its request).
+    pub status_audit: Option<Arc<crate::erz::audit::AuditWriter>>,
 }
 
 impl AppState {
@@ -60,6 +63,7 @@ impl AppState {
             lookups,
             intake,
             upload_limiter: Arc::default(),
+            status_audit: None,
         })
     }
 }

@@ -2,7 +2,8 @@
 //! gracefully.
 //!
 //! SIGTERM (and Ctrl-C) stop accepting connections, let in-flight requests finish for up to
-//! `server.shutdown_timeout_secs`, stop the scheduler, and exit 0. Called by `main.rs`.
+//! `server.shutdown_timeout_secs`, commit the queued policy-status audit rows (`erz::audit`),
+//! stop the scheduler, and exit 0. Called by `main.rs`.
 //!
 //! With `server.tls_certificate` and `server.tls_key` the server speaks TLS (OpenSSL); with
 //! `server.tls_client_ca` it asks for client certificates, verifies them against those CAs
@@ -11,6 +12,7 @@
 //! to. `server.tls_client_auth = "required"` refuses handshakes without one.
 
 use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpServer;
@@ -154,7 +156,12 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
 
     let server_settings = settings.server.clone();
     let refresh_every = Duration::from_secs(settings.nsi.refresh_secs);
-    let state = AppState::new(settings, database)?;
+    let mut state = AppState::new(settings, database)?;
+    let status_audit = Arc::new(crate::erz::audit::AuditWriter::start(
+        state.db.clone(),
+        Duration::from_millis(5),
+    )?);
+    state.status_audit = Some(Arc::clone(&status_audit));
     {
         let (database, lookups) = (state.db.clone(), state.lookups.clone());
         actix_web::rt::task::spawn_blocking(move || lookups.refresh(&database, true)).await??;
@@ -198,6 +205,7 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
     }
     let run_result = server.run().await;
     refresher.abort();
+    actix_web::rt::task::spawn_blocking(move || status_audit.close()).await?;
     actix_web::rt::task::spawn_blocking(move || workers.stop()).await?;
     run_result?;
 

@@ -525,6 +525,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The journal of bulk loads (`omshub erz import`, migration 000010): one row per file
+    /// content, advanced by each committed batch so a stopped load resumes.
+    erz_import (id) {
+        id -> BigInt,
+        sha256 -> Text,
+        file_name -> Text,
+        format -> Text,
+        file_id -> BigInt,
+        status -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        batches -> BigInt,
+        rows_committed -> BigInt,
+        rows_present -> BigInt,
+        rows_refused -> BigInt,
+        last_line -> BigInt,
+    }
+}
+
 diesel::joinable!(erz_op -> erz_file (file_id));
 diesel::joinable!(erz_person_version -> erz_person (person_id));
 diesel::joinable!(erz_insurance -> erz_person (person_id));
@@ -541,6 +561,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     erz_match_pair,
     erz_match_decision,
     erz_merge_link,
+    erz_import,
 );
 
 // ---- ERZ duplicates and merges (migration 000009_erz_matching; written only by src/erz/repo/matching.rs) ----

@@ -6,7 +6,10 @@
 //! for an insurer (see `erz::lists`) into `--out` (default: the current folder).
 //! `match` finds duplicate persons (`erz::matching`); `review list|decide`, `merge` and
 //! `unmerge` work the review queue and the merges (`erz::review`); their refusals exit 1 with
-//! `[code] message`. `main.rs` parses [`ErzCommand`] and calls [`run`].
+//! `[code] message`. `import FILE` bulk-loads persons from a CSV file or a RECLIST (see `erz::import`); exit
+//! status 0 when every row was loaded or already present, 3 when some rows were refused (each
+//! printed with its line and code), 1 when the file could not be imported.
+//! `main.rs` parses [`ErzCommand`] and calls [`run`].
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,6 +18,7 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 
 use super::apply::{FileResult, apply_path};
+use super::import::{DEFAULT_BATCH, Format, ImportOptions, import_path};
 use super::lists::{ListKind, produce};
 use super::matching::{self, Options, Summary, Thresholds, share};
 use super::review;
@@ -33,6 +37,22 @@ pub enum ErzCommand {
         /// Folder for the REPLIST and the FLK_P (default: the file's folder).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+    },
+    /// Bulk-load persons (an initial register) from a CSV file (layout in docs/ERZ.md) or a
+    /// RECLIST. Resumes a stopped load of the same file after its last committed batch; the
+    /// same file again imports nothing.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// The file's format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ImportFormat,
+        /// Rows per committed batch (one transaction each).
+        #[arg(long, default_value_t = DEFAULT_BATCH)]
+        batch_size: usize,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Write a list for an insurer: RECLIST (r….xml, the changes of the period that concern
     /// it), STOPLIST (s….xml, its insured whose insurance ended) or CONFLICTLIST (c….xml).
@@ -147,6 +167,15 @@ impl From<ExportList> for ListKind {
     }
 }
 
+/// The formats of `erz import`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// `;`-separated, with the header line of docs/ERZ.md.
+    Csv,
+    /// A RECLIST of formats.md 4.1.
+    Reclist,
+}
+
 /// Runs one `erz` subcommand.
 pub fn run(command: &ErzCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
     match command {
@@ -176,28 +205,7 @@ pub fn run(command: &ErzCommand, settings: &Settings) -> anyhow::Result<ExitCode
             from,
             to,
             out,
-        } => {
-            let database = crate::db::open_ready(&settings.database)?;
-            let mut conn = database.conn()?;
-            let now = crate::participants::now();
-            let file = produce(&mut conn, (*list).into(), insurer, *from, *to, "cli", now)
-                .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
-            let dir = out.clone().unwrap_or_default();
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
-            let path = dir.join(&file.name);
-            std::fs::write(&path, &file.content)
-                .with_context(|| format!("writing {}", path.display()))?;
-            println!(
-                "{}: {} records, written to {}",
-                file.name,
-                file.records,
-                path.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        } => run_export(settings, *list, insurer, *from, *to, out.as_deref()),
         ErzCommand::Match {
             sure,
             possible,
@@ -248,7 +256,89 @@ pub fn run(command: &ErzCommand, settings: &Settings) -> anyhow::Result<ExitCode
             );
             Ok(ExitCode::SUCCESS)
         }
+        ErzCommand::Import {
+            file,
+            format,
+            batch_size,
+            json,
+        } => run_import(settings, file, *format, *batch_size, *json),
     }
+}
+
+/// `erz export`: one list for an insurer, written into `out` (default: the current folder).
+fn run_export(
+    settings: &Settings,
+    list: ExportList,
+    insurer: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    out: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let database = crate::db::open_ready(&settings.database)?;
+    let mut conn = database.conn()?;
+    let now = crate::participants::now();
+    let file = produce(&mut conn, list.into(), insurer, from, to, "cli", now)
+        .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+    let dir = out.map(Path::to_path_buf).unwrap_or_default();
+    if !dir.as_os_str().is_empty() {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let path = dir.join(&file.name);
+    std::fs::write(&path, &file.content).with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "{}: {} records, written to {}",
+        file.name,
+        file.records,
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `erz import`: a bulk load, resumed where a stopped load of the same file ended.
+fn run_import(
+    settings: &Settings,
+    file: &Path,
+    format: ImportFormat,
+    batch_size: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let database = crate::db::open_ready(&settings.database)?;
+    let mut conn = database.conn()?;
+    let validator = Validator::new(crate::xml::schemas::ALL)?;
+    let options = ImportOptions {
+        format: match format {
+            ImportFormat::Csv => Format::Csv,
+            ImportFormat::Reclist => Format::Reclist,
+        },
+        batch_size,
+        progress: !json,
+    };
+    let name = file.display().to_string();
+    let result = match import_path(
+        &mut conn,
+        &validator,
+        file,
+        options,
+        crate::participants::now(),
+    ) {
+        Ok(outcome) => {
+            if !json {
+                if outcome.already_done {
+                    println!("{name}: imported before: nothing to do");
+                } else if let Some(line) = outcome.resumed_after {
+                    println!("{name}: resumed after line {line}");
+                }
+            }
+            crate::imports::FileResult::Imported(outcome.summary)
+        }
+        Err(e) => crate::imports::FileResult::Refused {
+            file: name,
+            code: e.code(),
+            message: e.to_string(),
+        },
+    };
+    let status = crate::imports::report(&[result], json)?;
+    Ok(ExitCode::from(status))
 }
 
 /// Who acts from the command line: `cli`, or `cli:NAME` with `--by NAME`.

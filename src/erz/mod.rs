@@ -12,10 +12,14 @@
 //!   records applied one by one (each OP atomically), answered by a REPLIST and an `FLK_P`;
 //!   idempotent by file name and content.
 //! - `reply`: the writers of the REPLIST and of the ERZ `FLK_P`.
+//! - `import`: `omshub erz import FILE`: the bulk load of an initial register from a CSV file or
+//!   a RECLIST, checked row by row, written in batches, resumable by its journal.
 //! - `status`: the policy status of a person on a date (as known now or at a time), with the
 //!   audit row of every query.
 //! - `lists`: RECLIST, STOPLIST and CONFLICTLIST for an insurer to download.
 //! - `care`: the care cases billed for a person, from accepted packages.
+//! - `audit`: the batched writer of the policy-status audit that `omshub serve` uses (rows
+//!   committed every few milliseconds, flushed on shutdown).
 //! - `names`: the normal form of names for look-ups and duplicate matching.
 //! - `snapshot`: the register in memory for the business rules (`rules::PolicyLookup`), kept
 //!   in `Lookups` and rebuilt when the register's revision moves.
@@ -29,8 +33,10 @@
 //! them. See docs/ERZ.md.
 
 pub mod apply;
+pub mod audit;
 pub mod care;
 pub mod cli;
+pub mod import;
 pub mod lists;
 pub mod matching;
 pub mod names;

@@ -292,6 +292,26 @@ pub fn policy_status(
     as_of: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> Result<PolicyStatus, StatusError> {
+    let direct = |conn: &mut DbConn, row: NewStatusQuery| repo::insert_status_query(conn, &row);
+    policy_status_with(conn, registers, asker, key, on, as_of, now, &direct)
+}
+
+/// As [`policy_status`], with the audit row handed to `audit` (the server's batched writer,
+/// `erz::audit`) instead of written in the request.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "policy_status's arguments and the audit"
+)]
+pub fn policy_status_with(
+    conn: &mut DbConn,
+    registers: &dyn RegisterLookup,
+    asker: &Asker,
+    key: &StatusKey,
+    on: NaiveDate,
+    as_of: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+    audit: &dyn Fn(&mut DbConn, NewStatusQuery) -> diesel::QueryResult<()>,
+) -> Result<PolicyStatus, StatusError> {
     let (by_key, subject) = key.parts();
     let found = find(conn, key, on, as_of)?;
     let status = match found {
@@ -311,9 +331,9 @@ pub fn policy_status(
         Ok((person, _)) => (Some(*person), "not_insured"),
         Err(_) => (None, "not_found"),
     };
-    repo::insert_status_query(
+    audit(
         conn,
-        &NewStatusQuery {
+        NewStatusQuery {
             asked_at: now,
             caller: asker.caller.clone(),
             participant_id: asker.participant_id,

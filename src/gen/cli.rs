@@ -6,7 +6,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{AccountsOptions, Defects, RuleDefects, write_package};
+use std::io::Write as _;
+
+use anyhow::Context as _;
+
+use super::{AccountsOptions, Defects, RuleDefects, write_package, write_persons_csv};
 use crate::domain::{MoCode, Period, TfomsCode};
 
 /// The `gen` subcommands.
@@ -47,6 +51,25 @@ pub enum GenCommand {
         #[arg(long, default_value_t = 1)]
         package: u32,
     },
+    /// Write synthetic insured persons as an `erz import` CSV (docs/ERZ.md), deterministic by
+    /// --seed: valid ENP (check digit, birth-date/sex facet) unique in the file, valid SNILS.
+    Persons {
+        /// Number of persons.
+        #[arg(long)]
+        count: u64,
+        /// Seed of every generated value.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output format (only `csv`).
+        #[arg(long, default_value = "csv", value_parser = ["csv"])]
+        format: String,
+        /// Territory (2-digit TFOMS code) of the ENPs and insurers.
+        #[arg(long, default_value = "75")]
+        tf: String,
+        /// Output file (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Runs one `gen` subcommand.
@@ -78,6 +101,28 @@ pub fn run(command: &GenCommand) -> anyhow::Result<ExitCode> {
                 println!("{file}");
             }
             println!("SUMMAV {}", written.total);
+            Ok(ExitCode::SUCCESS)
+        }
+        GenCommand::Persons {
+            count,
+            seed,
+            format: _,
+            tf,
+            out,
+        } => {
+            let tf = TfomsCode::parse(tf)?;
+            if let Some(path) = out {
+                let file = std::fs::File::create(path)
+                    .with_context(|| format!("creating {}", path.display()))?;
+                let mut w = std::io::BufWriter::new(file);
+                write_persons_csv(&mut w, *count, *seed, &tf)?;
+                w.flush()?;
+            } else {
+                let stdout = std::io::stdout();
+                let mut w = std::io::BufWriter::new(stdout.lock());
+                write_persons_csv(&mut w, *count, *seed, &tf)?;
+                w.flush()?;
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

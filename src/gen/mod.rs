@@ -1,4 +1,5 @@
-//! Synthetic account packages for tests and benchmarks (`omshub gen accounts`): an H 3.2
+//! Synthetic account packages for tests and benchmarks (`omshub gen accounts`; insured persons
+//! for the register's bulk load are `omshub gen persons`, in `persons`): an H 3.2
 //! account file (`ZL_LIST`), its L 3.2 personal-data file (`PERS_LIST`) and the ZIP package holding
 //! both, in windows-1251, with realistic variety and optional defects of the F012 codes 901–905.
 //!
@@ -11,6 +12,7 @@
 
 pub mod cli;
 mod model;
+mod persons;
 mod rng;
 mod xml;
 
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 
 use crate::domain::{MoCode, Money, Period, TfomsCode};
+pub use persons::write_persons_csv;
 pub use xml::write_package;
 
 /// A defect the generator can inject, named by the F012 code the validator gives it.

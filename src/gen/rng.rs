@@ -6,6 +6,7 @@
 pub(super) const CASES: u64 = 1;
 pub(super) const PATIENTS: u64 = 2;
 pub(super) const DEFECTS: u64 = 3;
+pub(super) const PERSONS: u64 = 4;
 
 /// xorshift64* state; never zero.
 pub(super) struct Rng(u64);

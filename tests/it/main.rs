@@ -9,6 +9,8 @@ mod db;
 #[cfg(test)]
 mod erz;
 #[cfg(test)]
+mod erz_import;
+#[cfg(test)]
 mod erz_lists;
 #[cfg(test)]
 mod erz_matching;

@@ -15,10 +15,16 @@
 //! - `care`: reads the cases billed for a person (intake's and settlement's tables, read only).
 //! - `lists`: the reads behind the lists for insurers and the look-up by names + document,
 //!   the journal of lists produced, and the end of insurance at death.
+//! - `audit`: the batch writer of the policy-status audit (many rows per transaction).
+//! - `import`: the journal of bulk loads and the batch writer (multi-row INSERT on SQLite,
+//!   COPY on PostgreSQL) of `omshub erz import`.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+pub mod audit;
+pub mod import;
 
 use crate::db::DbConn;
 use crate::db::schema::{

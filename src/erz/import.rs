@@ -1,0 +1,816 @@
+//! `omshub erz import FILE`: the bulk load of an initial register of insured persons, from a
+//! CSV file (the layout is [`CSV_HEADER`], documented in docs/ERZ.md "Bulk load") or a fund's
+//! RECLIST (formats.md 4.1, streamed through the schema validator and the typed records of
+//! `validate::records`, as `erz::apply` reads an OPLIST).
+//!
+//! Each row is checked (ENP with its check digit and its birth-date/sex facet, SNILS, dates,
+//! codes); a refused row is reported with its line and a stable code and the load goes on.
+//! Accepted rows are written in batches by `erz::repo::import`, each batch one transaction that
+//! also advances the file's journal (by SHA-256), so a load that stopped continues after its
+//! last committed batch, a person already registered is never inserted twice, and a finished
+//! file imports nothing. Memory holds one batch. Called by `erz::cli` and the benchmarks.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use sha2::{Digest, Sha256};
+
+use super::repo::import::{
+    self as writer, ImportAddress, ImportDocument, ImportInsurance, ImportJournal, ImportPerson,
+};
+use crate::db::DbConn;
+use crate::domain::{Enp, IdError, InsurerCode, Okato, Sex, Snils, territory_by_okato};
+use crate::imports::{FileSummary, Outcome, Progress};
+use crate::validate::Validator;
+use crate::validate::records::{Correction, ErzBuilder, ErzItem, ErzList, ErzRecord};
+use crate::validate::schema::{Limits, Sink};
+
+/// The header line of an import CSV: `;`-separated, UTF-8, dates `YYYY-MM-DD`, empty = absent.
+pub const CSV_HEADER: &str = "enp;snils;fam;im;ot;w;dr;true_dr;c_oksm;doctype;docser;docnum;\
+docdate;smocod;vpolis;spolis;npolis;fpolis;dbeg;dend;dstop;ter_st;okato;address;lpu_id;ztype";
+
+/// The number of columns of [`CSV_HEADER`].
+const CSV_COLUMNS: usize = 26;
+
+/// Rows per batch (one transaction) unless told otherwise.
+pub const DEFAULT_BATCH: usize = 5_000;
+
+/// The format of an import file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The CSV layout of [`CSV_HEADER`].
+    Csv,
+    /// A RECLIST (formats.md 4.1).
+    Reclist,
+}
+
+impl Format {
+    /// `csv` or `reclist`, as the journal keeps it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Reclist => "reclist",
+        }
+    }
+}
+
+/// How to import.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions {
+    /// The file's format.
+    pub format: Format,
+    /// Rows (accepted or refused) per committed batch.
+    pub batch_size: usize,
+    /// Draw a progress bar on standard error (when it is a terminal).
+    pub progress: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Clone)]
+pub struct ImportOutcome {
+    /// Persons inserted (`inserted`), rows whose ENP was already registered (`unchanged`),
+    /// rows refused with their line and code (`rejected`), all for this run.
+    pub summary: FileSummary,
+    /// The file was imported in full before: nothing was read.
+    pub already_done: bool,
+    /// The run continued a stopped load after this line.
+    pub resumed_after: Option<u64>,
+    /// Batches committed by this run.
+    pub batches: u64,
+}
+
+/// Why a file could not be imported (rows committed before the failure stay committed and the
+/// journal says up to which line).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file could not be read.
+    #[error("the file could not be read: {0}")]
+    Io(#[from] std::io::Error),
+    /// The CSV header is not the documented one.
+    #[error("the first line is not the CSV header of docs/ERZ.md (\"enp;snils;fam;…\")")]
+    CsvHeader,
+    /// The file was started in another format.
+    #[error("this file was started as {0}; import it with --format {0}")]
+    FormatChanged(String),
+    /// Not a RECLIST, or its header or structure refused by the schema check.
+    #[error("not a readable RECLIST: {0}")]
+    Reclist(String),
+    /// The database failed.
+    #[error("the register could not be written")]
+    Db(#[from] diesel::result::Error),
+}
+
+impl ImportError {
+    /// A stable code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Io(_) => "file_unreadable",
+            Self::CsvHeader => "csv_header_mismatch",
+            Self::FormatChanged(_) => "format_changed",
+            Self::Reclist(_) => "reclist_refused",
+            Self::Db(_) => "database_error",
+        }
+    }
+}
+
+/// Imports the file at `path` into the register at `now`.
+pub fn import_path(
+    conn: &mut DbConn,
+    validator: &Validator,
+    path: &Path,
+    options: ImportOptions,
+    now: NaiveDateTime,
+) -> Result<ImportOutcome, ImportError> {
+    let (sha256, lines) = digest(path)?;
+    let file_name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let mut summary = FileSummary::new(file_name.clone(), "ERZ", false);
+    let journal = match writer::journal_of(conn, &sha256)? {
+        Some(j) if j.format != options.format.name() => {
+            return Err(ImportError::FormatChanged(j.format));
+        }
+        Some(j) if j.status == "done" => {
+            return Ok(ImportOutcome {
+                summary,
+                already_done: true,
+                resumed_after: None,
+                batches: 0,
+            });
+        }
+        Some(j) => j,
+        None => writer::start_journal(conn, &file_name, &sha256, options.format.name(), now)?,
+    };
+    let resume_after = u64::try_from(journal.last_line).unwrap_or(0);
+    let progress = options
+        .progress
+        .then(|| Progress::new(lines.saturating_sub(resume_after), "ERZ import"));
+    let loader = Mutex::new(Loader {
+        conn,
+        journal,
+        now,
+        batch_size: options.batch_size.max(1),
+        resume_after,
+        rows: Vec::new(),
+        refused: 0,
+        last_line: resume_after,
+        batches: 0,
+        summary: &mut summary,
+        progress: progress.as_ref(),
+        fatal: None,
+    });
+    let result = match options.format {
+        Format::Csv => load_csv(&loader, File::open(path)?),
+        Format::Reclist => load_reclist(&loader, validator, &file_name, File::open(path)?),
+    };
+    let mut loader = loader
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(e) = loader.fatal.take() {
+        return Err(e);
+    }
+    result?;
+    loader.flush()?;
+    if let Some(e) = loader.fatal.take() {
+        return Err(e);
+    }
+    let Loader {
+        conn,
+        journal,
+        refused,
+        last_line,
+        batches,
+        ..
+    } = loader;
+    writer::finish_journal(conn, journal.id, to_i64(refused), to_i64(last_line), now)?;
+    if let Some(bar) = &progress {
+        bar.finish();
+    }
+    Ok(ImportOutcome {
+        summary,
+        already_done: false,
+        resumed_after: (resume_after > 0).then_some(resume_after),
+        batches,
+    })
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The file's SHA-256 (hex) and its number of lines.
+fn digest(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0_u8; 1 << 16];
+    let mut lines = 0_u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        #[expect(
+            clippy::naive_bytecount,
+            reason = "the total of a progress bar, once per file; not worth a dependency"
+        )]
+        let newlines = buf[..n].iter().filter(|b| **b == b'\n').count();
+        lines += newlines as u64;
+    }
+    let hex = hasher
+        .finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        });
+    Ok((hex, lines))
+}
+
+/// A refused row: its stable code and why (without the row's personal data).
+#[derive(Debug)]
+struct Refused {
+    code: &'static str,
+    message: String,
+}
+
+impl Refused {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The batch being filled and the journal it advances.
+struct Loader<'c, 's, 'p> {
+    conn: &'c mut DbConn,
+    journal: ImportJournal,
+    now: NaiveDateTime,
+    batch_size: usize,
+    /// Lines up to this one were committed by an earlier run.
+    resume_after: u64,
+    rows: Vec<ImportPerson>,
+    /// Rows refused since the last committed batch.
+    refused: u64,
+    last_line: u64,
+    batches: u64,
+    summary: &'s mut FileSummary,
+    progress: Option<&'p Progress>,
+    fatal: Option<ImportError>,
+}
+
+impl Loader<'_, '_, '_> {
+    /// One row read at `line`: accepted or refused.
+    fn offer(&mut self, line: u64, row: Result<ImportPerson, Refused>) {
+        if self.fatal.is_some() || line <= self.resume_after {
+            return;
+        }
+        match row {
+            Ok(person) => self.rows.push(person),
+            Err(r) => {
+                self.refused += 1;
+                self.summary.reject(
+                    usize::try_from(line).unwrap_or(usize::MAX),
+                    None,
+                    r.code,
+                    r.message,
+                );
+            }
+        }
+        self.last_line = line;
+        if let Some(bar) = self.progress {
+            bar.inc();
+        }
+        if self.rows.len() + usize::try_from(self.refused).unwrap_or(usize::MAX) >= self.batch_size
+            && let Err(e) = self.flush()
+        {
+            self.fatal = Some(e);
+        }
+    }
+
+    /// Commits the batch (rows and refusals so far) and advances the journal.
+    fn flush(&mut self) -> Result<(), ImportError> {
+        if self.rows.is_empty() && self.refused == 0 {
+            return Ok(());
+        }
+        let batch = self.journal.batches + 1;
+        let outcome = writer::write_batch(
+            self.conn,
+            &self.journal,
+            batch,
+            &self.rows,
+            self.last_line,
+            self.refused,
+            self.now,
+        )?;
+        self.journal.batches = batch;
+        self.batches += 1;
+        for _ in 0..outcome.inserted {
+            self.summary.record(Outcome::Inserted);
+        }
+        for _ in 0..outcome.present {
+            self.summary.record(Outcome::Unchanged);
+        }
+        self.rows.clear();
+        self.refused = 0;
+        Ok(())
+    }
+}
+
+// ---- CSV ---------------------------------------------------------------------------------------
+
+fn load_csv(loader: &Mutex<Loader<'_, '_, '_>>, file: File) -> Result<(), ImportError> {
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut line = String::new();
+    let mut number = 0_u64;
+    let Ok(mut loader) = loader.lock() else {
+        return Ok(());
+    };
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        number += 1;
+        let text = line.trim_end_matches(['\n', '\r']);
+        if number == 1 {
+            if text.trim_start_matches('\u{feff}') != CSV_HEADER {
+                return Err(ImportError::CsvHeader);
+            }
+            continue;
+        }
+        if text.trim().is_empty() || number <= loader.resume_after {
+            continue;
+        }
+        loader.offer(number, csv_row(number, text));
+        if loader.fatal.is_some() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn opt(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+fn date(column: &'static str, s: &str) -> Result<Option<NaiveDate>, Refused> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| Refused::new("date_invalid", format!("{column}: not a date YYYY-MM-DD")))
+}
+
+fn required<T>(column: &'static str, v: Option<T>) -> Result<T, Refused> {
+    v.ok_or_else(|| Refused::new("field_required", format!("{column}: required")))
+}
+
+fn number<T: std::str::FromStr>(column: &'static str, s: &str) -> Result<Option<T>, Refused> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.parse()
+        .map(Some)
+        .map_err(|_| Refused::new("number_invalid", format!("{column}: not a number")))
+}
+
+/// One CSV line as a person, or why not.
+fn csv_row(line: u64, text: &str) -> Result<ImportPerson, Refused> {
+    let f: Vec<&str> = text.split(';').collect();
+    if f.len() != CSV_COLUMNS {
+        return Err(Refused::new(
+            "field_count",
+            format!("{} fields, expected {CSV_COLUMNS}", f.len()),
+        ));
+    }
+    let sex = match f[5].trim() {
+        "1" => Sex::Male,
+        "2" => Sex::Female,
+        _ => return Err(Refused::new("sex_invalid", "w: expected 1 or 2")),
+    };
+    let birth = required("dr", date("dr", f[6])?)?;
+    let fields = Fields {
+        enp: f[0],
+        snils: f[1],
+        fam: f[2],
+        im: opt(f[3]),
+        ot: opt(f[4]),
+        sex,
+        birth,
+        true_dr: number("true_dr", f[7])?,
+        c_oksm: opt(f[8]),
+        death: None,
+        document: ImportDocument {
+            doctype: required("doctype", number("doctype", f[9])?)?,
+            docser: opt(f[10]),
+            docnum: required("docnum", opt(f[11]))?,
+            docdate: required("docdate", date("docdate", f[12])?)?,
+            docexp: None,
+            issuer: None,
+        },
+        insurance: ImportInsurance {
+            insurer_code: f[13].trim().to_owned(),
+            policy_kind: f[14].trim().to_owned(),
+            policy_series: opt(f[15]),
+            policy_number: opt(f[16]),
+            policy_form: opt(f[17]),
+            territory: opt(f[21]),
+            start_date: required("dbeg", date("dbeg", f[18])?)?,
+            planned_end: date("dend", f[19])?,
+            stop_date: date("dstop", f[20])?,
+        },
+        address: (opt(f[22]).is_some() || opt(f[23]).is_some()).then(|| ImportAddress {
+            okato: opt(f[22]),
+            postcode: None,
+            text: opt(f[23]),
+            homeless: false,
+            since: None,
+        }),
+        attachment: match (
+            number::<i64>("lpu_id", f[24])?,
+            number::<i32>("ztype", f[25])?,
+        ) {
+            (Some(lpu), kind) => Some((lpu, kind.unwrap_or(1))),
+            (None, Some(_)) => return Err(Refused::new("field_required", "lpu_id: required")),
+            (None, None) => None,
+        },
+    };
+    person(line, fields)
+}
+
+/// The fields of a row, as read, before the checks.
+struct Fields<'a> {
+    enp: &'a str,
+    snils: &'a str,
+    fam: &'a str,
+    im: Option<String>,
+    ot: Option<String>,
+    sex: Sex,
+    birth: NaiveDate,
+    true_dr: Option<i32>,
+    c_oksm: Option<String>,
+    death: Option<NaiveDate>,
+    document: ImportDocument,
+    insurance: ImportInsurance,
+    address: Option<ImportAddress>,
+    attachment: Option<(i64, i32)>,
+}
+
+/// The policy kinds (VPOLIS letters, formats.md 4.1).
+const POLICY_KINDS: [&str; 5] = ["С", "В", "П", "Э", "К"];
+
+fn enp_code(e: &IdError) -> &'static str {
+    match e {
+        IdError::CheckDigit { .. } => "enp_check_digit_mismatch",
+        IdError::Length { .. } => "enp_invalid_length",
+        IdError::NotDigit { .. } => "enp_not_a_digit",
+        IdError::FacetMismatch { .. } => "enp_facet_mismatch",
+        _ => "enp_invalid",
+    }
+}
+
+fn snils_code(e: &IdError) -> &'static str {
+    match e {
+        IdError::CheckDigit { .. } => "snils_check_digit_mismatch",
+        IdError::Length { .. } => "snils_invalid_length",
+        IdError::NotDigit { .. } => "snils_not_a_digit",
+        _ => "snils_invalid",
+    }
+}
+
+/// The checks every row passes, whatever its format.
+fn person(line: u64, f: Fields<'_>) -> Result<ImportPerson, Refused> {
+    let enp_text = f.enp.trim();
+    if enp_text.is_empty() {
+        return Err(Refused::new("enp_required", "enp: required"));
+    }
+    let enp = Enp::parse(enp_text).map_err(|e| Refused::new(enp_code(&e), e.to_string()))?;
+    enp.check_birth_and_sex(f.birth, f.sex)
+        .map_err(|e| Refused::new(enp_code(&e), e.to_string()))?;
+    let snils = match f.snils.trim() {
+        "" => None,
+        s => Some(
+            Snils::parse(s)
+                .map_err(|e| Refused::new(snils_code(&e), e.to_string()))?
+                .digits()
+                .to_owned(),
+        ),
+    };
+    let fam = f.fam.trim();
+    if fam.is_empty() {
+        return Err(Refused::new("field_required", "fam: required"));
+    }
+    let accuracy = f.true_dr.unwrap_or(1);
+    if !(1..=3).contains(&accuracy) {
+        return Err(Refused::new(
+            "true_dr_invalid",
+            "true_dr: expected 1, 2 or 3",
+        ));
+    }
+    let i = &f.insurance;
+    InsurerCode::parse(&i.insurer_code)
+        .map_err(|e| Refused::new("insurer_invalid", e.to_string()))?;
+    if !POLICY_KINDS.contains(&i.policy_kind.as_str()) {
+        return Err(Refused::new(
+            "vpolis_invalid",
+            "vpolis: expected one of С, В, П, Э, К",
+        ));
+    }
+    if let Some(ter) = &i.territory
+        && Okato::parse(ter)
+            .ok()
+            .and_then(|o| territory_by_okato(&o))
+            .is_none()
+    {
+        return Err(Refused::new(
+            "unknown_territory",
+            "ter_st: not the OKATO of a territory",
+        ));
+    }
+    let order = [
+        ("docdate", Some(f.document.docdate), f.birth),
+        ("dend", i.planned_end, i.start_date),
+        ("dstop", i.stop_date, i.start_date),
+    ];
+    for (column, later, earlier) in order {
+        if later.is_some_and(|d| d < earlier) {
+            return Err(Refused::new(
+                "dates_out_of_order",
+                format!("{column}: before the date it follows"),
+            ));
+        }
+    }
+    if f.document.docnum.trim().is_empty() {
+        return Err(Refused::new("field_required", "docnum: required"));
+    }
+    Ok(ImportPerson {
+        line,
+        enp: enp.as_str().to_owned(),
+        fam: fam.to_owned(),
+        im: f.im,
+        ot: f.ot,
+        sex: i32::from(f.sex.code()),
+        birth_date: f.birth,
+        birth_accuracy: accuracy,
+        citizenship: f.c_oksm,
+        snils,
+        death_date: f.death,
+        document: f.document,
+        address: f.address,
+        insurance: f.insurance,
+        attachment: f.attachment,
+    })
+}
+
+// ---- RECLIST -----------------------------------------------------------------------------------
+
+/// The record builder, with the line of each REC so that a REC the schema check refused is
+/// reported on its line.
+struct RecSink<'a, 'l, 'c, 's, 'p> {
+    /// The list the schema says the file is (`None`: not an ERZ list).
+    list: Option<ErzList>,
+    builder: ErzBuilder<'a>,
+    loader: &'l Mutex<Loader<'c, 's, 'p>>,
+    line: u64,
+    record_findings: u64,
+}
+
+impl Sink for RecSink<'_, '_, '_, '_, '_> {
+    fn open(&mut self, name: &'static str, depth: usize, line: u64) {
+        if depth == 1 && name == "REC" {
+            self.line = line;
+        }
+        self.builder.open(name, depth, line);
+    }
+
+    fn value(&mut self, name: &'static str, value: &str) {
+        self.builder.value(name, value);
+    }
+
+    fn close(&mut self, name: &'static str, depth: usize) {
+        self.builder.close(name, depth);
+    }
+
+    fn item(&mut self, name: &'static str, findings: u64) {
+        if name == "REC" && findings > 0 {
+            self.record_findings += findings;
+            if let Ok(mut loader) = self.loader.lock() {
+                loader.offer(
+                    self.line,
+                    Err(Refused::new(
+                        "record_schema_invalid",
+                        format!("REC refused by the schema check ({findings} findings)"),
+                    )),
+                );
+            }
+        }
+        self.builder.item(name, findings);
+    }
+}
+
+fn load_reclist(
+    loader: &Mutex<Loader<'_, '_, '_>>,
+    validator: &Validator,
+    file_name: &str,
+    file: File,
+) -> Result<(), ImportError> {
+    let insurer_cell: Mutex<Option<String>> = Mutex::new(None);
+    let insurer = &insurer_cell;
+    let (report, sink) = validator.check_file_with(
+        file_name,
+        BufReader::new(file),
+        Limits::default(),
+        |schema| {
+            let list = ErzList::of_schema(schema);
+            let builder = ErzBuilder::new(ErzList::Reclist, move |item| match item {
+                ErzItem::Header(h) => {
+                    if let Ok(mut code) = insurer.lock() {
+                        *code = Some(h.smocod);
+                    }
+                }
+                ErzItem::Record(ErzRecord::Rec(rec)) if list == Some(ErzList::Reclist) => {
+                    let code = insurer.lock().ok().and_then(|c| c.clone());
+                    let row = match code {
+                        Some(code) => correction(&rec, code),
+                        None => Err(Refused::new(
+                            "header_refused",
+                            "the RECLIST header was refused",
+                        )),
+                    };
+                    if let Ok(mut loader) = loader.lock() {
+                        loader.offer(rec.line, row);
+                    }
+                }
+                ErzItem::Record(_) => {}
+            });
+            RecSink {
+                list,
+                builder,
+                loader,
+                line: 0,
+                record_findings: 0,
+            }
+        },
+    )?;
+    let Some(sink) = sink else {
+        return Err(ImportError::Reclist(format!(
+            "{} findings, the file's kind could not be told",
+            report.findings.len()
+        )));
+    };
+    let (list, record_findings) = (sink.list, sink.record_findings);
+    let _summary = sink.builder.finish();
+    if list != Some(ErzList::Reclist) {
+        return Err(ImportError::Reclist(format!(
+            "the file is a {}",
+            report.kind
+        )));
+    }
+    let total = report.findings.len() as u64 + report.findings_dropped;
+    if total > record_findings {
+        let first = report
+            .findings
+            .first()
+            .map(|f| format!("line {}: {}", f.line, f.code))
+            .unwrap_or_default();
+        return Err(ImportError::Reclist(format!(
+            "{} findings outside the records ({first})",
+            total - record_findings
+        )));
+    }
+    Ok(())
+}
+
+/// A REC as a person insured by `insurer` (the RECLIST's SMOCOD).
+fn correction(rec: &Correction, insurer: String) -> Result<ImportPerson, Refused> {
+    if rec.is_active == 0 {
+        return Err(Refused::new(
+            "record_inactive",
+            "IS_ACTIVE 0: an inactive record is not loaded",
+        ));
+    }
+    let p = &rec.person;
+    let i = &rec.insurance;
+    let polis = &i.polis;
+    let text =
+        |v: Option<&crate::validate::records::Personal<String>>| v.and_then(|s| opt(s.as_str()));
+    let a = &rec.addres_g;
+    let address_text = text(a.unstruct_address.as_ref()).or_else(|| {
+        let joined = [
+            a.npname.clone(),
+            text(a.ul.as_ref()),
+            text(a.dom.as_ref()),
+            text(a.korp.as_ref()),
+            text(a.kv.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+        (!joined.is_empty()).then_some(joined)
+    });
+    let enp = text(i.enp.as_ref()).unwrap_or_default();
+    let snils = text(p.ss.as_ref()).unwrap_or_default();
+    let fields = Fields {
+        enp: &enp,
+        snils: &snils,
+        fam: p.fam.as_str(),
+        im: text(p.im.as_ref()),
+        ot: text(p.ot.as_ref()),
+        sex: p.w,
+        birth: *p.dr,
+        true_dr: p.true_dr.map(i32::from),
+        c_oksm: p.c_oksm.clone(),
+        death: p.ddeath,
+        document: ImportDocument {
+            doctype: i32::from(rec.doc.doctype),
+            docser: text(rec.doc.docser.as_ref()),
+            docnum: rec.doc.docnum.trim().to_owned(),
+            docdate: *rec.doc.docdate,
+            docexp: rec.doc.docexp.as_ref().map(|d| **d),
+            issuer: text(rec.doc.name_vp.as_ref()),
+        },
+        insurance: ImportInsurance {
+            insurer_code: insurer,
+            policy_kind: polis.vpolis.trim().to_owned(),
+            policy_series: text(polis.spolis.as_ref()),
+            policy_number: text(polis.npolis.as_ref()),
+            policy_form: rec.vizit.as_ref().and_then(|v| v.fpolis.clone()),
+            territory: i.ter_st.clone(),
+            start_date: polis.dbeg,
+            planned_end: polis.dend,
+            stop_date: polis.dstop,
+        },
+        address: Some(ImportAddress {
+            okato: a.okato.clone(),
+            postcode: a.indx.clone(),
+            text: address_text,
+            homeless: a.bomg.unwrap_or(false),
+            since: a.dreg,
+        }),
+        attachment: rec.attachment.first().map(|x| {
+            (
+                i64::try_from(x.id_lpu).unwrap_or(i64::MAX),
+                i32::from(x.id_ztype),
+            )
+        }),
+    };
+    person(rec.line, fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TfomsCode;
+
+    fn row(enp: &str, snils: &str, dr: &str, w: &str) -> String {
+        format!(
+            "{enp};{snils};Снегирёв;Пётр;;{w};{dr};1;RUS;14;75 01;123456;2020-01-01;75001;Э;;;;2024-01-10;;;76000;;;;"
+        )
+    }
+
+    #[test]
+    fn csv_rows_are_checked_with_coded_refusals() {
+        let birth = NaiveDate::from_ymd_opt(1980, 5, 17).unwrap();
+        let tf = TfomsCode::parse("75").unwrap();
+        let enp = Enp::generate(&tf, birth, Sex::Male, 7).unwrap().to_string();
+        let snils = Snils::from_payload(2_345_678).unwrap().to_string();
+        assert_eq!(CSV_HEADER.split(';').count(), CSV_COLUMNS);
+        let ok = csv_row(2, &row(&enp, &snils, "1980-05-17", "1")).unwrap();
+        assert_eq!(ok.enp, enp);
+        assert_eq!(ok.insurance.territory.as_deref(), Some("76000"));
+        let code = |text: String| csv_row(2, &text).err().unwrap().code;
+        assert_eq!(
+            code(row(&enp, &snils, "1980-05-17", "2")),
+            "enp_facet_mismatch"
+        );
+        let mut bad = enp.clone();
+        let last = bad.pop().unwrap();
+        bad.push(if last == '0' { '1' } else { '0' });
+        assert_eq!(
+            code(row(&bad, &snils, "1980-05-17", "1")),
+            "enp_check_digit_mismatch"
+        );
+        assert_eq!(
+            code(row(&enp, "123", "1980-05-17", "1")),
+            "snils_invalid_length"
+        );
+        assert_eq!(code(row(&enp, &snils, "1980-02-30", "1")), "date_invalid");
+        assert_eq!(code(row(&enp, &snils, "1980-05-17", "3")), "sex_invalid");
+        assert_eq!(code("a;b".to_owned()), "field_count");
+    }
+}
