@@ -155,6 +155,7 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
     };
 
     let server_settings = settings.server.clone();
+    let pool_size = settings.database.pool_max_size;
     let refresh_every = Duration::from_secs(settings.nsi.refresh_secs);
     let mut state = AppState::new(settings, database)?;
     let status_audit = Arc::new(crate::erz::audit::AuditWriter::start(
@@ -175,8 +176,13 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
         workers = state.settings.intake.workers,
         "intake workers started"
     );
+    // Every database call of a handler runs on the worker's blocking threads and waits for one
+    // of `database.pool_max_size` connections: more threads than connections only queue and
+    // switch (actix's default is 512 per worker), so each worker gets as many as the pool.
+    let blocking = usize::try_from(pool_size).unwrap_or(8).max(2);
     let mut server = HttpServer::new(move || app(state.clone()))
-        .shutdown_timeout(server_settings.shutdown_timeout_secs);
+        .shutdown_timeout(server_settings.shutdown_timeout_secs)
+        .worker_max_blocking_threads(blocking);
     if server_settings.workers > 0 {
         server = server.workers(server_settings.workers);
     }
