@@ -315,10 +315,15 @@ pub fn policy_status_with(
     let (by_key, subject) = key.parts();
     let found = find(conn, key, on, as_of)?;
     let status = match found {
-        Ok(person) => {
+        Ok((person, read)) => {
             // A person merged into another answers as the survivor (erz::review).
             let survivor = repo::matching::survivor(conn, person, as_of)?;
-            let (id, mut s) = status_of(conn, registers, survivor, on, as_of)?;
+            let read = if survivor == person {
+                read
+            } else {
+                Read::default()
+            };
+            let (id, mut s) = status_of(conn, registers, survivor, on, as_of, read)?;
             if survivor != person {
                 s.merged_into = Some(std::mem::replace(&mut s.enp, repo::enp_of(conn, person)?));
             }
@@ -348,17 +353,53 @@ pub fn policy_status_with(
     status.map(|(_, s)| s)
 }
 
-/// The person `key` names, or why not.
+/// What finding the person already read of it, so that [`status_of`] does not read it again
+/// (`None`: not read).
+#[derive(Debug, Default)]
+struct Read {
+    /// The person's ENP.
+    enp: Option<String>,
+    /// The death date on record (as `repo::lists::death_date_of` answers it).
+    death: Option<Option<NaiveDate>>,
+}
+
+/// The person `key` names (with what was read of it on the way), or why not.
 fn find(
     conn: &mut DbConn,
     key: &StatusKey,
     on: NaiveDate,
     as_of: Option<NaiveDateTime>,
-) -> Result<Result<i64, StatusError>, diesel::result::Error> {
+) -> Result<Result<(i64, Read), StatusError>, diesel::result::Error> {
+    let found = |person| Ok((person, Read::default()));
     Ok(match key {
         StatusKey::Enp(enp) => match repo::person_by_enp(conn, enp.as_str())? {
-            Some(person) if known(conn, person, as_of)? => Ok(person),
-            _ => Err(StatusError::NotFound("ENP")),
+            Some(person) => match as_of {
+                // As known now: the current versions' death dates, newest first, say at once
+                // whether the person is registered (not annulled) and whether they died.
+                None => {
+                    let deaths = repo::current_death_dates(conn, person)?;
+                    if deaths.is_empty() {
+                        Err(StatusError::NotFound("ENP"))
+                    } else {
+                        Ok((
+                            person,
+                            Read {
+                                enp: Some(enp.as_str().to_owned()),
+                                death: Some(deaths.into_iter().flatten().next()),
+                            },
+                        ))
+                    }
+                }
+                Some(at) if repo::person_versions_known_at(conn, person, at)? > 0 => Ok((
+                    person,
+                    Read {
+                        enp: Some(enp.as_str().to_owned()),
+                        death: None,
+                    },
+                )),
+                Some(_) => Err(StatusError::NotFound("ENP")),
+            },
+            None => Err(StatusError::NotFound("ENP")),
         },
         StatusKey::Snils(snils) => {
             let mut persons = repo::persons_with_snils_at(conn, snils.digits(), on, as_of)?;
@@ -370,7 +411,7 @@ fn find(
             persons.dedup();
             match persons.as_slice() {
                 [] => Err(StatusError::NotFound("SNILS")),
-                [one] => Ok(*one),
+                [one] => found(*one),
                 _ => Err(StatusError::Ambiguous),
             }
         }
@@ -394,7 +435,7 @@ fn find(
             }
             match matching.as_slice() {
                 [] => Err(StatusError::NotFound("names, birth date and document")),
-                [one] => Ok(*one),
+                [one] => found(*one),
                 _ => Err(StatusError::Ambiguous),
             }
         }
@@ -416,27 +457,23 @@ fn names_match(key: &NamesKey, v: &repo::PersonVersionRow) -> bool {
             .is_none_or(|ot| normalise(v.ot.as_deref()).as_ref() == Some(ot))
 }
 
-/// Whether the register held any data of `person` at `as_of` (an annulled person has none).
-fn known(
-    conn: &mut DbConn,
-    person: i64,
-    as_of: Option<NaiveDateTime>,
-) -> Result<bool, diesel::result::Error> {
-    Ok(match as_of {
-        None => !repo::current_person_versions(conn, person)?.is_empty(),
-        Some(at) => repo::person_versions_known_at(conn, person, at)? > 0,
-    })
-}
-
 fn status_of(
     conn: &mut DbConn,
     registers: &dyn RegisterLookup,
     person: i64,
     on: NaiveDate,
     as_of: Option<NaiveDateTime>,
+    read: Read,
 ) -> Result<(i64, PolicyStatus), diesel::result::Error> {
-    let enp = repo::enp_of(conn, person)?;
-    let death_date = repo::lists::death_date_of(conn, person, as_of)?.filter(|d| on > *d);
+    let enp = match read.enp {
+        Some(enp) => enp,
+        None => repo::enp_of(conn, person)?,
+    };
+    let death_date = match read.death {
+        Some(death) => death,
+        None => repo::lists::death_date_of(conn, person, as_of)?,
+    }
+    .filter(|d| on > *d);
     let episode = repo::insurance_at(conn, person, on, as_of)?
         .into_iter()
         .next();

@@ -485,6 +485,24 @@ pub fn person_by_enp(conn: &mut DbConn, enp: &str) -> QueryResult<Option<i64>> {
         .optional()
 }
 
+/// The death dates of the current (not superseded) versions of `person`, newest valid time
+/// first (`None` for a version without one); empty when the person has no current version
+/// (never registered, or annulled). One read for the policy status: registered, and dead.
+pub fn current_death_dates(
+    conn: &mut DbConn,
+    person: i64,
+) -> QueryResult<Vec<Option<NaiveDate>>> {
+    erz_person_version::table
+        .filter(erz_person_version::person_id.eq(person))
+        .filter(erz_person_version::superseded_at.is_null())
+        .order((
+            erz_person_version::valid_from.desc(),
+            erz_person_version::id.desc(),
+        ))
+        .select(erz_person_version::death_date)
+        .load(conn)
+}
+
 /// The ENP of person `id`.
 pub fn enp_of(conn: &mut DbConn, id: i64) -> QueryResult<String> {
     erz_person::table
