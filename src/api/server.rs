@@ -176,10 +176,12 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
         workers = state.settings.intake.workers,
         "intake workers started"
     );
-    // Every database call of a handler runs on the worker's blocking threads and waits for one
-    // of `database.pool_max_size` connections: more threads than connections only queue and
-    // switch (actix's default is 512 per worker), so each worker gets as many as the pool.
-    let blocking = usize::try_from(pool_size).unwrap_or(8).max(2);
+    // Every database call of a handler runs on the worker's blocking threads. The calls are
+    // short (a policy status is five indexed reads): a few threads per worker keep the cores
+    // busy, and more only queue for connections and switch (actix's default is 512 per
+    // worker). Measured under load: 4 per worker gave the most requests per second
+    // (docs/PERFORMANCE.md, policy_status).
+    let blocking = usize::try_from(pool_size).unwrap_or(4).clamp(2, 4);
     let mut server = HttpServer::new(move || app(state.clone()))
         .shutdown_timeout(server_settings.shutdown_timeout_secs)
         .worker_max_blocking_threads(blocking);

@@ -360,7 +360,17 @@ struct Read {
     /// The person's ENP.
     enp: Option<String>,
     /// The death date on record (as `repo::lists::death_date_of` answers it).
-    death: Option<Option<NaiveDate>>,
+    death: Death,
+}
+
+/// Whether the death date on record was read, and what it is.
+#[derive(Debug, Default)]
+enum Death {
+    /// Not read.
+    #[default]
+    Unread,
+    /// Read: the date, or none on record.
+    Read(Option<NaiveDate>),
 }
 
 /// The person `key` names (with what was read of it on the way), or why not.
@@ -385,7 +395,7 @@ fn find(
                             person,
                             Read {
                                 enp: Some(enp.as_str().to_owned()),
-                                death: Some(deaths.into_iter().flatten().next()),
+                                death: Death::Read(deaths.into_iter().flatten().next()),
                             },
                         ))
                     }
@@ -394,7 +404,7 @@ fn find(
                     person,
                     Read {
                         enp: Some(enp.as_str().to_owned()),
-                        death: None,
+                        death: Death::Unread,
                     },
                 )),
                 Some(_) => Err(StatusError::NotFound("ENP")),
@@ -470,8 +480,8 @@ fn status_of(
         None => repo::enp_of(conn, person)?,
     };
     let death_date = match read.death {
-        Some(death) => death,
-        None => repo::lists::death_date_of(conn, person, as_of)?,
+        Death::Read(death) => death,
+        Death::Unread => repo::lists::death_date_of(conn, person, as_of)?,
     }
     .filter(|d| on > *d);
     let episode = repo::insurance_at(conn, person, on, as_of)?

@@ -488,10 +488,7 @@ pub fn person_by_enp(conn: &mut DbConn, enp: &str) -> QueryResult<Option<i64>> {
 /// The death dates of the current (not superseded) versions of `person`, newest valid time
 /// first (`None` for a version without one); empty when the person has no current version
 /// (never registered, or annulled). One read for the policy status: registered, and dead.
-pub fn current_death_dates(
-    conn: &mut DbConn,
-    person: i64,
-) -> QueryResult<Vec<Option<NaiveDate>>> {
+pub fn current_death_dates(conn: &mut DbConn, person: i64) -> QueryResult<Vec<Option<NaiveDate>>> {
     erz_person_version::table
         .filter(erz_person_version::person_id.eq(person))
         .filter(erz_person_version::superseded_at.is_null())
