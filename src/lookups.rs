@@ -1,6 +1,7 @@
 //! The in-memory snapshots validation reads: classifiers (`nsi::NsiSnapshot`), registers
 //! (`registers::lookup::RegisterSnapshot`) and the register of insured persons
-//! (`erz::snapshot::PolicySnapshot`), each swapped whole when its store changes.
+//! (`erz::snapshot::PolicySnapshot`, built only when the business rules first need it), each
+//! swapped whole when its store changes.
 //!
 //! Readers take an `Arc` of one snapshot and keep it for a whole package, so a rebuild never
 //! changes the answers mid-package, and never lock. `serve` builds both at start, rebuilds
@@ -54,16 +55,19 @@ impl Lookups {
         self.erz.load_full()
     }
 
-    /// Rebuilds each snapshot whose store changed (every one with `force`).
+    /// Rebuilds the classifier and register snapshots whose store changed (both with
+    /// `force`). The ERZ snapshot is not among them: only the business rules read it, and
+    /// they refresh it themselves ([`Self::refresh_erz`]), so a server that checks no account
+    /// never holds the register in memory.
     pub fn refresh(&self, db: &Database, force: bool) -> anyhow::Result<()> {
         crate::nsi::refresh_snapshot(db, self, force)?;
         crate::registers::lookup::refresh_snapshot(db, &self.registers, force)?;
-        self.refresh_erz(db, force)?;
         Ok(())
     }
 
-    /// Rebuilds the ERZ snapshot when the register's revision moved (or with `force`).
-    fn refresh_erz(&self, db: &Database, force: bool) -> anyhow::Result<()> {
+    /// Rebuilds the ERZ snapshot when the register's revision moved (or with `force`); three
+    /// indexed reads when nothing changed. Called before a check by the business rules.
+    pub fn refresh_erz(&self, db: &Database, force: bool) -> anyhow::Result<()> {
         let mut conn = db.conn()?;
         let revision = snapshot::revision(&mut conn)?;
         if !force && self.erz.load().revision() == Some(revision) {

@@ -434,6 +434,7 @@ impl Intake {
             return Ok(None);
         }
         self.lookups.refresh(&self.db, false)?;
+        self.lookups.refresh_erz(&self.db, false)?;
         let mut conn = self.db.conn()?;
         let sender = sender_code(&mut conn, &row.sender);
         let options = rules::Options {

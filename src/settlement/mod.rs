@@ -180,6 +180,7 @@ pub fn validate_command(args: &ValidateArgs, settings: &Settings) -> anyhow::Res
     crate::nsi::prepare(&db, &settings.nsi).context("cannot load the baseline classifiers")?;
     let lookups = Lookups::default();
     lookups.refresh(&db, true)?;
+    lookups.refresh_erz(&db, true)?;
     let today = chrono::Utc::now().date_naive();
     let on = args.rules_as_of.unwrap_or(today);
     let mut conn = db.conn()?;

@@ -167,7 +167,7 @@ async fn the_erz_snapshot_of_the_rules_answers_the_insurer_of_the_day() {
     import_registers(&mut app.conn());
     let d = |s: &str| s.parse::<NaiveDate>().unwrap();
     // Before anyone is registered, the snapshot is empty: the ERZ rules are skipped.
-    app.state.lookups.refresh(&app.state.db, false).unwrap();
+    app.state.lookups.refresh_erz(&app.state.db, false).unwrap();
     assert!(app.state.lookups.erz().is_empty());
 
     let people = people();
@@ -193,7 +193,7 @@ async fn the_erz_snapshot_of_the_rules_answers_the_insurer_of_the_day() {
     );
 
     // The refresh sees the register's new revision and rebuilds the snapshot once.
-    app.state.lookups.refresh(&app.state.db, false).unwrap();
+    app.state.lookups.refresh_erz(&app.state.db, false).unwrap();
     let erz = app.state.lookups.erz();
     assert_eq!(erz.persons(), 1);
     let insurer = |on: &str| erz.policy_on(&number, d(on)).map(|s| s.insurer);
@@ -202,7 +202,7 @@ async fn the_erz_snapshot_of_the_rules_answers_the_insurer_of_the_day() {
     assert_eq!(insurer("2023-12-01"), Some(None), "registered, not insured");
     let other = enp(&people[1], 42);
     assert_eq!(erz.policy_on(&other, d("2024-06-01")), None, "unknown ENP");
-    app.state.lookups.refresh(&app.state.db, false).unwrap();
+    app.state.lookups.refresh_erz(&app.state.db, false).unwrap();
     assert!(
         std::sync::Arc::ptr_eq(&erz, &app.state.lookups.erz()),
         "no change, no rebuild"
