@@ -155,6 +155,7 @@ pub enum LogFormat {
 pub struct JobSettings {
     pub enabled: bool,
     pub db_maintenance_cron: String,
+    pub erz_matching_cron: String,
 }
 
 /// `[intake]`: packages received, where they are kept, who checks them, and the limits.
@@ -536,6 +537,10 @@ impl Settings {
             .map_err(|e| invalid("log.level", format!("is not a level or filter: {e}")))?;
         crate::jobs::validate_schedule(&self.jobs.db_maintenance_cron)
             .map_err(|e| invalid("jobs.db_maintenance_cron", e))?;
+        if !self.jobs.erz_matching_cron.is_empty() {
+            crate::jobs::validate_schedule(&self.jobs.erz_matching_cron)
+                .map_err(|e| invalid("jobs.erz_matching_cron", e))?;
+        }
         self.signature.validate()?;
         self.validate_intake()
     }

@@ -34,23 +34,35 @@ impl Scheduler {
         let inner = JobScheduler::new().await?;
         let mut jobs = Vec::new();
 
-        let maintenance_db = db.clone();
-        let job = Job::new_async(settings.db_maintenance_cron.as_str(), move |_id, _lock| {
-            let db = maintenance_db.clone();
-            Box::pin(async move {
-                tracing::info!(job = "db-maintenance", "job started");
-                match tokio::task::spawn_blocking(move || db.maintenance()).await {
-                    Ok(Ok(())) => tracing::info!(job = "db-maintenance", "job finished"),
-                    Ok(Err(e)) => tracing::error!(job = "db-maintenance", error = %e, "job failed"),
-                    Err(e) => tracing::error!(job = "db-maintenance", error = %e, "job panicked"),
-                }
-            })
+        let job = blocking_job("db-maintenance", &settings.db_maintenance_cron, db, |db| {
+            db.maintenance().map_err(anyhow::Error::from)
         })?;
         jobs.push(("db-maintenance", inner.add(job).await?));
+        if !settings.erz_matching_cron.is_empty() {
+            let job = blocking_job("erz-matching", &settings.erz_matching_cron, db, |db| {
+                let mut conn = db.conn()?;
+                let options = crate::erz::matching::Options::at(crate::participants::now());
+                let summary = crate::erz::matching::run(&mut conn, &options)?;
+                tracing::info!(
+                    job = "erz-matching",
+                    persons = summary.persons,
+                    "{}",
+                    crate::erz::cli::match_summary(&summary).trim_end()
+                );
+                Ok(())
+            })?;
+            jobs.push(("erz-matching", inner.add(job).await?));
+        }
 
         inner.start().await?;
         tracing::info!(count = jobs.len(), "scheduled jobs started");
         Ok(Self { inner, jobs })
+    }
+
+    /// Names of the registered jobs.
+    #[must_use]
+    pub fn names(&self) -> Vec<&'static str> {
+        self.jobs.iter().map(|(name, _)| *name).collect()
     }
 
     /// Names of the registered jobs and the UTC time each runs next.
@@ -71,6 +83,28 @@ impl Scheduler {
             tracing::warn!(error = %e, "scheduler did not stop cleanly");
         }
     }
+}
+
+/// A job on `cron` that runs `work` on a blocking thread with the database, logging its start
+/// and its end (or failure).
+fn blocking_job(
+    name: &'static str,
+    cron: &str,
+    db: &Database,
+    work: fn(&Database) -> anyhow::Result<()>,
+) -> anyhow::Result<Job> {
+    let db = db.clone();
+    Ok(Job::new_async(cron, move |_id, _lock| {
+        let db = db.clone();
+        Box::pin(async move {
+            tracing::info!(job = name, "job started");
+            match tokio::task::spawn_blocking(move || work(&db)).await {
+                Ok(Ok(())) => tracing::info!(job = name, "job finished"),
+                Ok(Err(e)) => tracing::error!(job = name, error = %format!("{e:#}"), "job failed"),
+                Err(e) => tracing::error!(job = name, error = %e, "job panicked"),
+            }
+        })
+    })?)
 }
 
 #[cfg(test)]

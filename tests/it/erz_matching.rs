@@ -823,3 +823,47 @@ fn the_commands_match_review_merge_and_unmerge() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("[not_merged]"), "{stderr}");
 }
+
+#[actix_web::test]
+async fn the_scheduled_job_finds_the_pairs_without_a_command() {
+    let app = app();
+    let (a, b) = near_identical();
+    apply_ops(
+        &app,
+        "i34902_34_01241",
+        "34902",
+        &[
+            op(1, 6, &a, "2024-01-10", OGRN_34902),
+            op(2, 6, &b, "2024-01-10", OGRN_34902),
+        ],
+        "2024-01-10 12:00:00",
+    );
+    let pairs = |app: &TestApp| {
+        erz_match_pair::table
+            .count()
+            .get_result::<i64>(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(pairs(&app), 0);
+    // Every second, so that the test sees a run; the default is nightly.
+    let settings = omshub::config::JobSettings {
+        enabled: true,
+        db_maintenance_cron: "0 30 3 * * *".into(),
+        erz_matching_cron: "* * * * * *".into(),
+    };
+    let scheduler = omshub::jobs::Scheduler::start(&settings, &app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(scheduler.names(), ["db-maintenance", "erz-matching"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while pairs(&app) == 0 && std::time::Instant::now() < deadline {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    scheduler.shutdown().await;
+    assert_eq!(pairs(&app), 1, "the job queued the near-identical pair");
+    let state: String = erz_match_pair::table
+        .select(erz_match_pair::state)
+        .first(&mut app.conn())
+        .unwrap();
+    assert_eq!(state, "possible");
+}
