@@ -10,7 +10,7 @@
 //! process killed outright loses at most the rows of its last few milliseconds. Created by
 //! `api::server`; used by `api::erz` through `erz::status::policy_status_with`.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::sync::mpsc::{self, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -24,7 +24,8 @@ const CLOSING_TRIES: u32 = 50;
 
 /// The queue of audit rows and the thread that commits them.
 pub struct AuditWriter {
-    tx: Mutex<Option<mpsc::Sender<NewStatusQuery>>>,
+    /// Read-locked by every request (senders send concurrently), write-locked once to close.
+    tx: RwLock<Option<mpsc::Sender<NewStatusQuery>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -39,7 +40,7 @@ impl AuditWriter {
             .name("erz-audit".into())
             .spawn(move || run(&db, &rx, every))?;
         Ok(Self {
-            tx: Mutex::new(Some(tx)),
+            tx: RwLock::new(Some(tx)),
             worker: Mutex::new(Some(worker)),
         })
     }
@@ -47,7 +48,7 @@ impl AuditWriter {
     /// Queues one row; gives it back when the writer is closed.
     #[must_use]
     pub fn submit(&self, row: NewStatusQuery) -> Option<NewStatusQuery> {
-        let Ok(guard) = self.tx.lock() else {
+        let Ok(guard) = self.tx.read() else {
             return Some(row);
         };
         match guard.as_ref() {
@@ -69,7 +70,7 @@ impl AuditWriter {
 
     /// Closes the queue and waits until every queued row is committed.
     pub fn close(&self) {
-        if let Ok(mut tx) = self.tx.lock() {
+        if let Ok(mut tx) = self.tx.write() {
             tx.take();
         }
         let worker = self.worker.lock().ok().and_then(|mut w| w.take());
