@@ -10,8 +10,8 @@
 //! process killed outright loses at most the rows of its last few milliseconds. Created by
 //! `api::server`; used by `api::erz` through `erz::status::policy_status_with`.
 
-use std::sync::{Mutex, RwLock};
 use std::sync::mpsc::{self, TryRecvError};
+use std::sync::{Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
