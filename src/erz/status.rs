@@ -7,6 +7,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
+use super::repo::status::{Attached, Episode};
 use super::repo::{self, NewStatusQuery};
 use crate::db::DbConn;
 use crate::domain::{Enp, IdError, InsurerCode, Snils};
@@ -313,23 +314,9 @@ pub fn policy_status_with(
     audit: &dyn Fn(&mut DbConn, NewStatusQuery) -> diesel::QueryResult<()>,
 ) -> Result<PolicyStatus, StatusError> {
     let (by_key, subject) = key.parts();
-    let found = find(conn, key, on, as_of)?;
-    let status = match found {
-        Ok((person, read)) => {
-            // A person merged into another answers as the survivor (erz::review).
-            let survivor = repo::matching::survivor(conn, person, as_of)?;
-            let read = if survivor == person {
-                read
-            } else {
-                Read::default()
-            };
-            let (id, mut s) = status_of(conn, registers, survivor, on, as_of, read)?;
-            if survivor != person {
-                s.merged_into = Some(std::mem::replace(&mut s.enp, repo::enp_of(conn, person)?));
-            }
-            Ok((id, s))
-        }
-        Err(e) => Err(e),
+    let status = match quick(conn, registers, key, on, as_of)? {
+        Some(answer) => answer,
+        None => general(conn, registers, key, on, as_of)?,
     };
     let (person_id, outcome) = match &status {
         Ok((person, s)) if s.insured => (Some(*person), "insured"),
@@ -351,6 +338,69 @@ pub fn policy_status_with(
         },
     )?;
     status.map(|(_, s)| s)
+}
+
+/// The answer found (the person's id and status) or why there is none.
+type Found = Result<(i64, PolicyStatus), StatusError>;
+
+/// The common question, by ENP as known now, in one statement (`repo::status`); `None` when
+/// the question is another or the person is merged into another: [`general`] answers then.
+fn quick(
+    conn: &mut DbConn,
+    registers: &dyn RegisterLookup,
+    key: &StatusKey,
+    on: NaiveDate,
+    as_of: Option<NaiveDateTime>,
+) -> Result<Option<Found>, diesel::result::Error> {
+    let (StatusKey::Enp(enp), None) = (key, as_of) else {
+        return Ok(None);
+    };
+    Ok(
+        match repo::status::status_by_enp_now(conn, enp.as_str(), on)? {
+            Some(f) if f.registered && f.merged_into.is_none() => Some(Ok((
+                f.person,
+                answer(
+                    registers,
+                    enp.as_str().to_owned(),
+                    on,
+                    None,
+                    f.death_date,
+                    f.episode,
+                    f.attachments,
+                ),
+            ))),
+            Some(f) if f.registered => None,
+            _ => Some(Err(StatusError::NotFound("ENP"))),
+        },
+    )
+}
+
+/// Any question, a read per part of the answer.
+fn general(
+    conn: &mut DbConn,
+    registers: &dyn RegisterLookup,
+    key: &StatusKey,
+    on: NaiveDate,
+    as_of: Option<NaiveDateTime>,
+) -> Result<Found, diesel::result::Error> {
+    let found = find(conn, key, on, as_of)?;
+    Ok(match found {
+        Ok((person, read)) => {
+            // A person merged into another answers as the survivor (erz::review).
+            let survivor = repo::matching::survivor(conn, person, as_of)?;
+            let read = if survivor == person {
+                read
+            } else {
+                Read::default()
+            };
+            let (id, mut s) = status_of(conn, registers, survivor, on, as_of, read)?;
+            if survivor != person {
+                s.merged_into = Some(std::mem::replace(&mut s.enp, repo::enp_of(conn, person)?));
+            }
+            Ok((id, s))
+        }
+        Err(e) => Err(e),
+    })
 }
 
 /// What finding the person already read of it, so that [`status_of`] does not read it again
@@ -482,77 +532,107 @@ fn status_of(
     let death_date = match read.death {
         Death::Read(death) => death,
         Death::Unread => repo::lists::death_date_of(conn, person, as_of)?,
-    }
-    .filter(|d| on > *d);
+    };
     let episode = repo::insurance_at(conn, person, on, as_of)?
         .into_iter()
-        .next();
+        .next()
+        .map(|e| Episode {
+            insurer_code: e.insurer_code,
+            policy_kind: e.policy_kind,
+            policy_series: e.policy_series,
+            policy_number: e.policy_number,
+            policy_form: e.policy_form,
+            territory: e.territory,
+            start_date: e.start_date,
+            planned_end: e.planned_end,
+            stop_date: e.stop_date,
+        });
     let attachments = repo::attachments_at(conn, person, on, as_of)?
         .into_iter()
-        .map(|a| AttachmentView {
+        .map(|a| Attached {
             lpu_id: a.lpu_id,
             kind: a.kind,
             since: a.valid_from,
         })
         .collect();
+    Ok((
+        person,
+        answer(registers, enp, on, as_of, death_date, episode, attachments),
+    ))
+}
+
+/// The answer from what was read: the death date on record, the episode valid on `on` and
+/// the attachments valid then.
+fn answer(
+    registers: &dyn RegisterLookup,
+    enp: String,
+    on: NaiveDate,
+    as_of: Option<NaiveDateTime>,
+    death_date: Option<NaiveDate>,
+    episode: Option<Episode>,
+    attachments: Vec<Attached>,
+) -> PolicyStatus {
+    let death_date = death_date.filter(|d| on > *d);
+    let attachments = attachments
+        .into_iter()
+        .map(|a| AttachmentView {
+            lpu_id: a.lpu_id,
+            kind: a.kind,
+            since: a.since,
+        })
+        .collect();
     let Some(e) = episode else {
-        return Ok((
-            person,
-            PolicyStatus {
-                enp,
-                date: on,
-                as_of,
-                insured: false,
-                reason: Some(if death_date.is_some() {
-                    "deceased"
-                } else {
-                    "no_insurance"
-                }),
-                death_date,
-                insurer: None,
-                policy: None,
-                territory: None,
-                attachments,
-                merged_into: None,
-            },
-        ));
+        return PolicyStatus {
+            enp,
+            date: on,
+            as_of,
+            insured: false,
+            reason: Some(if death_date.is_some() {
+                "deceased"
+            } else {
+                "no_insurance"
+            }),
+            death_date,
+            insurer: None,
+            policy: None,
+            territory: None,
+            attachments,
+            merged_into: None,
+        };
     };
     let expired = e.planned_end.is_some_and(|end| on > end);
     let name = InsurerCode::parse(&e.insurer_code)
         .ok()
         .and_then(|c| registers.insurer(&c).map(|o| o.name.clone()));
-    Ok((
-        person,
-        PolicyStatus {
-            enp,
-            date: on,
-            as_of,
-            insured: !expired && death_date.is_none(),
-            reason: if death_date.is_some() {
-                Some("deceased")
-            } else {
-                expired.then_some("policy_expired")
-            },
-            death_date,
-            insurer: Some(InsurerView {
-                code: e.insurer_code.clone(),
-                name,
-            }),
-            policy: Some(PolicyView {
-                kind_name: kind_name(&e.policy_kind),
-                kind: e.policy_kind,
-                form: e.policy_form,
-                series: e.policy_series,
-                number: e.policy_number,
-                start: e.start_date,
-                planned_end: e.planned_end,
-                stop: e.stop_date,
-            }),
-            territory: e.territory,
-            attachments,
-            merged_into: None,
+    PolicyStatus {
+        enp,
+        date: on,
+        as_of,
+        insured: !expired && death_date.is_none(),
+        reason: if death_date.is_some() {
+            Some("deceased")
+        } else {
+            expired.then_some("policy_expired")
         },
-    ))
+        death_date,
+        insurer: Some(InsurerView {
+            code: e.insurer_code,
+            name,
+        }),
+        policy: Some(PolicyView {
+            kind_name: kind_name(&e.policy_kind),
+            kind: e.policy_kind,
+            form: e.policy_form,
+            series: e.policy_series,
+            number: e.policy_number,
+            start: e.start_date,
+            planned_end: e.planned_end,
+            stop: e.stop_date,
+        }),
+        territory: e.territory,
+        attachments,
+        merged_into: None,
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ pub mod care;
 pub mod lists;
 /// Duplicate matching: candidate pairs, reviewers' decisions, merge links (migration 000009).
 pub mod matching;
+pub mod status;
 
 #[derive(QueryableByName)]
 struct LastId {
