@@ -545,6 +545,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The indexes and foreign keys an initial bulk load set aside (migration 000012): each
+    /// definition, and when it was built again.
+    erz_import_deferred (id) {
+        id -> BigInt,
+        import_id -> BigInt,
+        kind -> Text,
+        table_name -> Text,
+        name -> Text,
+        definition -> Text,
+        restored_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(erz_op -> erz_file (file_id));
 diesel::joinable!(erz_person_version -> erz_person (person_id));
 diesel::joinable!(erz_insurance -> erz_person (person_id));
@@ -562,6 +576,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     erz_match_decision,
     erz_merge_link,
     erz_import,
+    erz_import_deferred,
 );
 
 // ---- ERZ duplicates and merges (migration 000009_erz_matching; written only by src/erz/repo/matching.rs) ----

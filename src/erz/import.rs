@@ -4,12 +4,18 @@
 //! `validate::records`, as `erz::apply` reads an OPLIST).
 //!
 //! Each row is checked (ENP with its check digit and its birth-date/sex facet, SNILS, dates,
-//! codes); a refused row is reported with its line and a stable code and the load goes on.
-//! Accepted rows are written in batches by `erz::repo::import`, each batch one transaction that
-//! also advances the file's journal (by SHA-256), so a load that stopped continues after its
-//! last committed batch, a person already registered is never inserted twice, and a finished
-//! file imports nothing. Memory holds one batch. Called by `erz::cli` and the benchmarks.
+//! codes; an ENP or a SNILS given twice in the file, a SNILS registered to another person); a
+//! refused row is reported with its line and a stable code and the load goes on. Accepted rows
+//! are written in batches by `erz::repo::import`, each batch one transaction that also advances
+//! the file's journal (by SHA-256), so a load that stopped continues after its last committed
+//! batch, a person already registered is never inserted twice, and a finished file imports
+//! nothing. A load into an empty register (an initial load) first sets aside the non-unique
+//! indexes and foreign keys of the fact tables and builds them again at the end (migration
+//! 000012). Memory holds one batch and the ENPs and SNILS seen (16 bytes each, in two hash
+//! maps). Called by `erz::cli` and the benchmarks.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -81,6 +87,8 @@ pub struct ImportOutcome {
     pub resumed_after: Option<u64>,
     /// Batches committed by this run.
     pub batches: u64,
+    /// Indexes and foreign keys an initial load set aside and this run built again.
+    pub rebuilt: usize,
 }
 
 /// Why a file could not be imported (rows committed before the failure stay committed and the
@@ -99,6 +107,10 @@ pub enum ImportError {
     /// Not a RECLIST, or its header or structure refused by the schema check.
     #[error("not a readable RECLIST: {0}")]
     Reclist(String),
+    /// Rows of the loaded tables name a person or an operation that does not exist (found when
+    /// the foreign keys set aside for an initial load are checked again).
+    #[error("{0} loaded rows break a foreign key of the register")]
+    KeysBroken(i64),
     /// The database failed.
     #[error("the register could not be written")]
     Db(#[from] diesel::result::Error),
@@ -113,6 +125,7 @@ impl ImportError {
             Self::CsvHeader => "csv_header_mismatch",
             Self::FormatChanged(_) => "format_changed",
             Self::Reclist(_) => "reclist_refused",
+            Self::KeysBroken(_) => "foreign_keys_broken",
             Self::Db(_) => "database_error",
         }
     }
@@ -141,11 +154,25 @@ pub fn import_path(
                 already_done: true,
                 resumed_after: None,
                 batches: 0,
+                rebuilt: 0,
             });
         }
         Some(j) => j,
-        None => writer::start_journal(conn, &file_name, &sha256, options.format.name(), now)?,
+        None => {
+            let empty = writer::register_is_empty(conn)?;
+            let j = writer::start_journal(conn, &file_name, &sha256, options.format.name(), now)?;
+            // An initial load: the indexes are built once at the end instead of kept up row by
+            // row (a load into a register that holds persons keeps them).
+            if empty {
+                writer::set_aside(conn, j.id)?;
+            }
+            j
+        }
     };
+    let initial = writer::has_set_aside(conn, journal.id)?;
+    if initial {
+        writer::sqlite_foreign_keys(conn, false)?;
+    }
     let resume_after = u64::try_from(journal.last_line).unwrap_or(0);
     let progress = options
         .progress
@@ -163,6 +190,9 @@ pub fn import_path(
         summary: &mut summary,
         progress: progress.as_ref(),
         fatal: None,
+        initial,
+        seen_enp: HashMap::new(),
+        seen_snils: HashMap::new(),
     });
     let result = match options.format {
         Format::Csv => load_csv(&loader, File::open(path)?),
@@ -187,16 +217,54 @@ pub fn import_path(
         batches,
         ..
     } = loader;
-    writer::finish_journal(conn, journal.id, to_i64(refused), to_i64(last_line), now)?;
     if let Some(bar) = &progress {
         bar.finish();
     }
+    let rebuilt = if initial {
+        rebuild(conn, journal.id, options.progress, now)?
+    } else {
+        0
+    };
+    writer::finish_journal(conn, journal.id, to_i64(refused), to_i64(last_line), now)?;
     Ok(ImportOutcome {
         summary,
         already_done: false,
         resumed_after: (resume_after > 0).then_some(resume_after),
         batches,
+        rebuilt,
     })
+}
+
+/// Builds again what an initial load set aside, checks the foreign keys and turns their
+/// enforcement back on; how many indexes and keys were built.
+fn rebuild(
+    conn: &mut DbConn,
+    import_id: i64,
+    progress: bool,
+    now: NaiveDateTime,
+) -> Result<usize, ImportError> {
+    let pending = writer::set_aside_pending(conn, import_id)?;
+    let bar = progress.then(|| {
+        Progress::new(
+            pending.len() as u64,
+            "ERZ import: building the indexes set aside",
+        )
+    });
+    for (id, _name) in &pending {
+        writer::restore_one(conn, *id, now)?;
+        if let Some(bar) = &bar {
+            bar.inc();
+        }
+    }
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    let broken = writer::check_keys_and_analyze(conn)?;
+    writer::sqlite_foreign_keys(conn, true)?;
+    if broken > 0 {
+        return Err(ImportError::KeysBroken(broken));
+    }
+    Ok(pending.len())
 }
 
 fn to_i64(n: u64) -> i64 {
@@ -265,12 +333,55 @@ struct Loader<'c, 's, 'p> {
     summary: &'s mut FileSummary,
     progress: Option<&'p Progress>,
     fatal: Option<ImportError>,
+    /// An initial load: the register was empty when the file was started, so the file's own
+    /// ENPs and SNILS are all the register holds (no look-up of SNILS in the database).
+    initial: bool,
+    /// The ENPs of the file's accepted rows so far (as numbers), with their lines.
+    seen_enp: HashMap<u64, u64>,
+    /// The SNILS of the file's accepted rows so far (as numbers), with their lines.
+    seen_snils: HashMap<u64, u64>,
 }
 
 impl Loader<'_, '_, '_> {
-    /// One row read at `line`: accepted or refused.
+    /// Refuses a row whose ENP or SNILS an earlier row of the file gave, else remembers them.
+    fn first_sighting(&mut self, line: u64, person: ImportPerson) -> Result<ImportPerson, Refused> {
+        // Both are digits, checked by `person`.
+        let enp = person.enp.parse::<u64>().unwrap_or(0);
+        if let Some(first) = self.seen_enp.get(&enp) {
+            return Err(Refused::new(
+                "enp_repeated",
+                format!("the ENP was given before, on line {first}"),
+            ));
+        }
+        let snils = person.snils.as_deref().and_then(|s| s.parse::<u64>().ok());
+        if let Some(snils) = snils {
+            match self.seen_snils.entry(snils) {
+                Entry::Occupied(first) => {
+                    return Err(Refused::new(
+                        "snils_taken",
+                        format!(
+                            "the SNILS was given to another person before, on line {}",
+                            first.get()
+                        ),
+                    ));
+                }
+                Entry::Vacant(v) => {
+                    v.insert(line);
+                }
+            }
+        }
+        self.seen_enp.insert(enp, line);
+        Ok(person)
+    }
+
+    /// One row read at `line`: accepted or refused. Rows up to the line an earlier run
+    /// committed are only remembered (their ENP and SNILS).
     fn offer(&mut self, line: u64, row: Result<ImportPerson, Refused>) {
-        if self.fatal.is_some() || line <= self.resume_after {
+        if self.fatal.is_some() {
+            return;
+        }
+        let row = row.and_then(|person| self.first_sighting(line, person));
+        if line <= self.resume_after {
             return;
         }
         match row {
@@ -310,9 +421,18 @@ impl Loader<'_, '_, '_> {
             self.last_line,
             self.refused,
             self.now,
+            !self.initial,
         )?;
         self.journal.batches = batch;
         self.batches += 1;
+        for line in &outcome.snils_taken {
+            self.summary.reject(
+                usize::try_from(*line).unwrap_or(usize::MAX),
+                None,
+                "snils_taken",
+                "the SNILS is registered to another person".to_owned(),
+            );
+        }
         for _ in 0..outcome.inserted {
             self.summary.record(Outcome::Inserted);
         }
@@ -347,7 +467,7 @@ fn load_csv(loader: &Mutex<Loader<'_, '_, '_>>, file: File) -> Result<(), Import
             }
             continue;
         }
-        if text.trim().is_empty() || number <= loader.resume_after {
+        if text.trim().is_empty() {
             continue;
         }
         loader.offer(number, csv_row(number, text));

@@ -572,3 +572,139 @@ fn serve_audits_every_answered_status_query_including_those_answered_while_it_st
         .unwrap();
     assert_eq!(audited, asked);
 }
+
+/// The indexes of the register's fact tables, by name.
+fn fact_indexes(conn: &mut omshub::db::DbConn) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let tables = "'erz_person_version', 'erz_document', 'erz_address', 'erz_insurance', \
+                  'erz_attachment'";
+    let names: Vec<Name> = match conn {
+        omshub::db::DbConn::Sqlite(c) => diesel::sql_query(format!(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ({tables}) \
+             ORDER BY name"
+        ))
+        .load(c)
+        .unwrap(),
+        omshub::db::DbConn::Pg(c) => diesel::sql_query(format!(
+            "SELECT indexname::text AS name FROM pg_indexes WHERE tablename IN ({tables}) \
+             AND schemaname = current_schema() UNION ALL \
+             SELECT conname::text FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
+             WHERE c.contype = 'f' AND t.relname IN ({tables}) ORDER BY 1"
+        ))
+        .load(c)
+        .unwrap(),
+    };
+    names.into_iter().map(|n| n.name).collect()
+}
+
+#[actix_web::test]
+async fn an_initial_load_builds_its_indexes_at_the_end_and_a_later_load_refuses_a_taken_snils() {
+    let app = TestApp::spawn();
+    let before = fact_indexes(&mut app.conn());
+    assert!(before.len() >= 10, "{before:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.csv");
+    persons_csv(&first, 40, 21);
+    let text = std::fs::read_to_string(&first).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Line 42 repeats the ENP of line 2; line 43 gives the SNILS of line 3 to a new person.
+    let second_person: Vec<&str> = lines[2].split(';').collect();
+    let mut other: Vec<String> = lines[4].split(';').map(str::to_owned).collect();
+    let fresh = dir.path().join("fresh.csv");
+    persons_csv(&fresh, 2, 99);
+    let fresh_text = std::fs::read_to_string(&fresh).unwrap();
+    let fresh_rows: Vec<&str> = fresh_text.lines().skip(1).collect();
+    let newcomer: Vec<&str> = fresh_rows[0].split(';').collect();
+    newcomer[0].clone_into(&mut other[0]);
+    newcomer[5].clone_into(&mut other[5]);
+    newcomer[6].clone_into(&mut other[6]);
+    second_person[1].clone_into(&mut other[1]);
+    let file = dir.path().join("initial.csv");
+    std::fs::write(&file, format!("{text}{}\n{}\n", lines[1], other.join(";"))).unwrap();
+    let now = omshub::participants::now();
+    let outcome = import_path(
+        &mut app.conn(),
+        &validator(),
+        &file,
+        options(Format::Csv, 7),
+        now,
+    )
+    .unwrap();
+    let rejected: Vec<(usize, &str)> = outcome
+        .summary
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.code))
+        .collect();
+    assert_eq!(
+        rejected,
+        [(42, "enp_repeated"), (43, "snils_taken")],
+        "{}",
+        outcome.summary
+    );
+    assert!(outcome.summary.rejected[0].message.contains("line 2"));
+    assert_eq!(outcome.summary.inserted, 40);
+    // The register was empty: its indexes and keys were set aside and are all back.
+    assert!(outcome.rebuilt > 0);
+    assert_eq!(fact_indexes(&mut app.conn()), before);
+    let pending: i64 = omshub::db::schema::erz_import_deferred::table
+        .filter(omshub::db::schema::erz_import_deferred::restored_at.is_null())
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(pending, 0);
+
+    // A second file, into a register that holds persons: nothing is set aside, and a SNILS the
+    // register gives to another person is refused (the database is asked, per batch).
+    let later = dir.path().join("later.csv");
+    let mut taken: Vec<&str> = fresh_rows[1].split(';').collect();
+    taken[1] = second_person[1];
+    std::fs::write(
+        &later,
+        format!("{}\n{}\n{}\n", CSV_HEADER, fresh_rows[0], taken.join(";")),
+    )
+    .unwrap();
+    let outcome = import_path(
+        &mut app.conn(),
+        &validator(),
+        &later,
+        options(Format::Csv, 100),
+        now,
+    )
+    .unwrap();
+    assert_eq!(outcome.rebuilt, 0);
+    assert_eq!(outcome.summary.inserted, 1, "{}", outcome.summary);
+    let rejected: Vec<(usize, &str)> = outcome
+        .summary
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.code))
+        .collect();
+    assert_eq!(rejected, [(3, "snils_taken")]);
+    assert_eq!(fact_indexes(&mut app.conn()), before);
+
+    // The one-statement answer (by ENP, as known now) equals the general path's (asked with
+    // as_of = now, a read per part) for every person, on dates around their policies.
+    let as_of = (now + chrono::Duration::minutes(1))
+        .and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    for row in text.lines().skip(1).chain([fresh_rows[0]]) {
+        let f: Vec<&str> = row.split(';').collect();
+        for date in [f[18], "2027-06-01", "1999-01-01"] {
+            let (code, mut quick) = status(&app, &format!("enp={}&date={date}", f[0])).await;
+            let (_, mut general) =
+                status(&app, &format!("enp={}&date={date}&as_of={as_of}", f[0])).await;
+            assert_eq!(code, StatusCode::OK, "{quick}");
+            quick["as_of"] = Value::Null;
+            general["as_of"] = Value::Null;
+            assert_eq!(quick, general);
+        }
+    }
+    let (code, body) = status(&app, "enp=7578350840000778&date=2026-02-01").await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"], "person_not_found");
+}

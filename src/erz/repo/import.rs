@@ -233,16 +233,23 @@ pub fn finish_journal(
 }
 
 /// What one batch did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
     /// Persons registered.
     pub inserted: u64,
     /// Rows whose ENP was already registered (or repeated within the batch).
     pub present: u64,
+    /// The lines of rows refused because their SNILS is registered to another person.
+    pub snils_taken: Vec<u64>,
 }
 
 /// Writes one batch of `rows` and advances the journal `journal` to `last_line` (with
-/// `refused` more refused rows), in one transaction.
+/// `refused` more refused rows), in one transaction. With `check_snils`, a row whose SNILS the
+/// register gives to another ENP (in a current person version) is refused instead.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the batch, its place in the journal, and how to check it"
+)]
 pub fn write_batch(
     conn: &mut DbConn,
     journal: &ImportJournal,
@@ -251,18 +258,40 @@ pub fn write_batch(
     last_line: u64,
     refused: u64,
     now: NaiveDateTime,
+    check_snils: bool,
 ) -> QueryResult<BatchOutcome> {
     use erz_import as j;
     conn.transaction(|conn| {
         let present_before = registered_among(conn, rows)?;
         let mut seen = HashSet::with_capacity(rows.len());
-        let new: Vec<&ImportPerson> = rows
+        let candidates: Vec<&ImportPerson> = rows
             .iter()
             .filter(|r| !present_before.contains(r.enp.as_str()) && seen.insert(r.enp.as_str()))
             .collect();
+        let owners = if check_snils {
+            snils_owners(conn, &candidates)?
+        } else {
+            HashMap::new()
+        };
+        let mut snils_taken = Vec::new();
+        let new: Vec<&ImportPerson> = candidates
+            .into_iter()
+            .filter(|r| {
+                let taken = r
+                    .snils
+                    .as_deref()
+                    .and_then(|s| owners.get(s))
+                    .is_some_and(|enp| *enp != r.enp);
+                if taken {
+                    snils_taken.push(r.line);
+                }
+                !taken
+            })
+            .collect();
         let outcome = BatchOutcome {
             inserted: new.len() as u64,
-            present: (rows.len() - new.len()) as u64,
+            present: (rows.len() - new.len() - snils_taken.len()) as u64,
+            snils_taken,
         };
         let first = rows.first().map_or(last_line, |r| r.line);
         let op_id = insert_op(
@@ -292,7 +321,9 @@ pub fn write_batch(
                 j::batches.eq(batch),
                 j::rows_committed.eq(j::rows_committed + to_i64(outcome.inserted)),
                 j::rows_present.eq(j::rows_present + to_i64(outcome.present)),
-                j::rows_refused.eq(j::rows_refused + to_i64(refused)),
+                j::rows_refused.eq(j::rows_refused
+                    + to_i64(refused)
+                    + to_i64(outcome.snils_taken.len() as u64)),
                 j::last_line.eq(last),
             ))
             .execute(conn)?;
@@ -357,6 +388,23 @@ fn advance_counters(conn: &mut DbConn, new: &[&ImportPerson]) -> QueryResult<()>
 
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The SNILS of `rows` registered now (in a current person version), with the ENP they are
+/// registered to.
+fn snils_owners(conn: &mut DbConn, rows: &[&ImportPerson]) -> QueryResult<HashMap<String, String>> {
+    let mut owners = HashMap::new();
+    let all: Vec<&str> = rows.iter().filter_map(|r| r.snils.as_deref()).collect();
+    for chunk in all.chunks(SQLITE_CHUNK) {
+        let found: Vec<(Option<String>, String)> = erz_person_version::table
+            .inner_join(erz_person::table)
+            .filter(erz_person_version::snils.eq_any(chunk))
+            .filter(erz_person_version::superseded_at.is_null())
+            .select((erz_person_version::snils, erz_person::enp))
+            .load(conn)?;
+        owners.extend(found.into_iter().filter_map(|(s, enp)| s.map(|s| (s, enp))));
+    }
+    Ok(owners)
 }
 
 /// The ENPs of `rows` already registered.
@@ -703,6 +751,186 @@ fn write_pg(
         diesel::copy_from(erz_attachment::table)
             .from_insertable(&f.attachments)
             .execute(c)?;
+    }
+    Ok(())
+}
+
+// ---- indexes and keys set aside for an initial load (migration 000012) -------------------------
+
+/// The tables of a person's facts. An initial load sets aside their non-unique indexes and, on
+/// PostgreSQL, their foreign keys; primary keys and unique indexes stay.
+const FACT_TABLES: [&str; 5] = [
+    "erz_person_version",
+    "erz_document",
+    "erz_address",
+    "erz_insurance",
+    "erz_attachment",
+];
+
+/// Whether the register holds no person at all.
+pub fn register_is_empty(conn: &mut DbConn) -> QueryResult<bool> {
+    let any: Option<i64> = erz_person::table
+        .select(erz_person::id)
+        .first(conn)
+        .optional()?;
+    Ok(any.is_none())
+}
+
+/// An index or a foreign key as the database describes it.
+#[derive(QueryableByName)]
+struct SetAside {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    table_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    definition: String,
+}
+
+fn quoted_list() -> String {
+    FACT_TABLES
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Saves the definitions of the fact tables' non-unique indexes (and, on PostgreSQL, foreign
+/// keys) for the import `import_id` and drops them, in one transaction; how many.
+pub fn set_aside(conn: &mut DbConn, import_id: i64) -> QueryResult<usize> {
+    use crate::db::schema::erz_import_deferred as d;
+    let list = quoted_list();
+    conn.transaction(|conn| {
+        let found: Vec<SetAside> = match conn {
+            DbConn::Sqlite(c) => diesel::sql_query(format!(
+                "SELECT 'index' AS kind, tbl_name AS table_name, name, sql AS definition \
+                 FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+                 AND tbl_name IN ({list}) AND upper(sql) NOT LIKE 'CREATE UNIQUE%' ORDER BY name"
+            ))
+            .load(c)?,
+            DbConn::Pg(c) => diesel::sql_query(format!(
+                "SELECT 'index' AS kind, t.relname::text AS table_name, i.relname::text AS name, \
+                        pg_get_indexdef(i.oid) AS definition \
+                 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+                 JOIN pg_class t ON t.oid = x.indrelid \
+                 WHERE t.relname IN ({list}) AND t.relnamespace = current_schema()::regnamespace \
+                   AND NOT x.indisunique AND NOT x.indisprimary \
+                 UNION ALL \
+                 SELECT 'foreign_key', t.relname::text, c.conname::text, \
+                        format('ALTER TABLE %I ADD CONSTRAINT %I %s', t.relname, c.conname, \
+                               pg_get_constraintdef(c.oid)) \
+                 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
+                 WHERE c.contype = 'f' AND t.relname IN ({list}) \
+                   AND t.relnamespace = current_schema()::regnamespace \
+                 ORDER BY 1 DESC, 2, 3"
+            ))
+            .load(c)?,
+        };
+        for f in &found {
+            diesel::insert_into(d::table)
+                .values((
+                    d::import_id.eq(import_id),
+                    d::kind.eq(&f.kind),
+                    d::table_name.eq(&f.table_name),
+                    d::name.eq(&f.name),
+                    d::definition.eq(&f.definition),
+                ))
+                .execute(conn)?;
+            let drop = if f.kind == "index" {
+                format!("DROP INDEX \"{}\"", f.name)
+            } else {
+                format!(
+                    "ALTER TABLE \"{}\" DROP CONSTRAINT \"{}\"",
+                    f.table_name, f.name
+                )
+            };
+            diesel::sql_query(drop).execute(conn)?;
+        }
+        Ok(found.len())
+    })
+}
+
+/// Whether the import `import_id` has indexes or keys set aside and not built again.
+pub fn has_set_aside(conn: &mut DbConn, import_id: i64) -> QueryResult<bool> {
+    use crate::db::schema::erz_import_deferred as d;
+    let pending: i64 = d::table
+        .filter(d::import_id.eq(import_id))
+        .filter(d::restored_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(pending > 0)
+}
+
+/// How many indexes and keys of the import `import_id` wait to be built again.
+pub fn set_aside_pending(conn: &mut DbConn, import_id: i64) -> QueryResult<Vec<(i64, String)>> {
+    use crate::db::schema::erz_import_deferred as d;
+    d::table
+        .filter(d::import_id.eq(import_id))
+        .filter(d::restored_at.is_null())
+        .order((d::kind.desc(), d::id))
+        .select((d::id, d::name))
+        .load(conn)
+}
+
+/// Builds again the index or key `id` of `erz_import_deferred` from its saved definition and
+/// marks it built, in one transaction (indexes before keys: [`set_aside_pending`]'s order).
+pub fn restore_one(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    use crate::db::schema::erz_import_deferred as d;
+    conn.transaction(|conn| {
+        let definition: String = d::table.find(id).select(d::definition).first(conn)?;
+        if let DbConn::Pg(c) = conn {
+            // Room to sort an index in memory instead of in temporary files.
+            diesel::sql_query("SET LOCAL maintenance_work_mem = '256MB'").execute(c)?;
+        }
+        diesel::sql_query(definition).execute(conn)?;
+        diesel::update(d::table.find(id))
+            .set(d::restored_at.eq(Some(now)))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// After an initial load: on SQLite, the rows of the fact tables whose foreign keys do not
+/// hold (their enforcement was off for the load's connection); on PostgreSQL the keys were
+/// checked when they were added again, so 0. Then the planner's statistics are refreshed.
+pub fn check_keys_and_analyze(conn: &mut DbConn) -> QueryResult<i64> {
+    match conn {
+        DbConn::Sqlite(c) => {
+            let mut broken = 0;
+            for table in FACT_TABLES {
+                let n: Count = diesel::sql_query(format!(
+                    "SELECT count(*) AS n FROM pragma_foreign_key_check('{table}')"
+                ))
+                .get_result(c)?;
+                broken += n.n;
+            }
+            Ok(broken)
+        }
+        DbConn::Pg(c) => {
+            diesel::sql_query(format!("ANALYZE erz_person, {}", FACT_TABLES.join(", ")))
+                .execute(c)?;
+            Ok(0)
+        }
+    }
+}
+
+/// Turns the enforcement of foreign keys of this SQLite connection off (`false`) for a load,
+/// or on again; nothing on PostgreSQL (its keys are dropped by [`set_aside`] instead).
+pub fn sqlite_foreign_keys(conn: &mut DbConn, on: bool) -> QueryResult<()> {
+    if let DbConn::Sqlite(c) = conn {
+        diesel::sql_query(format!(
+            "PRAGMA foreign_keys = {}",
+            if on { "ON" } else { "OFF" }
+        ))
+        .execute(c)?;
     }
     Ok(())
 }

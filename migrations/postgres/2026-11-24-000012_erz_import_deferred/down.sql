@@ -1,0 +1,1 @@
+DROP TABLE erz_import_deferred;
