@@ -173,6 +173,8 @@ pub fn import_path(
     if initial {
         writer::sqlite_foreign_keys(conn, false)?;
     }
+    // (Left tuned if the load fails: only memory and the checkpoints' cadence differ.)
+    writer::sqlite_tuned_for_load(conn, true)?;
     let resume_after = u64::try_from(journal.last_line).unwrap_or(0);
     let progress = options
         .progress
@@ -215,17 +217,20 @@ pub fn import_path(
         refused,
         last_line,
         batches,
+        seen_enp,
         ..
     } = loader;
     if let Some(bar) = &progress {
         bar.finish();
     }
+    writer::advance_counters(conn, seen_enp.into_keys())?;
     let rebuilt = if initial {
         rebuild(conn, journal.id, options.progress, now)?
     } else {
         0
     };
     writer::finish_journal(conn, journal.id, to_i64(refused), to_i64(last_line), now)?;
+    writer::sqlite_tuned_for_load(conn, false)?;
     Ok(ImportOutcome {
         summary,
         already_done: false,
