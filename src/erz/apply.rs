@@ -13,7 +13,10 @@
 //!    refuse the whole file: the transaction rolls back and only the `FLK_P` answers.
 //! 3. The REPLIST and the `FLK_P` are stored with the file row and returned.
 //!
-//! What each `TIP_OP` does is in docs/ERZ.md ("Operations").
+//! What each `TIP_OP` does is in docs/ERZ.md ("Operations"). An ENP merged into another
+//! person (`erz::review`) names the survivor: the operation is applied to it and answered AA
+//! with the survivor's ENP and COMMENT `enp_merged: …`; an annulment of such an ENP is
+//! refused (`person_merged`).
 
 use std::io::Read;
 use std::path::Path;
@@ -400,9 +403,33 @@ impl Applier<'_> {
             .conn
             .transaction(|conn| apply_op(conn, sender, op_id, now, op));
         match result {
-            Ok(person) => repo::set_op_answer(self.conn, op_id, "AA", None, None, Some(person)),
+            Ok(Applied {
+                person,
+                merged_into: None,
+            }) => repo::set_op_answer(self.conn, op_id, "AA", None, None, Some(person)),
+            Ok(Applied {
+                person,
+                merged_into: Some(survivor),
+            }) => {
+                let comment = format!(
+                    "{ENP_MERGED}: the ENP was merged into {survivor}; the operation was \
+                     applied to that person"
+                );
+                repo::set_op_answer(
+                    self.conn,
+                    op_id,
+                    "AA",
+                    Some(ENP_MERGED),
+                    Some(&comment),
+                    Some(person),
+                )
+            }
             Err(Refusal::Op(e)) => {
                 let comment = format!("{}: {e}", e.code());
+                repo::set_op_answer(self.conn, op_id, "AE", Some(e.code()), Some(&comment), None)
+            }
+            Err(Refusal::Noted(e, note)) => {
+                let comment = format!("{}: {e}; {note}", e.code());
                 repo::set_op_answer(self.conn, op_id, "AE", Some(e.code()), Some(&comment), None)
             }
             Err(Refusal::Db(e)) => Err(e),
@@ -604,7 +631,20 @@ fn answer(
     for op in &ops {
         let mut insurance = None;
         if op.code_erp == "AA" {
-            insurance = repo::insurance_of_op(conn, op.id)?.map(|row| rep_insurance(&row, sender));
+            let mut row = repo::insurance_of_op(conn, op.id)?;
+            // An operation redirected to the survivor of a merge that recorded no episode (a
+            // data change): the survivor's latest episode with the sender, so the sender
+            // learns the ENP to use.
+            if row.is_none()
+                && op.reason.as_deref() == Some(ENP_MERGED)
+                && let Some(person) = op.person_id
+            {
+                row = repo::current_insurance(conn, person)?
+                    .into_iter()
+                    .rev()
+                    .find(|r| r.insurer_code == sender.code);
+            }
+            insurance = row.map(|row| rep_insurance(&row, sender));
         }
         if op.code_erp == "AE" {
             let (im_pol, bas_el, oshib) = op
@@ -621,7 +661,7 @@ fn answer(
             });
         }
         let comment = match op.code_erp.as_str() {
-            "AA" => None,
+            "AA" => op.comment.clone(),
             _ => Some(format!(
                 "{}; см. протокол ФЛК {}",
                 op.comment.as_deref().unwrap_or(""),
@@ -741,6 +781,7 @@ fn refusal_place(reason: &str) -> Option<(&'static str, &'static str, u16)> {
         OpError::SameInsurer { on },
         OpError::NotInsured { on },
         OpError::PersonDeceased,
+        OpError::PersonMerged,
         OpError::EnpSerialsExhausted {
             territory: String::new(),
         },
@@ -792,9 +833,25 @@ fn rep_insurance(row: &InsuranceRow, sender: &Sender) -> RepInsurance {
 
 // ---- one operation ----------------------------------------------------------------------------
 
+/// The `erz_op.reason` (and the start of the REPLIST COMMENT) of an accepted operation whose
+/// ENP was merged into another person: it was applied to the survivor.
+const ENP_MERGED: &str = "enp_merged";
+
+/// An accepted operation.
+struct Applied {
+    /// The person it changed.
+    person: i64,
+    /// The survivor's ENP, when the OP named an ENP merged into another person (`person` is
+    /// the survivor).
+    merged_into: Option<String>,
+}
+
 /// Why an operation's savepoint rolls back.
 enum Refusal {
     Op(OpError),
+    /// Refused, with a note for the sender that the error's message does not carry (it names
+    /// personal data: an ENP).
+    Noted(OpError, String),
     Db(DieselError),
 }
 
@@ -883,25 +940,69 @@ fn check_op(
     Ok((snils, enp))
 }
 
-/// Applies one OP in its savepoint; returns the person it concerned.
+/// The registered person an OP's ENP names, as the register answers for that ENP now.
+struct Named {
+    /// The person an operation applies to: the one registered under the ENP, or, when that
+    /// one was merged into another, the end of its chain of merge links (the survivor).
+    person: i64,
+    /// The ENP of `person`.
+    enp: String,
+    /// The ENP was merged into another person (`person` is the survivor).
+    merged: bool,
+}
+
+/// The person registered under `enp` (if any), resolved through the current merge links.
+fn named(conn: &mut DbConn, enp: Option<&Enp>) -> Result<Option<Named>, DieselError> {
+    let Some(enp) = enp else { return Ok(None) };
+    let Some(registered) = repo::person_by_enp(conn, enp.as_str())? else {
+        return Ok(None);
+    };
+    let person = repo::matching::survivor(conn, registered, None)?;
+    Ok(Some(if person == registered {
+        Named {
+            person,
+            enp: enp.as_str().to_owned(),
+            merged: false,
+        }
+    } else {
+        Named {
+            person,
+            enp: repo::enp_of(conn, person)?,
+            merged: true,
+        }
+    }))
+}
+
+/// Applies one OP in its savepoint; returns the person it concerned. An OP naming an ENP
+/// merged into another person is applied to the survivor, except an annulment, which is
+/// refused (`person_merged`): an old duplicate named must not annul the record that remains.
 fn apply_op(
     conn: &mut DbConn,
     sender: &Sender,
     op_id: i64,
     now: NaiveDateTime,
     op: &Operation,
-) -> Result<i64, Refusal> {
+) -> Result<Applied, Refusal> {
     let polis = &op.insurance.polis;
     let on = match op.tip_op {
         2 | 4 => op.change_date,
         _ => polis.dbeg,
     };
     let (snils, enp) = check_op(sender, op, on)?;
+    let named = named(conn, enp.as_ref())?;
+    if op.tip_op == 2
+        && let Some(n) = &named
+        && n.merged
+    {
+        return Err(Refusal::Noted(
+            OpError::PersonMerged,
+            format!("merged into {}", n.enp),
+        ));
+    }
     // No policy starts after a death on record.
     if matches!(op.tip_op, 6..=8)
-        && let Some(enp) = &enp
-        && let Some(person) = repo::person_by_enp(conn, enp.as_str())?
-        && repo::lists::death_date_of(conn, person, None)?.is_some_and(|death| death < polis.dbeg)
+        && let Some(n) = &named
+        && repo::lists::death_date_of(conn, n.person, None)?.is_some_and(|death| death < polis.dbeg)
     {
         return Err(OpError::PersonDeceased.into());
     }
@@ -913,9 +1014,9 @@ fn apply_op(
         snils: snils.map(|s| s.digits().to_owned()),
     };
     let person = match op.tip_op {
-        1 | 6 => ctx.issue(conn, enp),
+        1 | 6 => ctx.issue(conn, enp, named.as_ref()),
         2 => {
-            let person = ctx.registered(conn, enp.as_ref())?;
+            let person = ctx.registered(enp.as_ref(), named.as_ref())?.person;
             ctx.check_current_insurer(conn, person, on)?;
             repo::annul_person_versions(conn, person, now)?;
             repo::annul_documents(conn, person, now)?;
@@ -925,13 +1026,14 @@ fn apply_op(
             Ok(person)
         }
         4 => {
-            let person = ctx.registered(conn, enp.as_ref())?;
+            let person = ctx.registered(enp.as_ref(), named.as_ref())?.person;
             ctx.check_current_insurer(conn, person, on)?;
             ctx.record_person_data(conn, person, on)?;
             Ok(person)
         }
         7 => {
-            let person = ctx.registered(conn, enp.as_ref())?;
+            let n = ctx.registered(enp.as_ref(), named.as_ref())?;
+            let person = n.person;
             let rows = repo::current_insurance(conn, person)?;
             if let Some(current) = episode_on(&rows, on)
                 && current.insurer_code == sender.code
@@ -939,12 +1041,12 @@ fn apply_op(
             {
                 return Err(OpError::SameInsurer { on }.into());
             }
-            let enp = repo::enp_of(conn, person)?;
-            ctx.record_episode(conn, person, &enp)?;
+            ctx.record_episode(conn, person, &n.enp)?;
             Ok(person)
         }
         8 => {
-            let person = ctx.registered(conn, enp.as_ref())?;
+            let n = ctx.registered(enp.as_ref(), named.as_ref())?;
+            let person = n.person;
             let rows = repo::current_insurance(conn, person)?;
             let current = rows
                 .iter()
@@ -957,8 +1059,7 @@ fn apply_op(
                 }
                 .into());
             }
-            let enp = repo::enp_of(conn, person)?;
-            ctx.record_episode(conn, person, &enp)?;
+            ctx.record_episode(conn, person, &n.enp)?;
             Ok(person)
         }
         other => Err(OpError::EnpRequired { tip_op: other }.into()),
@@ -968,7 +1069,10 @@ fn apply_op(
     if let Some(death) = repo::lists::death_date_of(conn, person, None)? {
         repo::lists::end_insurance_at_death(conn, person, death, now, op_id)?;
     }
-    Ok(person)
+    Ok(Applied {
+        person,
+        merged_into: named.filter(|n| n.merged).map(|n| n.enp),
+    })
 }
 
 /// One operation being applied.
@@ -981,12 +1085,19 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The registered person the OP's ENP names.
-    fn registered(&self, conn: &mut DbConn, enp: Option<&Enp>) -> Result<i64, Refusal> {
-        let enp = enp.ok_or(OpError::EnpRequired {
-            tip_op: self.op.tip_op,
-        })?;
-        Ok(repo::person_by_enp(conn, enp.as_str())?.ok_or(OpError::UnknownPerson)?)
+    /// The registered person the OP's ENP names (`named`, see [`named`]).
+    fn registered<'n>(
+        &self,
+        enp: Option<&Enp>,
+        named: Option<&'n Named>,
+    ) -> Result<&'n Named, Refusal> {
+        if enp.is_none() {
+            return Err(OpError::EnpRequired {
+                tip_op: self.op.tip_op,
+            }
+            .into());
+        }
+        Ok(named.ok_or(OpError::UnknownPerson)?)
     }
 
     /// Refuses unless the sender insures `person` on `on` (or last insured them).
@@ -1009,18 +1120,22 @@ impl Ctx<'_> {
         }
     }
 
-    /// `TIP_OP` 1 (temporary certificate) or 6 (final policy).
-    fn issue(&self, conn: &mut DbConn, enp: Option<Enp>) -> Result<i64, Refusal> {
-        if let Some(enp) = &enp
-            && let Some(person) = repo::person_by_enp(conn, enp.as_str())?
-        {
+    /// `TIP_OP` 1 (temporary certificate) or 6 (final policy); `named` is the person the
+    /// OP's ENP names, when registered.
+    fn issue(
+        &self,
+        conn: &mut DbConn,
+        enp: Option<Enp>,
+        named: Option<&Named>,
+    ) -> Result<i64, Refusal> {
+        if let Some(n) = named {
             if self.op.tip_op == 1 {
                 return Err(OpError::AlreadyRegistered.into());
             }
             // The final policy replaces the temporary certificate of the same insurer.
-            self.check_current_insurer(conn, person, self.op.insurance.polis.dbeg)?;
-            self.record_episode(conn, person, enp.as_str())?;
-            return Ok(person);
+            self.check_current_insurer(conn, n.person, self.op.insurance.polis.dbeg)?;
+            self.record_episode(conn, n.person, &n.enp)?;
+            return Ok(n.person);
         }
         if let Some(snils) = &self.snils
             && !repo::persons_with_snils(conn, snils)?.is_empty()
@@ -1241,11 +1356,16 @@ mod tests {
             "unknown_insurer",
             "dates_out_of_order",
             "not_current_insurer",
+            "person_merged",
             "enp_serials_exhausted",
         ] {
             assert!(refusal_place(code).is_some(), "{code}");
         }
         assert_eq!(refusal_place("snils_invalid"), Some(("SS", "PERSON", 102)));
+        assert_eq!(
+            refusal_place("person_merged"),
+            Some(("ENP", "INSURANCE", 206))
+        );
         assert_eq!(refusal_place("nope"), None);
     }
 }

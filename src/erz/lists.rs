@@ -2,7 +2,7 @@
 //! (the changes of a period that concern the insurer), `STOPLIST` (its insured whose insurance
 //! ended in the period, or whose record was annulled) and `CONFLICTLIST` (conflicts the
 //! register can see: a person insured by two insurers at once, two persons sharing a SNILS or
-//! an identity document). Each is written in UTF-8 with quick-xml, valid against
+//! an identity document, two records that may be one person or were merged). Each is written in UTF-8 with quick-xml, valid against
 //! `schemas/erz/1.0/<ROOT>.xsd`, named `r|s|c<insurer>_<territory>_<MMYY><n>.xml` and recorded
 //! in the journal of lists (which hands out `n`). Called by `erz::cli` (`omshub erz export`)
 //! and `api::erz` (`GET /api/v1/erz/lists/{kind}`). What goes into each list, and the reason
@@ -19,6 +19,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
 use super::reply::fit;
 use super::repo::lists::{self as reads, NewListExport, OpInFile, Snapshot};
+use super::repo::matching;
 use super::repo::{self, AddressRow, AttachmentRow, DocumentRow, InsuranceRow, PersonVersionRow};
 use crate::db::DbConn;
 use crate::domain::{InsurerCode, Snils};
@@ -100,6 +101,14 @@ pub mod conflict_reason {
     pub const SHARED_SNILS: u16 = 2;
     /// Another person carries the same identity document.
     pub const SHARED_DOCUMENT: u16 = 3;
+    /// The person and another may be one person: the pair waits in the review queue of
+    /// duplicate matching.
+    pub const POSSIBLE_DUPLICATE: u16 = 4;
+    /// The person's record was merged into another's in the period: its ENP answers for the
+    /// other person (`PERSON_CURR`, whose ENP is in `INSURANCE_CURR`) from then on.
+    pub const MERGED_AWAY: u16 = 5;
+    /// Another person's record was merged into the person's in the period.
+    pub const MERGED_IN: u16 = 6;
 }
 
 /// A list produced.
@@ -455,8 +464,10 @@ impl Ctx {
         Ok(out)
     }
 
-    /// CONFLICTLIST: overlapping episodes of the insurer and another insurer, and the
-    /// insurer's persons (insured in the period) sharing a SNILS or a document with another.
+    /// CONFLICTLIST: overlapping episodes of the insurer and another insurer; the insurer's
+    /// persons (insured in the period) sharing a SNILS or a document with another (unless the
+    /// two were merged into one), waiting in the review queue with another, or merged with
+    /// another in the period.
     fn conflicts(
         &mut self,
         conn: &mut DbConn,
@@ -494,37 +505,72 @@ impl Ctx {
             ));
         }
         for (reason, persons) in groups {
+            let mut survivors = Vec::with_capacity(persons.len());
             for &p in &persons {
-                let mine = repo::current_insurance(conn, p)?
-                    .into_iter()
-                    .rev()
-                    .find(|r| r.insurer_code == self.insurer && covers(r, from, to));
-                let Some(mine) = mine else { continue };
-                let s = reads::snapshot(conn, p, None)?;
-                let Some(data) = person_data(&s, None) else {
-                    continue;
-                };
-                for &q in persons.iter().filter(|&&q| q != p) {
-                    let t = reads::snapshot(conn, q, None)?;
-                    let Some(other) = person_data(&t, None) else {
-                        continue;
-                    };
-                    let other_insurance = match t.insurance.last().cloned() {
-                        Some(row) => Some(self.ins(conn, row)?),
-                        None => None,
-                    };
-                    out.push(Record::Conflict(Box::new(Conflict {
-                        id: p,
-                        reason,
-                        data: data.clone(),
-                        insurance: self.ins(conn, mine.clone())?,
-                        other,
-                        other_insurance,
-                    })));
+                survivors.push(matching::survivor(conn, p, None)?);
+            }
+            for (i, &p) in persons.iter().enumerate() {
+                for (j, &q) in persons.iter().enumerate() {
+                    // Persons merged into one are one person (their merge is listed as such).
+                    if i != j && survivors[i] != survivors[j] {
+                        out.extend(self.side(conn, reason, p, q, from, to)?);
+                    }
                 }
             }
         }
+        for pair in matching::queued_pairs_insured_by(conn, &self.insurer, from, to)? {
+            for (p, q) in [
+                (pair.person_a, pair.person_b),
+                (pair.person_b, pair.person_a),
+            ] {
+                let reason = conflict_reason::POSSIBLE_DUPLICATE;
+                out.extend(self.side(conn, reason, p, q, from, to)?);
+            }
+        }
+        for link in matching::links_recorded_in(conn, &self.insurer, from, to)? {
+            let (gone, kept) = (link.gone_person, link.kept_person);
+            out.extend(self.side(conn, conflict_reason::MERGED_AWAY, gone, kept, from, to)?);
+            out.extend(self.side(conn, conflict_reason::MERGED_IN, kept, gone, from, to)?);
+        }
         Ok(out)
+    }
+
+    /// A CONFLICT of `reason` about person `p` and the other person `q`, when `p` is the
+    /// insurer's person insured in the period: PERSON/DOC/INSURANCE are `p`'s (the insurer's
+    /// episode), the `_CURR` blocks `q`'s latest data and episode.
+    fn side(
+        &mut self,
+        conn: &mut DbConn,
+        reason: u16,
+        p: i64,
+        q: i64,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Record>, ListError> {
+        let mine = repo::current_insurance(conn, p)?
+            .into_iter()
+            .rev()
+            .find(|r| r.insurer_code == self.insurer && covers(r, from, to));
+        let Some(mine) = mine else { return Ok(None) };
+        let Some(data) = person_data(&reads::snapshot(conn, p, None)?, None) else {
+            return Ok(None);
+        };
+        let t = reads::snapshot(conn, q, None)?;
+        let Some(other) = person_data(&t, None) else {
+            return Ok(None);
+        };
+        let other_insurance = match t.insurance.last().cloned() {
+            Some(row) => Some(self.ins(conn, row)?),
+            None => None,
+        };
+        Ok(Some(Record::Conflict(Box::new(Conflict {
+            id: p,
+            reason,
+            data,
+            insurance: self.ins(conn, mine)?,
+            other,
+            other_insurance,
+        }))))
     }
 }
 

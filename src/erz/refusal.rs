@@ -87,6 +87,12 @@ pub enum OpError {
     /// A policy (`TIP_OP` 6, 7, 8) starting after the death date on record.
     #[error("the person's death is on record before the policy start (DBEG)")]
     PersonDeceased,
+    /// An annulment (`TIP_OP` 2) naming an ENP merged into another person: the survivor is
+    /// not annulled for an old duplicate, and the merged record stays as it is.
+    #[error(
+        "the person with this ENP was merged into another; an annulment must name the ENP of the record that remains"
+    )]
+    PersonMerged,
     /// Every serial of the person's ENP facet is taken.
     #[error("no ENP serial left for this birth date and sex in territory {territory}")]
     EnpSerialsExhausted {
@@ -116,6 +122,7 @@ impl OpError {
             Self::SameInsurer { .. } => "same_insurer",
             Self::NotInsured { .. } => "not_insured",
             Self::PersonDeceased => "person_deceased",
+            Self::PersonMerged => "person_merged",
             Self::EnpSerialsExhausted { .. } => "enp_serials_exhausted",
         }
     }
@@ -134,7 +141,10 @@ impl OpError {
             | Self::UnknownTerritory => 103,
             Self::EnpRequired { .. } | Self::UnknownPerson | Self::NotInsured { .. } => 204,
             Self::AlreadyRegistered | Self::DuplicateSnils => 205,
-            Self::NotCurrentInsurer { .. } | Self::SameInsurer { .. } | Self::PersonDeceased => 206,
+            Self::NotCurrentInsurer { .. }
+            | Self::SameInsurer { .. }
+            | Self::PersonDeceased
+            | Self::PersonMerged => 206,
             Self::EnpSerialsExhausted { .. } => 207,
         }
     }
@@ -149,6 +159,7 @@ impl OpError {
             | Self::EnpRequired { .. }
             | Self::UnknownPerson
             | Self::AlreadyRegistered
+            | Self::PersonMerged
             | Self::EnpSerialsExhausted { .. } => ("ENP", "INSURANCE"),
             Self::UnknownInsurer { .. }
             | Self::InsurerInactive { .. }
@@ -194,6 +205,7 @@ mod tests {
             OpError::SameInsurer { on },
             OpError::NotInsured { on },
             OpError::PersonDeceased,
+            OpError::PersonMerged,
             OpError::EnpSerialsExhausted {
                 territory: "34".into(),
             },

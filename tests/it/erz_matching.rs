@@ -3,7 +3,8 @@
 //! `distinct` survives a rerun (even when the pair would now score as sure); a sure match is
 //! merged, the gone ENP answers for the survivor, an unmerge restores it with the history kept
 //! and the engine does not merge it again; a reviewer's `duplicate` merges; the API's coded
-//! errors; the commands end to end.
+//! errors; the commands end to end. An OPLIST operation naming a merged-away ENP changes the
+//! survivor (an annulment is refused); the CONFLICTLIST reports queued pairs and merges.
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
@@ -11,7 +12,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use omshub::db::schema::{erz_match_decision, erz_match_pair, erz_merge_link};
 use omshub::domain::{Enp, Sex, Snils, TfomsCode};
+use omshub::erz::FileResult;
 use omshub::erz::apply::{Names, apply};
+use omshub::erz::lists::{ListKind, produce};
 use omshub::erz::matching::{self, Options, Summary, Thresholds};
 use omshub::erz::review;
 use serde_json::{Value, json};
@@ -128,29 +131,38 @@ fn oplist(stem: &str, smocod: &str, ops: &[String]) -> String {
     )
 }
 
-/// Applies an OPLIST of `ops` from `smocod` at `now`; every OP must be accepted.
-fn apply_ops(app: &TestApp, stem: &str, smocod: &str, ops: &[String], now: &str) {
+fn validator() -> omshub::validate::Validator {
+    omshub::validate::Validator::new(omshub::xml::schemas::ALL).unwrap()
+}
+
+/// Applies an OPLIST of `ops` from `smocod` at `now`.
+fn apply_file(app: &TestApp, stem: &str, smocod: &str, ops: &[String], now: &str) -> FileResult {
     let text = oplist(stem, smocod, ops);
-    let validator = omshub::validate::Validator::new(omshub::xml::schemas::ALL).unwrap();
     let sha = format!(
         "{:x}",
         <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())
     );
-    let r = apply(
+    apply(
         &mut app.conn(),
-        &validator,
+        &validator(),
         &Names::of(&format!("{stem}.xml")).unwrap(),
         &sha,
         text.as_bytes(),
         t(now),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// Applies an OPLIST of `ops` from `smocod` at `now`; every OP must be accepted.
+fn apply_ops(app: &TestApp, stem: &str, smocod: &str, ops: &[String], now: &str) -> FileResult {
+    let r = apply_file(app, stem, smocod, ops, now);
     assert_eq!(
         r.accepted,
         i64::try_from(ops.len()).unwrap(),
         "{:?}",
         r.reply
     );
+    r
 }
 
 fn app() -> TestApp {
@@ -866,4 +878,399 @@ async fn the_scheduled_job_finds_the_pairs_without_a_command() {
         .first(&mut app.conn())
         .unwrap();
     assert_eq!(state, "possible");
+}
+
+/// The values of `element` in `xml`, in order.
+fn values(xml: &str, element: &str) -> Vec<String> {
+    let open = format!("<{element}>");
+    let close = format!("</{element}>");
+    xml.split(&open)
+        .skip(1)
+        .map(|s| s.split(&close).next().unwrap().to_owned())
+        .collect()
+}
+
+fn person_id(app: &TestApp, enp: &str) -> i64 {
+    omshub::erz::repo::person_by_enp(&mut app.conn(), enp)
+        .unwrap()
+        .unwrap()
+}
+
+/// `uri` with every byte outside ASCII percent-encoded.
+fn enc(uri: &str) -> String {
+    uri.bytes()
+        .map(|b| {
+            if b.is_ascii() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Лебедева (34901) and the same woman registered again by 34902 without the SNILS, with
+/// another passport.
+fn registered_twice() -> (P, P) {
+    let kept = P {
+        fam: "Лебедева",
+        im: "Ольга",
+        ot: "Сергеевна",
+        sex: Sex::Female,
+        birth: "1982-04-15",
+        snils: snils(234_567_803),
+        doc: ("18 11", "110011"),
+        serial: 41,
+    };
+    let gone = P {
+        snils: String::new(),
+        doc: ("18 12", "120012"),
+        serial: 42,
+        ..kept.clone()
+    };
+    (kept, gone)
+}
+
+#[actix_web::test]
+async fn an_operation_on_a_merged_away_enp_changes_the_survivor_and_an_annulment_is_refused() {
+    let app = app();
+    let (kept, gone) = registered_twice();
+    apply_ops(
+        &app,
+        "i34901_34_01241",
+        "34901",
+        &[op(1, 6, &kept, "2024-01-10", OGRN_34901)],
+        "2024-01-10 12:00:00",
+    );
+    apply_ops(
+        &app,
+        "i34902_34_01241",
+        "34902",
+        &[op(1, 6, &gone, "2024-01-11", OGRN_34902)],
+        "2024-01-11 12:00:00",
+    );
+    let (kept_id, gone_id) = (person_id(&app, &kept.enp()), person_id(&app, &gone.enp()));
+    review::merge(
+        &mut app.conn(),
+        &kept.enp(),
+        &gone.enp(),
+        "admin",
+        Some("one woman"),
+        t("2024-02-01 10:00:00"),
+    )
+    .unwrap();
+
+    // 34902 sends a change of insurer naming the merged-away ENP: the survivor moves.
+    let r = apply_ops(
+        &app,
+        "i34902_34_03241",
+        "34902",
+        &[op(1, 7, &gone, "2024-03-01", OGRN_34902)],
+        "2024-03-01 12:00:00",
+    );
+    let reply = r.reply.unwrap();
+    let report = validator()
+        .check_file(
+            r.reply_name.as_deref().unwrap(),
+            reply.as_bytes(),
+            omshub::validate::schema::Limits::default(),
+        )
+        .unwrap();
+    assert!(report.accepted, "{:#?}\n{reply}", report.findings);
+    assert_eq!(values(&reply, "ID"), [kept_id.to_string()], "{reply}");
+    assert_eq!(values(&reply, "ENP"), [kept.enp()], "{reply}");
+    assert_eq!(values(&reply, "DBEG"), ["2024-03-01"]);
+    assert_eq!(
+        values(&reply, "COMMENT"),
+        [format!(
+            "enp_merged: the ENP was merged into {}; the operation was applied to that person",
+            kept.enp()
+        )]
+    );
+    let insurer = |s: &Value| s["insurer"]["code"].clone();
+    let (code, k) = status(&app, &format!("enp={}&date=2024-06-01", kept.enp())).await;
+    assert_eq!(code, StatusCode::OK, "{k}");
+    assert_eq!(
+        (insurer(&k), &k["merged_into"]),
+        (json!("34902"), &Value::Null)
+    );
+    let (_, before) = status(&app, &format!("enp={}&date=2024-02-15", kept.enp())).await;
+    assert_eq!(insurer(&before), json!("34901"));
+    assert_eq!(before["policy"]["stop"], "2024-02-29");
+    let (_, g) = status(&app, &format!("enp={}&date=2024-06-01", gone.enp())).await;
+    assert_eq!(
+        (insurer(&g), &g["merged_into"]),
+        (json!("34902"), &json!(kept.enp()))
+    );
+    // The merged-away person's own rows are not touched.
+    let own = omshub::erz::repo::current_insurance(&mut app.conn(), gone_id).unwrap();
+    assert_eq!(own.len(), 1);
+    assert_eq!(
+        (own[0].insurer_code.as_str(), own[0].start_date.to_string()),
+        ("34902", "2024-01-11".to_owned())
+    );
+
+    // A data change naming the merged-away ENP: a new name and passport for the survivor.
+    let renamed = P {
+        fam: "Орлова",
+        snils: kept.snils.clone(),
+        doc: ("18 13", "130013"),
+        ..gone.clone()
+    };
+    let r = apply_ops(
+        &app,
+        "i34902_34_04241",
+        "34902",
+        &[op(1, 4, &renamed, "2024-04-01", OGRN_34902)],
+        "2024-04-01 12:00:00",
+    );
+    let reply = r.reply.unwrap();
+    assert_eq!(values(&reply, "ID"), [kept_id.to_string()], "{reply}");
+    // The answer carries the survivor's episode with the sender: the ENP to use.
+    assert_eq!(values(&reply, "ENP"), [kept.enp()], "{reply}");
+    assert!(
+        values(&reply, "COMMENT")[0].starts_with("enp_merged: "),
+        "{reply}"
+    );
+    let by_names = |date: &str| {
+        enc(&format!(
+            "fam=Орлова&im=Ольга&dr=1982-04-15&doctype=14&docnum=130013&date={date}"
+        ))
+    };
+    let (code, n) = status(&app, &by_names("2024-06-01")).await;
+    assert_eq!(code, StatusCode::OK, "{n}");
+    assert_eq!(
+        (&n["enp"], insurer(&n)),
+        (&json!(kept.enp()), json!("34902"))
+    );
+    let (code, _) = status(&app, &by_names("2024-03-15")).await;
+    assert_eq!(
+        code,
+        StatusCode::NOT_FOUND,
+        "the new passport counts from April"
+    );
+    let fams = |id: i64| -> Vec<String> {
+        omshub::erz::repo::current_person_versions(&mut app.conn(), id)
+            .unwrap()
+            .into_iter()
+            .map(|v| v.fam)
+            .collect()
+    };
+    assert_eq!(fams(kept_id), ["Лебедева", "Орлова"]);
+    assert_eq!(fams(gone_id), ["Лебедева"]);
+
+    // An annulment naming the merged-away ENP is refused: the survivor stays registered.
+    let r = apply_file(
+        &app,
+        "i34902_34_05241",
+        "34902",
+        &[op(1, 2, &gone, "2024-05-01", OGRN_34902)],
+        "2024-05-01 12:00:00",
+    );
+    assert_eq!((r.accepted, r.refused), (0, 1));
+    let reply = r.reply.unwrap();
+    assert_eq!(values(&reply, "CODE_ERP"), ["AE"]);
+    let comment = &values(&reply, "COMMENT")[0];
+    assert!(comment.starts_with("person_merged: "), "{comment}");
+    assert!(
+        comment.contains(&format!("merged into {}", kept.enp())),
+        "{comment}"
+    );
+    assert_eq!(values(&r.protocol, "OSHIB"), ["206"], "{}", r.protocol);
+    assert_eq!(values(&r.protocol, "IM_POL"), ["ENP"]);
+    let (code, k) = status(&app, &format!("enp={}&date=2024-06-01", kept.enp())).await;
+    assert_eq!((code, &k["insured"]), (StatusCode::OK, &json!(true)));
+    let (_, g) = status(&app, &format!("enp={}&date=2024-06-01", gone.enp())).await;
+    assert_eq!(g["merged_into"], kept.enp().as_str());
+
+    // Unmerged, the ENP names its own person again: the same annulment annuls that one.
+    review::unmerge(
+        &mut app.conn(),
+        &gone.enp(),
+        "admin",
+        Some("two women after all"),
+        t("2024-05-10 09:00:00"),
+    )
+    .unwrap();
+    let r = apply_ops(
+        &app,
+        "i34902_34_05242",
+        "34902",
+        &[op(1, 2, &gone, "2024-05-11", OGRN_34902)],
+        "2024-05-11 12:00:00",
+    );
+    let reply = r.reply.unwrap();
+    assert_eq!(values(&reply, "ID"), [gone_id.to_string()], "{reply}");
+    assert!(values(&reply, "COMMENT").is_empty(), "{reply}");
+    let (code, _) = status(&app, &format!("enp={}&date=2024-06-01", gone.enp())).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, k) = status(&app, &format!("enp={}&date=2024-06-01", kept.enp())).await;
+    assert_eq!((code, insurer(&k)), (StatusCode::OK, json!("34902")));
+}
+
+/// The CONFLICTLIST of `insurer` for `[from, to]` (checked against its XSD) as (REASON, the
+/// insurer's ENP, the other ENP), sorted, and the XML.
+fn conflicts(
+    app: &TestApp,
+    insurer: &str,
+    from: &str,
+    to: &str,
+) -> (Vec<(String, String, String)>, String) {
+    let f = produce(
+        &mut app.conn(),
+        ListKind::Conflictlist,
+        insurer,
+        from.parse().unwrap(),
+        to.parse().unwrap(),
+        "test",
+        t("2024-07-01 08:00:00"),
+    )
+    .unwrap();
+    let report = validator()
+        .check_file(
+            &f.name,
+            f.content.as_bytes(),
+            omshub::validate::schema::Limits::default(),
+        )
+        .unwrap();
+    assert!(report.accepted, "{:#?}\n{}", report.findings, f.content);
+    assert_eq!(f.content.matches("<CONFLICT>").count(), f.records);
+    let mut got: Vec<(String, String, String)> = f
+        .content
+        .split("<CONFLICT>")
+        .skip(1)
+        .map(|c| {
+            let enps = values(c, "ENP");
+            (
+                values(c, "REASON")[0].clone(),
+                enps[0].clone(),
+                enps[1].clone(),
+            )
+        })
+        .collect();
+    got.sort();
+    (got, f.content)
+}
+
+fn conflict(reason: &str, mine: &P, other: &P) -> (String, String, String) {
+    (reason.to_owned(), mine.enp(), other.enp())
+}
+
+fn sorted(mut v: Vec<(String, String, String)>) -> Vec<(String, String, String)> {
+    v.sort();
+    v
+}
+
+#[actix_web::test]
+async fn the_conflictlist_reports_queued_pairs_and_the_merges_of_the_period() {
+    let app = app();
+    let (a, b) = near_identical();
+    let (kept, gone) = registered_twice();
+    apply_ops(
+        &app,
+        "i34901_34_01241",
+        "34901",
+        &[op(1, 6, &kept, "2024-01-10", OGRN_34901)],
+        "2024-01-10 11:00:00",
+    );
+    apply_ops(
+        &app,
+        "i34902_34_01241",
+        "34902",
+        &[
+            op(1, 6, &a, "2024-01-10", OGRN_34902),
+            op(2, 6, &b, "2024-01-10", OGRN_34902),
+            op(3, 6, &gone, "2024-01-10", OGRN_34902),
+        ],
+        "2024-01-10 12:00:00",
+    );
+    // 34902 adds the SNILS: two records share it.
+    let with_snils = P {
+        snils: kept.snils.clone(),
+        ..gone.clone()
+    };
+    apply_ops(
+        &app,
+        "i34902_34_01242",
+        "34902",
+        &[op(1, 4, &with_snils, "2024-01-20", OGRN_34902)],
+        "2024-01-20 12:00:00",
+    );
+    let (jan, _) = conflicts(&app, "34902", "2024-01-01", "2024-01-31");
+    assert_eq!(jan, [conflict("2", &gone, &kept)]);
+
+    // Matching queues Иванова/Иванава and merges the two records sharing the SNILS.
+    let s = run_match(&app, Thresholds::default(), "2024-02-01 10:00:00");
+    assert_eq!((s.possible, s.sure, s.linked), (1, 1, 1), "{s:?}");
+    let (feb, xml) = conflicts(&app, "34902", "2024-02-01", "2024-02-29");
+    insta::assert_snapshot!("conflictlist_34902_merge_2024_02", xml);
+    assert_eq!(
+        feb,
+        sorted(vec![
+            conflict("4", &a, &b),
+            conflict("4", &b, &a),
+            conflict("5", &gone, &kept),
+        ])
+    );
+    // The merged record's CONFLICT shows the survivor and its insurer.
+    let merged = xml
+        .split("<CONFLICT>")
+        .find(|c| values(c, "REASON") == ["5"])
+        .unwrap();
+    assert_eq!(
+        values(merged, "OGRNSMO"),
+        [OGRN_34902.to_owned(), OGRN_34901.to_owned()]
+    );
+    let (feb_34901, _) = conflicts(&app, "34901", "2024-02-01", "2024-02-29");
+    assert_eq!(feb_34901, [conflict("6", &kept, &gone)]);
+    // Another period: the queue (as it is now) is still there, the merge is not; merged, the
+    // shared SNILS is no conflict any more.
+    for (from, to) in [("2024-03-01", "2024-03-31"), ("2024-01-01", "2024-01-31")] {
+        let (other, _) = conflicts(&app, "34902", from, to);
+        assert_eq!(
+            other,
+            sorted(vec![conflict("4", &a, &b), conflict("4", &b, &a)])
+        );
+    }
+
+    // Unmerged: the link is superseded and no longer listed; the pair waits in the queue and
+    // the two records share a SNILS again.
+    review::unmerge(
+        &mut app.conn(),
+        &gone.enp(),
+        "admin",
+        None,
+        t("2024-02-20 09:00:00"),
+    )
+    .unwrap();
+    let (feb, _) = conflicts(&app, "34902", "2024-02-01", "2024-02-29");
+    assert_eq!(
+        feb,
+        sorted(vec![
+            conflict("2", &gone, &kept),
+            conflict("4", &a, &b),
+            conflict("4", &b, &a),
+            conflict("4", &gone, &kept),
+        ])
+    );
+    let (feb_34901, _) = conflicts(&app, "34901", "2024-02-01", "2024-02-29");
+    assert_eq!(
+        feb_34901,
+        [conflict("2", &kept, &gone), conflict("4", &kept, &gone)]
+    );
+    // A reviewer's decision takes a pair out of the queue (and out of the list).
+    let q = queue(&app).await;
+    let ab = q["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["a"]["enp"] == a.enp().as_str())
+        .unwrap();
+    let (code, _) = decide(&app, &ab["id"], json!({"decision": "distinct"})).await;
+    assert_eq!(code, StatusCode::OK);
+    let (mar, _) = conflicts(&app, "34902", "2024-03-01", "2024-03-31");
+    assert_eq!(
+        mar,
+        [conflict("2", &gone, &kept), conflict("4", &gone, &kept)]
+    );
 }

@@ -3,12 +3,13 @@
 //! (`erz_match_decision`, one per pair, never changed) and merge links (`erz_merge_link`, never
 //! changed except that an unmerge sets `superseded_at` once); and the reads that blocking needs
 //! (open person versions by birth date, SNILS and documents shared by several persons).
-//! Called by `erz::matching` (the engine), `erz::review` (decisions, merge, unmerge) and
-//! `erz::status` (which person a merged one answers as).
+//! Called by `erz::matching` (the engine), `erz::review` (decisions, merge, unmerge),
+//! `erz::status` and `erz::apply` (which person a merged one answers as) and `erz::lists`
+//! (the queue and the merges of a period in the CONFLICTLIST).
 
 use std::collections::HashSet;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use diesel::dsl::{count, exists, not};
 use diesel::expression_methods::AggregateExpressionMethods as _;
 use diesel::prelude::*;
@@ -17,7 +18,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use super::{DocumentRow, LastId, PersonVersionRow};
 use crate::db::DbConn;
 use crate::db::schema::{
-    erz_document, erz_match_decision, erz_match_pair, erz_merge_link, erz_person_version,
+    erz_document, erz_insurance, erz_match_decision, erz_match_pair, erz_merge_link,
+    erz_person_version,
 };
 
 /// Largest `IN (…)` list sent at once.
@@ -312,26 +314,30 @@ pub fn drop_unseen(conn: &mut DbConn, run_at: NaiveDateTime) -> QueryResult<usiz
     .execute(conn)
 }
 
+/// The pairs of the review queue: undecided, not `dropped`, neither person merged into anyone
+/// now. Names `p` (`erz_match_pair`), `d` (`erz_match_decision`) and `l` (`erz_merge_link`)
+/// at the call.
+macro_rules! in_queue {
+    () => {
+        p::table
+            .filter(p::state.ne("dropped"))
+            .filter(not(exists(d::table.filter(d::pair_id.eq(p::id)))))
+            .filter(not(exists(
+                l::table.filter(l::superseded_at.is_null()).filter(
+                    l::gone_person
+                        .eq(p::person_a)
+                        .or(l::gone_person.eq(p::person_b)),
+                ),
+            )))
+    };
+}
+
 /// Undecided pairs of the review queue (`possible` or `sure`, neither person merged into
 /// anyone now), best score first: a page and the total.
 pub fn queue(conn: &mut DbConn, offset: i64, limit: i64) -> QueryResult<(Vec<PairRow>, i64)> {
     use erz_match_decision as d;
     use erz_match_pair as p;
     use erz_merge_link as l;
-    macro_rules! in_queue {
-        () => {
-            p::table
-                .filter(p::state.ne("dropped"))
-                .filter(not(exists(d::table.filter(d::pair_id.eq(p::id)))))
-                .filter(not(exists(
-                    l::table.filter(l::superseded_at.is_null()).filter(
-                        l::gone_person
-                            .eq(p::person_a)
-                            .or(l::gone_person.eq(p::person_b)),
-                    ),
-                )))
-        };
-    }
     let total = in_queue!().count().get_result(conn)?;
     let rows = in_queue!()
         .order((p::score.desc(), p::id.asc()))
@@ -340,6 +346,36 @@ pub fn queue(conn: &mut DbConn, offset: i64, limit: i64) -> QueryResult<(Vec<Pai
         .select(PairRow::as_select())
         .load(conn)?;
     Ok((rows, total))
+}
+
+/// The pairs of the review queue (as [`queue`]) one of whose persons has a current insurance
+/// episode of `insurer` valid on a day of `[from, to]`, by id (the CONFLICTLIST).
+pub fn queued_pairs_insured_by(
+    conn: &mut DbConn,
+    insurer: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<PairRow>> {
+    use erz_insurance as i;
+    use erz_match_decision as d;
+    use erz_match_pair as p;
+    use erz_merge_link as l;
+    in_queue!()
+        .filter(exists(
+            i::table
+                .filter(
+                    i::person_id
+                        .eq(p::person_a)
+                        .or(i::person_id.eq(p::person_b)),
+                )
+                .filter(i::insurer_code.eq(insurer))
+                .filter(i::superseded_at.is_null())
+                .filter(i::valid_from.le(to))
+                .filter(i::valid_to.is_null().or(i::valid_to.gt(from))),
+        ))
+        .order(p::id.asc())
+        .select(PairRow::as_select())
+        .load(conn)
 }
 
 // ---- decisions ----------------------------------------------------------------------------------
@@ -524,6 +560,40 @@ pub fn links_of(conn: &mut DbConn, person: i64) -> QueryResult<Vec<LinkRow>> {
     l::table
         .filter(l::gone_person.eq(person).or(l::kept_person.eq(person)))
         .order(l::id.asc())
+        .select(LinkRow::as_select())
+        .load(conn)
+}
+
+/// The links current now that were recorded on a day of `[from, to]` and one of whose
+/// persons has a current insurance episode of `insurer` valid on a day of `[from, to]`, in
+/// record order (the CONFLICTLIST).
+pub fn links_recorded_in(
+    conn: &mut DbConn,
+    insurer: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<LinkRow>> {
+    use erz_insurance as i;
+    use erz_merge_link as l;
+    let start = from.and_time(NaiveTime::MIN);
+    let end = to.succ_opt().unwrap_or(to).and_time(NaiveTime::MIN);
+    l::table
+        .filter(l::superseded_at.is_null())
+        .filter(l::recorded_at.ge(start))
+        .filter(l::recorded_at.lt(end))
+        .filter(exists(
+            i::table
+                .filter(
+                    i::person_id
+                        .eq(l::gone_person)
+                        .or(i::person_id.eq(l::kept_person)),
+                )
+                .filter(i::insurer_code.eq(insurer))
+                .filter(i::superseded_at.is_null())
+                .filter(i::valid_from.le(to))
+                .filter(i::valid_to.is_null().or(i::valid_to.gt(from))),
+        ))
+        .order((l::recorded_at.asc(), l::id.asc()))
         .select(LinkRow::as_select())
         .load(conn)
 }
