@@ -249,13 +249,17 @@ pub struct SignatureSettings {
     pub hub_key: PathBuf,
     /// Intermediate certificates (PEM) carried in the hub's signatures. May be empty.
     pub hub_chain: PathBuf,
-    /// Signatures required per file kind (`H`, `T`, `C`, `D?`, `L`, `L?`): a list of `sig`
-    /// (`<file>.sig`), `BUH`, `ISP`, `DIR` (`<file>.BUH.SIG`…). A kind not listed needs none.
+    /// Signatures required per file kind (`H`, `T`, `C`, `D?`, `L`, `L?`, and [`OPLIST_KIND`]
+    /// for an insurer's OPLIST sent as a package): a list of `sig` (`<file>.sig`), `BUH`, `ISP`,
+    /// `DIR` (`<file>.BUH.SIG`…). A kind not listed needs none.
     pub required: BTreeMap<String, Vec<String>>,
 }
 
 /// The signature names `signature.required` lists.
 pub const SIGNATURE_NAMES: [&str; 4] = ["sig", "BUH", "ISP", "DIR"];
+
+/// The file kind of an insurer's OPLIST (`i….xml`) in `signature.required`.
+pub const OPLIST_KIND: &str = "OPLIST";
 
 impl SignatureSettings {
     /// The signatures required beside a file of `kind` (`H`, `LT`…), as listed in the
@@ -268,10 +272,13 @@ impl SignatureSettings {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
         for (kind, names) in &self.required {
-            if crate::validate::kind_of(kind) != Some(kind.as_str()) {
+            if kind != OPLIST_KIND && crate::validate::kind_of(kind) != Some(kind.as_str()) {
                 return Err(invalid(
                     "signature.required",
-                    format!("has `{kind}`, which is not a file kind (H, T, C, D?, L, L?)"),
+                    format!(
+                        "has `{kind}`, which is not a file kind (H, T, C, D?, L, L?, \
+                         {OPLIST_KIND})"
+                    ),
                 ));
             }
             for (i, name) in names.iter().enumerate() {
@@ -923,6 +930,10 @@ mod tests {
                 "`signature.required`",
             ),
             (
+                "[signature.required]\nOPLISTS = [\"sig\"]\n",
+                "`signature.required`",
+            ),
+            (
                 "[signature.required]\nH = [\"BUX\"]\n",
                 "`signature.required`",
             ),
@@ -960,10 +971,11 @@ mod tests {
             assert!(err.contains(key), "{toml}: {err}");
         }
         let ok = format!(
-            "[signature]\ntrust_store = \"{ca}\"\n[signature.required]\nH = [\"sig\"]\nL = [\"BUH\", \"DIR\"]\n"
+            "[signature]\ntrust_store = \"{ca}\"\n[signature.required]\nH = [\"sig\"]\nL = [\"BUH\", \"DIR\"]\nOPLIST = [\"sig\"]\n"
         );
         let s = load_from(&ok).unwrap();
         assert_eq!(s.signature.required_for("H"), ["sig"]);
+        assert_eq!(s.signature.required_for(OPLIST_KIND), ["sig"]);
         assert_eq!(s.signature.required_for("L"), ["BUH", "DIR"]);
         assert!(s.signature.required_for("T").is_empty());
     }

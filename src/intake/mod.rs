@@ -179,7 +179,8 @@ impl Storage {
         self.signatures().join(id)
     }
 
-    /// The ZIP inside package `id` when it came as an enveloping signature, once verified.
+    /// What is inside package `id` when it came as an enveloping signature (the ZIP, or an
+    /// OPLIST's XML), once verified.
     #[must_use]
     pub fn content_file(&self, id: &str) -> PathBuf {
         self.packages().join(format!("{id}.content.zip"))

@@ -26,8 +26,8 @@ use crate::signature::{
     Fingerprint, Signer, VerifyPolicy, verify_detached_file, verify_enveloping,
 };
 use crate::validate::package::{
-    Hooks, PackageLimits, PackageReport, Protocol, check_package_with, package_finding,
-    signature_suffix,
+    Hooks, LoneFile, PackageLimits, PackageReport, PackageView, Protocol, check_package_with,
+    check_single_file, package_finding, signature_suffix, strip_suffix_ci,
 };
 use crate::validate::records::{AccountItem, Item, Zap};
 use crate::validate::rules::{self, Checker};
@@ -40,17 +40,42 @@ pub const NAME_ALREADY_USED: u16 = 805;
 /// F012 802: a file name not by the rules.
 const BAD_NAME: u16 = 802;
 
-/// The names of an insurer's OPLIST (`i….xml`), when `file_name` is one.
-fn oplist_names(file_name: &str) -> Option<crate::erz::apply::Names> {
-    let xml = file_name
-        .len()
-        .checked_sub(4)
-        .and_then(|at| file_name.get(at..))
-        .is_some_and(|ext| ext.eq_ignore_ascii_case(".xml"));
-    if !xml || !file_name.starts_with('i') {
+/// An insurer's OPLIST sent as a package: `i….xml`, or `i….zip` holding it, either of them
+/// possibly inside an enveloping signature (`i….zip.sig`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OplistPackage {
+    /// The OPLIST's names (`i….xml` and its answers), whatever form the package has.
+    names: crate::erz::apply::Names,
+    /// The package is a ZIP holding the OPLIST.
+    zipped: bool,
+    /// The package came inside an enveloping signature: the name inside (`i….zip`) and the
+    /// signature's name (`sig`, `BUH`…).
+    enveloping: Option<(String, &'static str)>,
+}
+
+/// What `file_name` is as an OPLIST package, when it is one.
+fn oplist_package(file_name: &str) -> Option<OplistPackage> {
+    if !file_name.starts_with('i') {
         return None;
     }
-    crate::erz::apply::Names::of(file_name).ok()
+    let (inner, enveloping) = match signature_suffix(file_name) {
+        Some((inner, kind)) => (inner, Some((inner.to_owned(), kind))),
+        None => (file_name, None),
+    };
+    let (names, zipped) = if strip_suffix_ci(inner, ".xml").is_some() {
+        (crate::erz::apply::Names::of(inner).ok()?, false)
+    } else {
+        let stem = strip_suffix_ci(inner, ".zip")?;
+        (
+            crate::erz::apply::Names::of(&format!("{stem}.xml")).ok()?,
+            true,
+        )
+    };
+    Some(OplistPackage {
+        names,
+        zipped,
+        enveloping,
+    })
 }
 
 /// Cases waiting for the writer at most, and cases per insert.
@@ -294,8 +319,8 @@ impl Intake {
             let protocols = report.protocols();
             let outcome = outcome_of(&report, None, &protocols);
             (protocols, outcome, None)
-        } else if let Some(names) = oplist_names(&row.file_name) {
-            let (protocols, outcome) = self.apply_oplist(row, &names)?;
+        } else if let Some(oplist) = oplist_package(&row.file_name) {
+            let (protocols, outcome) = self.apply_oplist(row, &oplist, &registered)?;
             (protocols, outcome, None)
         } else {
             let (report, rules) = self.check_and_store_cases(row, &registered)?;
@@ -333,31 +358,32 @@ impl Intake {
         Ok(outcome)
     }
 
-    /// An insurer's OPLIST sent as a package: applied to the register of insured persons
-    /// (`erz::apply`, idempotent by name and content, so a check interrupted after the apply
-    /// and taken again answers the same), answered by the REPLIST (the package's protocol)
-    /// and the `FLK_P`. Only the insurer the file name names may send it (802
-    /// `not_the_senders_file`).
+    /// An insurer's OPLIST sent as a package (`i….xml`, or `i….zip` holding it and its
+    /// signatures, either possibly inside an enveloping signature): only the insurer the file
+    /// name names may send it (802 `not_the_senders_file`); then [`Self::check_and_apply`]
+    /// checks its archive and signatures and applies it to the register of insured persons
+    /// (`erz::apply`, idempotent by name and content, so a check interrupted after the apply and
+    /// taken again answers the same). Answered by the REPLIST (the package's protocol) and the
+    /// `FLK_P`; a package with any finding (801–808) is refused whole and nothing is applied.
     fn apply_oplist(
         &self,
         row: &PackageRow,
-        names: &crate::erz::apply::Names,
+        oplist: &OplistPackage,
+        registered: &[Fingerprint],
     ) -> anyhow::Result<(Vec<Protocol>, Finished)> {
         use crate::erz::apply::ApplyError;
         let refused = |code: u16, reason: &'static str, message: String| {
             let finding = package_finding(code, reason, &row.file_name, message);
-            let report = refused_report(&row.file_name, vec![finding]);
-            let protocols = report.protocols();
-            let outcome = outcome_of(&report, None, &protocols);
-            (protocols, outcome)
+            refused_answer(&refused_report(&row.file_name, vec![finding]))
         };
-        let mut conn = self.db.conn()?;
-        let insurer = names
+        let insurer = oplist
+            .names
             .stem
             .get(1..)
             .and_then(|rest| rest.split('_').next())
             .unwrap_or_default()
             .to_owned();
+        let mut conn = self.db.conn()?;
         if sender_code(&mut conn, &row.sender).as_deref() != Some(insurer.as_str()) {
             return Ok(refused(
                 BAD_NAME,
@@ -368,62 +394,97 @@ impl Intake {
                 ),
             ));
         }
-        let file = BufReader::new(File::open(self.storage.package_file(&row.id))?);
-        let now = crate::participants::now();
-        let result = match crate::erz::apply::apply(
-            &mut conn,
-            &self.validator,
-            names,
-            &row.sha256,
-            file,
-            now,
-        ) {
-            Ok(result) => result,
-            Err(ApplyError::NameReused(name)) => {
-                return Ok(refused(
-                    NAME_ALREADY_USED,
-                    "name_already_used",
-                    format!("a different file named {name} was applied to the register before"),
-                ));
+        let (report, result) = self.check_and_apply(&mut conn, row, oplist, registered)?;
+        match result {
+            None => Ok(refused_answer(&report)),
+            Some(Ok(result)) => Ok(oplist_answer(&result)),
+            Some(Err(ApplyError::NameReused(name))) => Ok(refused(
+                NAME_ALREADY_USED,
+                "name_already_used",
+                format!("a different file named {name} was applied to the register before"),
+            )),
+            Some(Err(e @ ApplyError::BadFileName(_))) => {
+                Ok(refused(BAD_NAME, "bad_package_name", e.to_string()))
             }
-            Err(e @ ApplyError::BadFileName(_)) => {
-                return Ok(refused(BAD_NAME, "bad_package_name", e.to_string()));
-            }
-            Err(e) => return Err(anyhow::Error::new(e).context("applying the OPLIST")),
-        };
-        let mut protocols = Vec::new();
-        if let (Some(name), Some(reply)) = (&result.reply_name, &result.reply) {
-            protocols.push(Protocol {
-                name: name.clone(),
-                findings: usize::try_from(result.refused).unwrap_or(usize::MAX),
-                bytes: reply.clone().into_bytes(),
-            });
+            Some(Err(e)) => Err(anyhow::Error::new(e).context("applying the OPLIST")),
         }
-        protocols.push(Protocol {
-            name: result.protocol_name.clone(),
-            findings: 0,
-            bytes: result.protocol.clone().into_bytes(),
-        });
-        let count = |n: i64| u64::try_from(n).unwrap_or(0);
-        let status = if result.status != "applied" || (result.accepted == 0 && result.records > 0) {
-            Status::Rejected
-        } else if result.refused > 0 {
-            Status::PartlyAccepted
+    }
+
+    /// The checks of an OPLIST package before its apply, as an account package's: its
+    /// enveloping signature, if it came in one; for a ZIP, the archive (`check_single_file`);
+    /// every signature ([`SignatureCheck`]). Then, only when there is no finding, the apply.
+    /// The report has the findings; the apply's result is `None` when it was refused.
+    fn check_and_apply(
+        &self,
+        conn: &mut crate::db::DbConn,
+        row: &PackageRow,
+        oplist: &OplistPackage,
+        registered: &[Fingerprint],
+    ) -> anyhow::Result<(PackageReport, Option<OplistApplied>)> {
+        let names = &oplist.names;
+        // An enveloping package: what is inside, once its signature verifies.
+        let mut package_signatures = Vec::new();
+        let (path, name) = match &oplist.enveloping {
+            Some((inner, kind)) => {
+                match self.open_enveloping(row, inner, kind)? {
+                    Ok(signature) => package_signatures.push(signature),
+                    Err(finding) => return Ok((refused_report(inner, vec![*finding]), None)),
+                }
+                (self.storage.content_file(&row.id), inner.clone())
+            }
+            None => (self.storage.package_file(&row.id), row.file_name.clone()),
+        };
+        let mut refused = Vec::new();
+        let external =
+            self.external_signatures(row, &path, &name, &mut package_signatures, &mut refused)?;
+        let check = SignatureCheck {
+            policy: self.policy.as_ref(),
+            settings: &self.signature,
+            registered,
+            package: &name,
+            external: &external,
+            package_signatures: &package_signatures,
+        };
+        let mut verified = false;
+        let mut verify = |view: &mut PackageView<'_>| {
+            verified = true;
+            let mut findings = std::mem::take(&mut refused);
+            findings.extend(check.check(view));
+            findings
+        };
+        let now = crate::participants::now();
+        let mut apply = |source: &mut dyn std::io::Read, sha256: &str| {
+            crate::erz::apply::apply(conn, &self.validator, names, sha256, source, now)
+        };
+        let (mut report, result) = if oplist.zipped {
+            check_single_file(
+                &name,
+                &names.file,
+                BufReader::new(File::open(&path)?),
+                &self.limits,
+                Some(&mut verify),
+                apply,
+            )?
         } else {
-            Status::Accepted
+            let mut lone = LoneFile::new(&name, &path);
+            let findings = verify(&mut PackageView::lone(&mut lone));
+            let result = if findings.is_empty() {
+                let sha256 = if oplist.enveloping.is_some() {
+                    sha256_file(&path)?
+                } else {
+                    row.sha256.clone()
+                };
+                Some(apply(&mut BufReader::new(File::open(&path)?), &sha256))
+            } else {
+                None
+            };
+            (refused_report(&name, findings), result)
         };
-        let outcome = Finished {
-            status,
-            records: count(result.records),
-            refused_records: count(result.refused),
-            findings: count(result.refused),
-            refusal_code: (status == Status::Rejected && result.status != "applied")
-                .then(|| "erz_file_refused".to_owned()),
-            refusal_reason: None,
-            protocol_name: protocols.first().map(|p| p.name.clone()),
-            message: Some(crate::erz::cli::summary(&result).trim_end().to_owned()),
-        };
-        Ok((protocols, outcome))
+        if !verified {
+            // The archive was refused before the signatures could be looked at.
+            report.findings.append(&mut refused);
+        }
+        Ok((report, result))
     }
 
     /// The business-rule checker of a package from `row`'s sender: the look-ups refreshed if
@@ -584,7 +645,8 @@ impl Intake {
             return refuse(
                 "signature_unverifiable",
                 format!(
-                    "{}: a package inside a signature, but this hub has no trust store                      (signature.trust_store) to verify it with; send the ZIP itself",
+                    "{}: a package inside a signature, but this hub has no trust store \
+                     (signature.trust_store) to verify it with; send the ZIP itself",
                     row.file_name
                 ),
             );
@@ -595,7 +657,9 @@ impl Intake {
             return refuse(
                 "content_too_large",
                 format!(
-                    "{}: a package inside a signature is held in memory to verify it, and it                      is larger than the {limit} bytes allowed (signature.max_in_memory_bytes);                      send the ZIP with a detached signature instead",
+                    "{}: a package inside a signature is held in memory to verify it, and it \
+                     is larger than the {limit} bytes allowed (signature.max_in_memory_bytes); \
+                     send the ZIP with a detached signature instead",
                     row.file_name
                 ),
             );
@@ -798,6 +862,63 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
     sync_dir(dir)
 }
 
+/// What applying an OPLIST gave.
+type OplistApplied = Result<crate::erz::apply::FileResult, crate::erz::apply::ApplyError>;
+
+/// The protocols and final state of a package refused as a whole.
+fn refused_answer(report: &PackageReport) -> (Vec<Protocol>, Finished) {
+    let protocols = report.protocols();
+    let outcome = outcome_of(report, None, &protocols);
+    (protocols, outcome)
+}
+
+/// The protocols (the REPLIST, when there is one, then the `FLK_P`) and final state of an
+/// applied OPLIST: rejected when the file was refused as a whole or no OP applied, partly
+/// accepted when some OP was refused.
+fn oplist_answer(result: &crate::erz::apply::FileResult) -> (Vec<Protocol>, Finished) {
+    let mut protocols = Vec::new();
+    if let (Some(name), Some(reply)) = (&result.reply_name, &result.reply) {
+        protocols.push(Protocol {
+            name: name.clone(),
+            findings: usize::try_from(result.refused).unwrap_or(usize::MAX),
+            bytes: reply.clone().into_bytes(),
+        });
+    }
+    protocols.push(Protocol {
+        name: result.protocol_name.clone(),
+        findings: 0,
+        bytes: result.protocol.clone().into_bytes(),
+    });
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let status = if result.status != "applied" || (result.accepted == 0 && result.records > 0) {
+        Status::Rejected
+    } else if result.refused > 0 {
+        Status::PartlyAccepted
+    } else {
+        Status::Accepted
+    };
+    let outcome = Finished {
+        status,
+        records: count(result.records),
+        refused_records: count(result.refused),
+        findings: count(result.refused),
+        refusal_code: (status == Status::Rejected && result.status != "applied")
+            .then(|| "erz_file_refused".to_owned()),
+        refusal_reason: None,
+        protocol_name: protocols.first().map(|p| p.name.clone()),
+        message: Some(crate::erz::cli::summary(result).trim_end().to_owned()),
+    };
+    (protocols, outcome)
+}
+
+/// The SHA-256 of the file at `path`, hex.
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut File::open(path)?, &mut hasher)?;
+    Ok(super::spool::hex(&hasher.finalize()))
+}
+
 /// The report of a package whose name the sender already used: one 805 finding.
 fn name_already_used(row: &PackageRow, first: &PackageRow) -> PackageReport {
     let finding = package_finding(
@@ -960,5 +1081,45 @@ fn outcome_of(
         refusal_reason: refusal.and_then(|(_, reason)| reason).map(str::to_owned),
         protocol_name: protocols.first().map(|p| p.name.clone()),
         message: Some(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oplist_packages_are_known_by_their_names() {
+        for (name, expected) in [
+            ("i34901_34_01241.xml", Some((false, None))),
+            ("i34901_34_01241.XML", Some((false, None))),
+            ("i34901_34_01241.zip", Some((true, None))),
+            (
+                "i34901_34_01241.zip.sig",
+                Some((true, Some(("i34901_34_01241.zip", "sig")))),
+            ),
+            (
+                "i34901_34_01241.xml.sig",
+                Some((false, Some(("i34901_34_01241.xml", "sig")))),
+            ),
+            ("HM750096T75_26011.zip", None),
+            ("i34901_34.zip", None),
+            ("i34901_34_01241.rar", None),
+            ("I34901_34_01241.zip", None),
+        ] {
+            let found = oplist_package(name);
+            assert_eq!(
+                found.as_ref().map(|p| (
+                    p.zipped,
+                    p.enveloping.as_ref().map(|(n, k)| (n.as_str(), *k))
+                )),
+                expected,
+                "{name}"
+            );
+            if let Some(p) = found {
+                assert_eq!(p.names.stem, "i34901_34_01241", "{name}");
+                assert_eq!(p.names.reply, "p34901_34_01241", "{name}");
+            }
+        }
     }
 }

@@ -16,6 +16,9 @@
 //! signatures): [`SIGNATURE_MISSING`] 806, [`SIGNATURE_REFUSED`] 807 (the reason is the
 //! `signature` module's code: `signature_invalid`, `certificate_expired`, …) and
 //! [`SIGNER_NOT_REGISTERED`] 808. See docs/INTAKE.md, "Signatures".
+//!
+//! An insurer's OPLIST sent as a package (`i….xml`, or `i….zip` holding it) has its
+//! signatures checked the same way: its file is of kind `OPLIST` for `signature.required`.
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -206,7 +209,9 @@ impl SignatureCheck<'_> {
         findings: &mut Vec<Finding>,
     ) {
         for file in &view.files {
-            let Some(kind) = kind_of(file) else { continue };
+            let Some(kind) = required_kind(file) else {
+                continue;
+            };
             for required in self.settings.required_for(kind) {
                 let Some(name) = crate::config::SIGNATURE_NAMES
                     .iter()
@@ -294,6 +299,15 @@ impl SignatureCheck<'_> {
         ));
         false
     }
+}
+
+/// The kind `signature.required` knows `file` by: its kind of formats.md 1.1 (`H`, `LT`…), or
+/// `OPLIST` for an insurer's OPLIST (`i….xml`, sent as a package of its own).
+fn required_kind(file: &str) -> Option<&str> {
+    kind_of(file).or_else(|| {
+        (file.starts_with('i') && crate::erz::apply::Names::of(file).is_ok())
+            .then_some(crate::config::OPLIST_KIND)
+    })
 }
 
 /// The bytes of a signature entry, at most [`MAX_SIGNATURE_BYTES`].

@@ -15,6 +15,10 @@
 //! is package intake's ([`check_package_with`] hands a [`PackageView`] of the opened archive to
 //! a verifier between the checks of the archive and the reading of its files).
 //!
+//! [`check_single_file`] gives the same archive checks to a package of one file and its
+//! signatures (an insurer's OPLIST in a ZIP, `i….zip` holding `i….xml`), and hands that file to
+//! its caller instead of the schema check.
+//!
 //! Called by `omshub validate` ([`super::cli`]) for `.zip` paths, and by package intake next.
 //! Like the rest of `validate`, a faulty package is a report, never an `Err`; only reading the
 //! source itself can fail.
@@ -669,10 +673,58 @@ pub struct PackageView<'v> {
     open: &'v mut dyn OpenEntry,
 }
 
-impl PackageView<'_> {
+impl<'v> PackageView<'v> {
+    /// The view of a file sent by itself, not in a ZIP: a package of that one file, without
+    /// signature entries (its signatures came beside it).
+    pub fn lone(file: &'v mut LoneFile) -> Self {
+        Self {
+            files: vec![file.name.clone()],
+            signatures: Vec::new(),
+            open: file,
+        }
+    }
+
     /// A reader of entry `name`; refused when its declared size is more than `max` bytes.
     pub fn open(&mut self, name: &str, max: u64) -> io::Result<Box<dyn Read + '_>> {
         self.open.open_entry(name, max)
+    }
+}
+
+/// A file that came by itself, not in a ZIP (an insurer's OPLIST sent as its XML), as a
+/// verifier sees it: [`PackageView::lone`].
+#[derive(Debug, Clone)]
+pub struct LoneFile {
+    name: String,
+    path: std::path::PathBuf,
+}
+
+impl LoneFile {
+    /// The file `name`, stored at `path`.
+    #[must_use]
+    pub fn new(name: &str, path: &std::path::Path) -> Self {
+        Self {
+            name: name.to_owned(),
+            path: path.to_owned(),
+        }
+    }
+}
+
+impl OpenEntry for LoneFile {
+    fn open_entry(&mut self, name: &str, max: u64) -> io::Result<Box<dyn Read + '_>> {
+        if name != self.name {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no file {name}"),
+            ));
+        }
+        let file = std::fs::File::open(&self.path)?;
+        let size = file.metadata()?.len();
+        if size > max {
+            return Err(io::Error::other(format!(
+                "{name} is {size} bytes, more than the {max} allowed here"
+            )));
+        }
+        Ok(Box::new(io::BufReader::new(file)))
     }
 }
 
@@ -847,6 +899,188 @@ pub fn check_package_with<R: Read + Seek>(
     }
     report.accepted = report.findings.is_empty() && report.files.iter().all(|f| f.accepted);
     Ok(report)
+}
+
+/// Checks a package that holds one file, `file_name`, and the signatures of that file (an
+/// insurer's OPLIST in a ZIP: `i….zip` holding `i….xml`), and hands the file to `read` when
+/// nothing refuses it.
+///
+/// The archive gets the checks of [`check_package_with`] and their findings: the package size,
+/// the central directory and the entry count (801, nothing more is done), a repeated name
+/// (802), then every entry: a path leaving the archive, encryption, an archive inside, the
+/// compression method, sizes and ratio (801), folders (802); any entry but `file_name` (by
+/// name, the extension in any case) and its signatures is a `foreign_file` (another `.xml`) or
+/// an `unexpected_file` (802); the file missing is an 803. Unless an 801 or a repeated name
+/// stopped it, `verify` then sees the archive, as for a pair. Only when there is no finding at
+/// all is the file read, once to its end, for its SHA-256 (hex) and the archive's checks under
+/// it (a checksum, a size its header understates: 801 `damaged_entry`), and then given to
+/// `read` with its SHA-256, read from the start again and bounded by its declared size. `read`'s
+/// answer is `None` when the package was refused (the report's findings say why).
+///
+/// Only reading `source` can fail.
+pub fn check_single_file<R: Read + Seek, T>(
+    package_name: &str,
+    file_name: &str,
+    mut source: R,
+    limits: &PackageLimits,
+    verify: Option<&mut Verifier<'_>>,
+    read: impl FnOnce(&mut dyn Read, &str) -> T,
+) -> io::Result<(PackageReport, Option<T>)> {
+    let mut report = PackageReport {
+        package: package_name.to_owned(),
+        accepted: false,
+        entries: Vec::new(),
+        signatures: Vec::new(),
+        findings: Vec::new(),
+        files: Vec::new(),
+    };
+    let Some((mut archive, raw_names)) =
+        open(&mut source, package_name, limits, &mut report.findings)?
+    else {
+        return Ok((report, None));
+    };
+    let mut stop = repeated_names(&raw_names, &mut report.findings);
+    if !stop && archive.len() != raw_names.len() {
+        report.findings.push(package_finding(
+            NOT_A_ZIP,
+            "not_zip",
+            package_name,
+            "the package cannot be opened as a ZIP archive: its central directory is inconsistent"
+                .into(),
+        ));
+        return Ok((report, None));
+    }
+    let Some(entries) = entry_infos(&mut archive, &mut report.findings) else {
+        return Ok((report, None));
+    };
+    report.entries = entries.iter().map(|e| e.name.clone()).collect();
+    let stem = strip_suffix_ci(file_name, ".xml").unwrap_or(file_name);
+    let mut file = None;
+    let mut total: u64 = 0;
+    for entry in &entries {
+        match classify_single(entry, stem, file_name, &mut report.findings) {
+            Some(Role::Signature) => report.signatures.push(entry.name.clone()),
+            Some(_) => {
+                let before = report.findings.len();
+                check_sizes(entry, limits, &mut total, &mut report.findings);
+                if report.findings.len() == before {
+                    file = Some(entry);
+                }
+            }
+            None => {}
+        }
+    }
+    stop |= report.findings.iter().any(|f| f.code == NOT_A_ZIP);
+    if !entries
+        .iter()
+        .any(|e| strip_suffix_ci(&e.name, ".xml") == Some(stem))
+    {
+        report.findings.push(package_finding(
+            MISSING_FILE,
+            "missing_file",
+            file_name,
+            format!("the package lacks its file {file_name}"),
+        ));
+    }
+    if !stop && let Some(verify) = verify {
+        let files: Vec<String> = file.iter().map(|e| e.name.clone()).collect();
+        let mut open = ArchiveEntries {
+            archive: &mut archive,
+            entries: &entries,
+        };
+        let mut view = PackageView {
+            signatures: signature_entries(&report.signatures, &files),
+            files,
+            open: &mut open,
+        };
+        let refused = verify(&mut view);
+        report.findings.extend(refused);
+    }
+    let Some(entry) = file.filter(|_| report.findings.is_empty()) else {
+        return Ok((report, None));
+    };
+    let mut open = ArchiveEntries {
+        archive: &mut archive,
+        entries: &entries,
+    };
+    let sha256 = match entry_sha256(&mut open, &entry.name) {
+        Ok(sha256) => sha256,
+        Err(e) => {
+            report.findings.push(package_finding(
+                NOT_A_ZIP,
+                "damaged_entry",
+                &entry.name,
+                format!("{}: {e}", entry.name),
+            ));
+            return Ok((report, None));
+        }
+    };
+    let mut reader = open.open_entry(&entry.name, u64::MAX)?;
+    let answer = read(&mut reader, &sha256);
+    report.accepted = true;
+    Ok((report, Some(answer)))
+}
+
+/// The SHA-256 (hex) of entry `name`, read to its end: an error when the archive under it is
+/// damaged (a checksum, more bytes than its header declares).
+fn entry_sha256(open: &mut dyn OpenEntry, name: &str) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write as _;
+    let mut hasher = Sha256::new();
+    io::copy(&mut open.open_entry(name, u64::MAX)?, &mut hasher)?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        }))
+}
+
+/// [`classify`] for a package of the one file `file_name` (`stem` without `.xml`): `Some`
+/// for the file and for its signatures.
+fn classify_single(
+    entry: &EntryInfo,
+    stem: &str,
+    file_name: &str,
+    findings: &mut Vec<Finding>,
+) -> Option<Role> {
+    if refuse_entry(entry, findings) {
+        return None;
+    }
+    let name = entry.name.as_str();
+    let mut refuse = |reason: &'static str, message: String| {
+        findings.push(package_finding(
+            BAD_NAME,
+            reason,
+            name,
+            format!("{name}: {message}"),
+        ));
+        None
+    };
+    if let Some((signed, _)) = signature_suffix(name) {
+        if strip_suffix_ci(signed, ".xml").unwrap_or(signed) == stem {
+            return Some(Role::Signature);
+        }
+        return refuse(
+            "unexpected_signature",
+            format!("a signature of a file that is not in this package (it holds {file_name})"),
+        );
+    }
+    match strip_suffix_ci(name, ".xml") {
+        Some(inner) if inner == stem => Some(Role::Data),
+        Some(_) => refuse(
+            "foreign_file",
+            format!(
+                "not the file this package is named after; a package holds the one file of its \
+                 name ({file_name}) and its signatures"
+            ),
+        ),
+        None => refuse(
+            "unexpected_file",
+            format!("not a file this package holds: only {file_name} and its signatures"),
+        ),
+    }
 }
 
 /// The signature entries `names` with what each signs among `files`.
@@ -1049,9 +1283,9 @@ fn package_data_name(package_name: &str, findings: &mut Vec<Finding>) -> Option<
     }
 }
 
-/// Decides what an entry is, pushing the findings of names and kinds; `Some` for the two XML
-/// files of the pair, which are then read, and for their signatures, which are listed.
-fn classify(entry: &EntryInfo, expected: &Expected, findings: &mut Vec<Finding>) -> Option<Role> {
+/// The refusals of an entry whatever the package holds: a path that leaves the archive,
+/// encryption, an archive inside (801), a folder (802). `true` when the entry is refused.
+fn refuse_entry(entry: &EntryInfo, findings: &mut Vec<Finding>) -> bool {
     let name = entry.name.as_str();
     let lower = name.to_ascii_lowercase();
     let mut refuse = |code: u16, reason: &'static str, message: String| {
@@ -1061,7 +1295,7 @@ fn classify(entry: &EntryInfo, expected: &Expected, findings: &mut Vec<Finding>)
             name,
             format!("{name}: {message}"),
         ));
-        None
+        true
     };
     if leaves_archive(name) {
         return refuse(
@@ -1102,6 +1336,25 @@ fn classify(entry: &EntryInfo, expected: &Expected, findings: &mut Vec<Finding>)
             "inside a folder; the files of a package lie at the root of the archive".into(),
         );
     }
+    false
+}
+
+/// Decides what an entry is, pushing the findings of names and kinds; `Some` for the two XML
+/// files of the pair, which are then read, and for their signatures, which are listed.
+fn classify(entry: &EntryInfo, expected: &Expected, findings: &mut Vec<Finding>) -> Option<Role> {
+    if refuse_entry(entry, findings) {
+        return None;
+    }
+    let name = entry.name.as_str();
+    let mut refuse = |code: u16, reason: &'static str, message: String| {
+        findings.push(package_finding(
+            code,
+            reason,
+            name,
+            format!("{name}: {message}"),
+        ));
+        None
+    };
     if let Some((signed, _)) = signature_suffix(name) {
         let signed = strip_suffix_ci(signed, ".xml").unwrap_or(signed);
         if Some(signed) == expected.data || Some(signed) == expected.personal {
@@ -1460,5 +1713,178 @@ mod tests {
         };
         assert_eq!(r.read_to_end(&mut Vec::new()).unwrap(), 100);
         assert!(r.problem.is_none());
+    }
+
+    /// A ZIP of `entries` as they are (names not checked), deflated.
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut zip = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated);
+        for (name, bytes) in entries {
+            zip.start_file(*name, options).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    /// A case of a package of one file: what it is, its entries, the (code, reason) expected.
+    type OneFileCase<'a> = (&'a str, Vec<(&'a str, &'a [u8])>, &'a [(u16, &'a str)]);
+
+    #[test]
+    fn a_package_of_one_file_holds_that_file_and_its_signatures_only() {
+        use sha2::{Digest, Sha256};
+        const FILE: &str = "i34901_34_01241.xml";
+        let xml: &[u8] = b"<?xml version=\"1.0\"?><OPLIST/>";
+        let sig: &[u8] = b"not checked here";
+        let zeros = vec![0; 4 << 20];
+        let cases: [OneFileCase<'_>; 11] = [
+            ("the file", vec![(FILE, xml)], &[]),
+            (
+                "the file and its signatures",
+                vec![
+                    (FILE, xml),
+                    ("i34901_34_01241.xml.sig", sig),
+                    ("i34901_34_01241.BUH.SIG", sig),
+                ],
+                &[],
+            ),
+            (
+                "the extension in capitals",
+                vec![("i34901_34_01241.XML", xml)],
+                &[],
+            ),
+            (
+                "another name inside",
+                vec![("i34901_34_01242.xml", xml)],
+                &[(802, "foreign_file"), (803, "missing_file")],
+            ),
+            (
+                "another file beside",
+                vec![(FILE, xml), ("readme.txt", sig)],
+                &[(802, "unexpected_file")],
+            ),
+            (
+                "a signature of another file",
+                vec![(FILE, xml), ("i34901_34_01242.xml.sig", sig)],
+                &[(802, "unexpected_signature")],
+            ),
+            (
+                "an archive inside",
+                vec![(FILE, xml), ("i34901_34_01241.zip", sig)],
+                &[(801, "nested_archive")],
+            ),
+            (
+                "a path leaving the archive",
+                vec![(FILE, xml), ("../../etc/evil", sig)],
+                &[(801, "path_traversal")],
+            ),
+            (
+                "in a folder",
+                vec![("in/i34901_34_01241.xml", xml)],
+                &[(802, "folder"), (803, "missing_file")],
+            ),
+            (
+                "a zip bomb",
+                vec![(FILE, zeros.as_slice())],
+                &[(801, "zip_bomb")],
+            ),
+            ("nothing", vec![], &[(803, "missing_file")]),
+        ];
+        for (case, entries, expected) in cases {
+            let (report, read) = check_single_file(
+                "i34901_34_01241.zip",
+                FILE,
+                io::Cursor::new(zip_of(&entries)),
+                &PackageLimits::default(),
+                None,
+                |reader, sha256| {
+                    let mut content = Vec::new();
+                    reader.read_to_end(&mut content).unwrap();
+                    (content, sha256.to_owned())
+                },
+            )
+            .unwrap();
+            let found: Vec<(u16, &str)> = report
+                .findings
+                .iter()
+                .map(|f| (f.code, f.reason.unwrap_or_default()))
+                .collect();
+            assert_eq!(found, expected, "{case}");
+            assert_eq!(report.accepted, expected.is_empty(), "{case}");
+            match read {
+                Some((content, sha256)) => {
+                    assert!(expected.is_empty(), "{case}: read although refused");
+                    assert_eq!(content, xml, "{case}");
+                    assert_eq!(sha256, format!("{:x}", Sha256::digest(xml)), "{case}");
+                }
+                None => assert!(!expected.is_empty(), "{case}: not read"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_package_of_one_file_that_is_not_a_zip_is_an_801() {
+        const FILE: &str = "i34901_34_01241.xml";
+        let (report, read) = check_single_file(
+            "i34901_34_01241.zip",
+            FILE,
+            io::Cursor::new(b"not a zip at all".to_vec()),
+            &PackageLimits::default(),
+            None,
+            |_, _| (),
+        )
+        .unwrap();
+        assert_eq!(report.findings[0].reason, Some("not_zip"));
+        assert!(read.is_none());
+    }
+
+    #[test]
+    fn a_package_of_one_file_is_not_read_when_its_verifier_refuses_it() {
+        const FILE: &str = "i34901_34_01241.xml";
+        let bytes = zip_of(&[(FILE, b"<OPLIST/>"), ("i34901_34_01241.xml.sig", b"sig")]);
+        for refuse in [false, true] {
+            let mut seen = None;
+            let mut verify = |view: &mut PackageView<'_>| {
+                let mut signature = Vec::new();
+                view.open("i34901_34_01241.xml.sig", 100)
+                    .unwrap()
+                    .read_to_end(&mut signature)
+                    .unwrap();
+                seen = Some((view.files.clone(), view.signatures.clone(), signature));
+                if refuse {
+                    vec![package_finding(
+                        807,
+                        "signature_invalid",
+                        FILE,
+                        "bad".into(),
+                    )]
+                } else {
+                    Vec::new()
+                }
+            };
+            let (report, read) = check_single_file(
+                "i34901_34_01241.zip",
+                FILE,
+                io::Cursor::new(bytes.clone()),
+                &PackageLimits::default(),
+                Some(&mut verify),
+                |_, _| "read",
+            )
+            .unwrap();
+            let (files, signatures, signature) = seen.unwrap();
+            assert_eq!(files, [FILE]);
+            assert_eq!(
+                signatures,
+                [SignatureEntry {
+                    name: "i34901_34_01241.xml.sig".into(),
+                    kind: "sig",
+                    signs: Some(FILE.into()),
+                }]
+            );
+            assert_eq!(signature, b"sig");
+            assert_eq!(read.is_none(), refuse);
+            assert_eq!(report.findings.len(), usize::from(refuse));
+        }
     }
 }

@@ -95,12 +95,12 @@ impl Account {
 }
 
 /// The hub's settings: trust the test root, require `sig` on H and L, sign with the hub key.
-struct Keys {
+pub(crate) struct Keys {
     dir: tempfile::TempDir,
 }
 
 impl Keys {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let p = pki();
         std::fs::write(dir.path().join("root.pem"), p.root.cert.to_pem().unwrap()).unwrap();
@@ -115,7 +115,7 @@ impl Keys {
         Self { dir }
     }
 
-    fn apply(&self, s: &mut omshub::config::Settings) {
+    pub(crate) fn apply(&self, s: &mut omshub::config::Settings) {
         s.signature.trust_store = self.dir.path().join("root.pem");
         s.signature.hub_certificate = self.dir.path().join("hub.pem");
         s.signature.hub_key = self.dir.path().join("hub.key");
@@ -160,7 +160,7 @@ fn clinic(app: &TestApp, org: &str, certificates: &[&Identity]) -> String {
         .token
 }
 
-async fn upload(app: &TestApp, token: &str, name: &str, bytes: &[u8]) -> TestResponse {
+pub(crate) async fn upload(app: &TestApp, token: &str, name: &str, bytes: &[u8]) -> TestResponse {
     app.call(
         TestRequest::post()
             .uri(&format!("/api/v1/packages?name={name}"))
@@ -172,7 +172,7 @@ async fn upload(app: &TestApp, token: &str, name: &str, bytes: &[u8]) -> TestRes
 }
 
 /// A multipart upload: the package part and signature parts.
-async fn upload_multipart(
+pub(crate) async fn upload_multipart(
     app: &TestApp,
     token: &str,
     package: (&str, &[u8]),
@@ -363,7 +363,7 @@ async fn detached_signatures_beside_the_package_and_an_enveloping_package_are_ac
 }
 
 /// A ZIP of `entries` as they are (names not checked).
-fn raw_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn raw_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     for (name, bytes) in entries {
