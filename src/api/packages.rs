@@ -12,9 +12,10 @@
 //! | `GET /api/v1/packages/{id}/protocols` | the names of every protocol of the package (the data file's, the L file's; for an OPLIST the REPLIST and the `FLK_P`) with their `.sig` |
 //! | `GET /api/v1/packages/{id}/protocols/{name}` | one of them |
 //!
-//! An insurer's OPLIST (`i….xml`, docs/ERZ.md) is sent the same way, as `application/xml` (or
-//! `text/xml`, or `application/octet-stream`); its answers are the REPLIST `p…` (the
-//! `protocol`) and the `FLK_P` `f…`.
+//! An insurer's OPLIST (`i….xml`, docs/ERZ.md) is sent the same way: the XML as
+//! `application/xml` (or `text/xml`, or `application/octet-stream`), or `i….zip` holding it,
+//! with its signatures as for an account package (docs/INTAKE.md); its answers are the REPLIST
+//! `p…` (the `protocol`) and the `FLK_P` `f…`.
 //!
 //! A caller sees only its own packages (the admin and `read_all` participants see all); a
 //! participant without the `upload` role may not upload (403); another sender's package is a 404,
