@@ -121,13 +121,14 @@ impl ConnManager {
                         }
                     })?;
                 // Every SQLite connection: enforce foreign keys, write-ahead log, wait for
-                // locks instead of failing, fsync at checkpoints only (safe with WAL), and read
-                // the file through a memory map of up to 256 MiB (pages shared with the OS's
-                // cache instead of copied into each connection's own).
+                // locks instead of failing, fsync at checkpoints only (safe with WAL). No
+                // memory map: SQLite unmaps it on every read that follows another connection's
+                // write, and the server writes (the status audit) while it reads, so a map cost
+                // more in page-table work than it saved in copies (docs/PERFORMANCE.md).
                 conn.batch_execute(&format!(
                     "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
                      PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; \
-                     PRAGMA mmap_size = 268435456;",
+                     PRAGMA mmap_size = 0;",
                     self.sqlite_busy_timeout_ms
                 ))?;
                 Ok(DbConn::Sqlite(conn))

@@ -1,13 +1,13 @@
 //! The batched writer of the policy-status audit: `omshub serve` hands each query's audit row to
 //! a channel instead of writing it inside the request, and one thread commits what arrived every
-//! few milliseconds in one transaction (multi-row INSERTs of 1,000 rows) through `erz::repo::audit`. So a status
+//! 50 ms (`api::server`) in one transaction (multi-row INSERTs of 1,000 rows) through `erz::repo::audit`. So a status
 //! query costs a read, not a write transaction, and SQLite's single writer is taken once per
 //! batch instead of once per request.
 //!
 //! No row is dropped: a row that cannot be queued (the writer closed) is written by the
 //! caller itself; a batch that fails is kept and tried again; [`AuditWriter::close`], called
 //! when the server stops, ends the channel and waits until every queued row is committed. A
-//! process killed outright loses at most the rows of its last few milliseconds. Created by
+//! process killed outright loses at most the rows of its last 50 ms. Created by
 //! `api::server`; used by `api::erz` through `erz::status::policy_status_with`.
 
 use std::sync::mpsc::{self, TryRecvError};

@@ -19,7 +19,7 @@
 //! - `lists`: RECLIST, STOPLIST and CONFLICTLIST for an insurer to download.
 //! - `care`: the care cases billed for a person, from accepted packages.
 //! - `audit`: the batched writer of the policy-status audit that `omshub serve` uses (rows
-//!   committed every few milliseconds, flushed on shutdown).
+//!   committed every 50 ms, flushed on shutdown).
 //! - `names`: the normal form of names for look-ups and duplicate matching.
 //! - `snapshot`: the register in memory for the business rules (`rules::PolicyLookup`), kept
 //!   in `Lookups` and rebuilt when the register's revision moves.

@@ -1,74 +1,187 @@
 //! The policy status of a person by ENP, as the register knows it now, in one statement (one
-//! round trip to PostgreSQL instead of five): the person's current versions (registered, not
+//! round trip to PostgreSQL instead of five): the person, its current versions (registered, not
 //! annulled, and the death date), a current merge link from it, its insurance episode and
-//! attachments valid on the date asked. The rows of the five parts come back in one result,
-//! told apart by `part`; `erz::status` turns them into the answer, and takes the general path
-//! (a read per part) for a merged person or a question about an earlier record time. Written
-//! for both backends with the same text: only the placeholders differ (the first part casts its
-//! NULLs, so that PostgreSQL knows each column's type).
+//! attachments valid on the date asked. The rows of the five parts come back in one result (a
+//! `UNION ALL`), told apart by `part`; `erz::status` turns them into the answer, and takes the
+//! general path (a read per part) for a merged person or a question about an earlier record
+//! time. Built with diesel's query builder, so each connection prepares it once and reuses it
+//! (a raw `sql_query` would be parsed and planned again on every call).
 
 use chrono::NaiveDate;
+use diesel::dsl::AsExprOf;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text};
 
 use crate::db::DbConn;
+use crate::db::schema::{
+    erz_attachment, erz_insurance, erz_merge_link, erz_person, erz_person_version,
+};
 
-/// The statement; `$1` is the ENP, `$2` the date asked about.
-const STATUS_BY_ENP: &str = "\
-WITH p AS (SELECT id FROM erz_person WHERE enp = $1) \
-SELECT 0 AS part, v.id AS row_id, v.valid_from AS d1, v.death_date AS d2, \
-       CAST(NULL AS DATE) AS d3, CAST(NULL AS DATE) AS d4, CAST(NULL AS TEXT) AS t1, \
-       CAST(NULL AS TEXT) AS t2, CAST(NULL AS TEXT) AS t3, CAST(NULL AS TEXT) AS t4, \
-       CAST(NULL AS TEXT) AS t5, CAST(NULL AS TEXT) AS t6, CAST(NULL AS BIGINT) AS n1, \
-       CAST(NULL AS INTEGER) AS n2 \
-  FROM erz_person_version v JOIN p ON v.person_id = p.id WHERE v.superseded_at IS NULL \
-UNION ALL \
-SELECT 1, l.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, l.kept_person, NULL \
-  FROM erz_merge_link l JOIN p ON l.gone_person = p.id WHERE l.superseded_at IS NULL \
-UNION ALL \
-SELECT 2, i.id, i.valid_from, i.start_date, i.planned_end, i.stop_date, i.insurer_code, \
-       i.policy_kind, i.policy_series, i.policy_number, i.policy_form, i.territory, NULL, NULL \
-  FROM erz_insurance i JOIN p ON i.person_id = p.id \
- WHERE i.superseded_at IS NULL AND i.valid_from <= $2 AND (i.valid_to IS NULL OR i.valid_to > $2) \
-UNION ALL \
-SELECT 3, a.id, a.valid_from, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.lpu_id, \
-       a.kind \
-  FROM erz_attachment a JOIN p ON a.person_id = p.id \
- WHERE a.superseded_at IS NULL AND a.valid_from <= $2 AND (a.valid_to IS NULL OR a.valid_to > $2) \
-UNION ALL \
-SELECT 4, p.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM p";
-
-/// One row of [`STATUS_BY_ENP`], tagged by its `part`.
-#[derive(Debug, QueryableByName)]
+/// One row of the statement, tagged by its `part`: 0 a current person version (`d1` valid
+/// from, `d2` death date), 1 a current merge link (`n1` the survivor), 2 an episode (`d1` valid
+/// from, `d2`–`d4` DBEG, DEND, DSTOP, `t1`–`t6` insurer, VPOLIS, SPOLIS, NPOLIS, FPOLIS, `TER_ST`),
+/// 3 an attachment (`d1` valid from, `n1` clinic, `n2` kind), 4 the person (`row_id`).
+#[derive(Debug, Queryable)]
 struct Tagged {
-    #[diesel(sql_type = Integer)]
     part: i32,
-    #[diesel(sql_type = BigInt)]
     row_id: i64,
-    #[diesel(sql_type = Nullable<Date>)]
     d1: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
     d2: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
     d3: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Date>)]
     d4: Option<NaiveDate>,
-    #[diesel(sql_type = Nullable<Text>)]
     t1: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     t2: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     t3: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     t4: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     t5: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     t6: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
     n1: Option<i64>,
-    #[diesel(sql_type = Nullable<Integer>)]
     n2: Option<i32>,
+}
+
+type NullDate = AsExprOf<Option<NaiveDate>, Nullable<Date>>;
+type NullText = AsExprOf<Option<String>, Nullable<Text>>;
+
+fn part(n: i32) -> AsExprOf<i32, Integer> {
+    n.into_sql::<Integer>()
+}
+
+fn no_date() -> NullDate {
+    None::<NaiveDate>.into_sql::<Nullable<Date>>()
+}
+
+fn no_text() -> NullText {
+    None::<String>.into_sql::<Nullable<Text>>()
+}
+
+fn no_big() -> AsExprOf<Option<i64>, Nullable<BigInt>> {
+    None::<i64>.into_sql::<Nullable<BigInt>>()
+}
+
+fn no_int() -> AsExprOf<Option<i32>, Nullable<Integer>> {
+    None::<i32>.into_sql::<Nullable<Integer>>()
+}
+
+/// The statement for the ENP `$enp` and the date `$on`, for either backend.
+macro_rules! status_by_enp {
+    ($enp:expr, $on:expr) => {{
+        let (enp, on): (&str, NaiveDate) = ($enp, $on);
+        let person = || {
+            erz_person::table
+                .filter(erz_person::enp.eq(enp))
+                .select(erz_person::id)
+                .single_value()
+        };
+        let versions = erz_person_version::table
+            .filter(erz_person_version::person_id.nullable().eq(person()))
+            .filter(erz_person_version::superseded_at.is_null())
+            .select((
+                part(0),
+                erz_person_version::id,
+                erz_person_version::valid_from.nullable(),
+                erz_person_version::death_date,
+                no_date(),
+                no_date(),
+                no_text(),
+                no_text(),
+                no_text(),
+                no_text(),
+                no_text(),
+                no_text(),
+                no_big(),
+                no_int(),
+            ));
+        let links = erz_merge_link::table
+            .filter(erz_merge_link::gone_person.nullable().eq(person()))
+            .filter(erz_merge_link::superseded_at.is_null())
+            .select((
+                part(1),
+                erz_merge_link::id,
+                no_date(),
+                no_date(),
+                no_date(),
+                no_date(),
+                no_text(),
+                no_text(),
+                no_text(),
+                no_text(),
+                no_text(),
+                no_text(),
+                erz_merge_link::kept_person.nullable(),
+                no_int(),
+            ));
+        let episodes = erz_insurance::table
+            .filter(erz_insurance::person_id.nullable().eq(person()))
+            .filter(erz_insurance::superseded_at.is_null())
+            .filter(erz_insurance::valid_from.le(on))
+            .filter(
+                erz_insurance::valid_to
+                    .is_null()
+                    .or(erz_insurance::valid_to.gt(on)),
+            )
+            .select((
+                part(2),
+                erz_insurance::id,
+                erz_insurance::valid_from.nullable(),
+                erz_insurance::start_date.nullable(),
+                erz_insurance::planned_end,
+                erz_insurance::stop_date,
+                erz_insurance::insurer_code.nullable(),
+                erz_insurance::policy_kind.nullable(),
+                erz_insurance::policy_series,
+                erz_insurance::policy_number,
+                erz_insurance::policy_form,
+                erz_insurance::territory,
+                no_big(),
+                no_int(),
+            ));
+        let attachments = erz_attachment::table
+            .filter(erz_attachment::person_id.nullable().eq(person()))
+            .filter(erz_attachment::superseded_at.is_null())
+            .filter(erz_attachment::valid_from.le(on))
+            .filter(
+                erz_attachment::valid_to
+                    .is_null()
+                    .or(erz_attachment::valid_to.gt(on)),
+            )
+            .select((
+                part(3),
+                erz_attachment::id,
+                erz_attachment::valid_from.nullable(),
+                no_date(),
+                no_date(),
+                no_date(),
+                no_text(),
+                no_text(),
+                no_text(),
+                no_text(),
+                no_text(),
+                no_text(),
+                erz_attachment::lpu_id.nullable(),
+                erz_attachment::kind.nullable(),
+            ));
+        let found = erz_person::table.filter(erz_person::enp.eq(enp)).select((
+            part(4),
+            erz_person::id,
+            no_date(),
+            no_date(),
+            no_date(),
+            no_date(),
+            no_text(),
+            no_text(),
+            no_text(),
+            no_text(),
+            no_text(),
+            no_text(),
+            no_big(),
+            no_int(),
+        ));
+        versions
+            .union_all(links)
+            .union_all(episodes)
+            .union_all(attachments)
+            .union_all(found)
+    }};
 }
 
 /// The insurance episode valid on the date.
@@ -130,14 +243,8 @@ pub fn status_by_enp_now(
     on: NaiveDate,
 ) -> QueryResult<Option<StatusFacts>> {
     let parts: Vec<Tagged> = match conn {
-        DbConn::Pg(c) => diesel::sql_query(STATUS_BY_ENP)
-            .bind::<Text, _>(enp)
-            .bind::<Date, _>(on)
-            .load(c)?,
-        DbConn::Sqlite(c) => diesel::sql_query(STATUS_BY_ENP.replace('$', "?"))
-            .bind::<Text, _>(enp)
-            .bind::<Date, _>(on)
-            .load(c)?,
+        DbConn::Pg(c) => status_by_enp!(enp, on).load(c)?,
+        DbConn::Sqlite(c) => status_by_enp!(enp, on).load(c)?,
     };
     Ok(facts(parts))
 }
