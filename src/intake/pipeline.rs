@@ -562,7 +562,12 @@ impl Intake {
             findings.extend(check.check(view));
             findings
         };
-        let mut checker = self.open_checker(row)?;
+        // The rules' checker (its look-ups and the clinic's earlier cases read from the
+        // database) is opened on the first record, so a package refused for its archive or its
+        // signatures has not paid for it.
+        let mut checker: Option<Checker> = None;
+        let mut checker_failed: Option<anyhow::Error> = None;
+        let mut checker_opened = false;
         let file = File::open(&path)?;
         let mut report = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<NewCase>(CASES_IN_FLIGHT);
@@ -585,6 +590,13 @@ impl Intake {
                     Ok(written + batch.len() as u64)
                 })?;
             let mut on_item = |item: Item| {
+                if !checker_opened {
+                    checker_opened = true;
+                    match self.open_checker(row) {
+                        Ok(opened) => checker = opened,
+                        Err(e) => checker_failed = Some(e),
+                    }
+                }
                 if let Some(checker) = checker.as_mut() {
                     checker.item(&item);
                 }
@@ -612,6 +624,9 @@ impl Intake {
             tracing::debug!(package = %row.id, cases = written, "cases stored");
             Ok::<_, anyhow::Error>(report?)
         })?;
+        if let Some(e) = checker_failed {
+            return Err(e.context("opening the business rules"));
+        }
         if !verified {
             // The archive was refused before the signatures could be looked at.
             report.findings.append(&mut refused);
