@@ -54,8 +54,28 @@ fn settings(url: &str) -> omshub::config::Settings {
     s
 }
 
-/// Loads `csv` into the register at `url`: (seconds, persons inserted).
-fn load(url: &str, csv: &Path, validator: &Validator) -> (f64, u64) {
+/// The rows of the register's tables a load writes (persons and their five fact tables).
+fn rows_written(conn: &mut omshub::db::DbConn) -> u64 {
+    use diesel::prelude::*;
+    use omshub::db::schema::{
+        erz_address, erz_attachment, erz_document, erz_insurance, erz_person, erz_person_version,
+    };
+    let counts: [i64; 6] = [
+        erz_person::table.count().get_result(conn).unwrap_or(0),
+        erz_person_version::table
+            .count()
+            .get_result(conn)
+            .unwrap_or(0),
+        erz_document::table.count().get_result(conn).unwrap_or(0),
+        erz_address::table.count().get_result(conn).unwrap_or(0),
+        erz_insurance::table.count().get_result(conn).unwrap_or(0),
+        erz_attachment::table.count().get_result(conn).unwrap_or(0),
+    ];
+    counts.iter().map(|n| u64::try_from(*n).unwrap_or(0)).sum()
+}
+
+/// Loads `csv` into the register at `url`: (seconds, persons inserted, rows written).
+fn load(url: &str, csv: &Path, validator: &Validator) -> (f64, u64, u64) {
     let (db, _) = omshub::db::migrate(&settings(url).database).unwrap_or_else(|e| panic!("{e}"));
     let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
     let started = Instant::now();
@@ -73,7 +93,11 @@ fn load(url: &str, csv: &Path, validator: &Validator) -> (f64, u64) {
     .unwrap_or_else(|e| panic!("[{}] {e}", e.code()));
     let seconds = started.elapsed().as_secs_f64();
     assert!(outcome.summary.rejected.is_empty(), "{}", outcome.summary);
-    (seconds, outcome.summary.inserted as u64)
+    (
+        seconds,
+        outcome.summary.inserted as u64,
+        rows_written(&mut conn),
+    )
 }
 
 fn run_ok(cmd: &mut Command, what: &str) -> f64 {
@@ -98,6 +122,9 @@ struct Figures {
     dot_import_s: f64,
     pg_s: f64,
     copy_s: f64,
+    /// Rows omshub wrote into the register's six tables.
+    sqlite_rows: u64,
+    pg_rows: u64,
 }
 
 fn report(f: &Figures, note: &str) -> String {
@@ -109,6 +136,8 @@ fn report(f: &Figures, note: &str) -> String {
         dot_import_s,
         pg_s,
         copy_s,
+        sqlite_rows,
+        pg_rows,
     } = *f;
     let today = chrono::Utc::now().date_naive();
     let mut out = String::new();
@@ -121,12 +150,12 @@ fn report(f: &Figures, note: &str) -> String {
     }
     let _ = writeln!(
         out,
-        "Machine: {}. Data: `omshub gen persons --count {persons} --seed 1`, {csv_mb} MB of CSV (generated in {generated:.0} s). omshub: `erz import` in process, batches of {DEFAULT_BATCH} rows, each batch one transaction writing 6 rows per generated person (person, person version, document, registration address, insurance episode, attachment) into tables with their indexes and foreign keys, plus the journal; multi-row INSERTs on SQLite, binary COPY on PostgreSQL. Peers: the same CSV into a bare table of 26 text columns (no index, no check).\n",
+        "Machine: {}. Data: `omshub gen persons --count {persons} --seed 1`, {csv_mb} MB of CSV (generated in {generated:.0} s). omshub: `erz import` in process into an empty register (an initial load: the non-unique indexes and foreign keys of the fact tables are set aside and built again at the end, included in the time), batches of {DEFAULT_BATCH} lines, each batch one transaction writing up to 6 rows per person (person, person version, document, registration address, insurance episode, attachment) plus the journal; multi-row INSERTs on SQLite, binary COPY on PostgreSQL; every line checked (ENP, SNILS, dates, codes, repeats). Peers: the same CSV into a bare table of 26 text columns (no index, no check), one row per person.\n",
         report::machine(),
     );
     let _ = writeln!(
         out,
-        "| backend | loader | time | rows/s | omshub / peer |\n|---|---|---|---|---|"
+        "| backend | loader | time | persons (CSV lines)/s | omshub / peer | table rows written | table rows/s |\n|---|---|---|---|---|---|---|"
     );
     let sqlite_rate = per_second(persons, sqlite_s);
     let dot_import_rate = per_second(persons, dot_import_s);
@@ -134,25 +163,27 @@ fn report(f: &Figures, note: &str) -> String {
     let copy_rate = per_second(persons, copy_s);
     let _ = writeln!(
         out,
-        "| SQLite | `omshub erz import` | {sqlite_s:.1} s | {sqlite_rate:.0} | {:.2} |",
-        ratio(sqlite_rate, dot_import_rate)
+        "| SQLite | `omshub erz import` | {sqlite_s:.1} s | {sqlite_rate:.0} | {:.2} | {sqlite_rows} | {:.0} |",
+        ratio(sqlite_rate, dot_import_rate),
+        per_second(sqlite_rows, sqlite_s)
     );
     let _ = writeln!(
         out,
-        "| SQLite | `sqlite3 .import` (bare table) | {dot_import_s:.1} s | {dot_import_rate:.0} | |"
+        "| SQLite | `sqlite3 .import` (bare table) | {dot_import_s:.1} s | {dot_import_rate:.0} | | {persons} | {dot_import_rate:.0} |"
     );
     let _ = writeln!(
         out,
-        "| PostgreSQL | `omshub erz import` | {pg_s:.1} s | {pg_rate:.0} | {:.2} |",
-        ratio(pg_rate, copy_rate)
+        "| PostgreSQL | `omshub erz import` | {pg_s:.1} s | {pg_rate:.0} | {:.2} | {pg_rows} | {:.0} |",
+        ratio(pg_rate, copy_rate),
+        per_second(pg_rows, pg_s)
     );
     let _ = writeln!(
         out,
-        "| PostgreSQL | psql `\\copy` (bare table) | {copy_s:.1} s | {copy_rate:.0} | |"
+        "| PostgreSQL | psql `\\copy` (bare table) | {copy_s:.1} s | {copy_rate:.0} | | {persons} | {copy_rate:.0} |"
     );
     let _ = writeln!(
         out,
-        "\nTarget: at least half the rows/s of the plain COPY (ratio ≥ 0.50)."
+        "\nTarget: at least half the rows/s of the plain COPY (ratio ≥ 0.50), counted in persons (the CSV's rows); the last column counts what each loader writes into its tables."
     );
     out
 }
@@ -186,7 +217,7 @@ fn main() {
 
     // SQLite: omshub, then sqlite3 .import into a bare table of another file.
     let sqlite_url = dir.path().join("db/omshub.sqlite3").display().to_string();
-    let (sqlite_s, inserted) = load(&sqlite_url, &csv, &validator);
+    let (sqlite_s, inserted, sqlite_rows) = load(&sqlite_url, &csv, &validator);
     assert_eq!(inserted, persons);
     let bare_db = dir.path().join("bare.sqlite3");
     let script = format!(
@@ -211,7 +242,7 @@ fn main() {
     let mut url = url::Url::parse(&admin).unwrap_or_else(|e| panic!("{e}"));
     url.set_path(&format!("/{name}"));
     let pg_url = url.to_string();
-    let (pg_s, inserted) = load(&pg_url, &csv, &validator);
+    let (pg_s, inserted, pg_rows) = load(&pg_url, &csv, &validator);
     assert_eq!(inserted, persons);
     run_ok(
         Command::new("psql")
@@ -243,6 +274,8 @@ fn main() {
         dot_import_s,
         pg_s,
         copy_s,
+        sqlite_rows,
+        pg_rows,
     };
     let out = report(&figures, &note);
     println!("{out}");

@@ -9,7 +9,7 @@
 //! import` (not timed) into a fresh SQLite file and a fresh PostgreSQL database
 //! (`OMSHUB_BENCH_PG_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`, where a
 //! scratch database is created and dropped). `OMSHUB_BENCH_SECS` is each load's duration
-//! (default 20), `OMSHUB_BENCH_CONNECTIONS` wrk's and pgbench's connections (default 32). Needs
+//! (default 20), `OMSHUB_BENCH_CONNECTIONS` wrk's and pgbench's connection counts, one run each (default `8,32`). Needs
 //! `wrk` (`apt-get install -y wrk`) and `pgbench`. Every call writes its audit row: the bench
 //! checks after each run that the audit holds one row per answered request. Writes its table
 //! to docs/PERFORMANCE.md between the `policy_status` markers. Target: ≥ 10,000 requests/s with
@@ -269,6 +269,74 @@ fn serve_and_load(
     (run, audit_rows(url) - before)
 }
 
+/// What one run measured, for the report.
+struct Figures<'a> {
+    persons: u64,
+    seconds: u64,
+    sample: usize,
+    note: &'a str,
+    sqlite: &'a [(u64, Run, i64)],
+    postgres: &'a [(u64, Run, i64)],
+    peer: &'a [(u64, f64, f64)],
+}
+
+/// The report's Markdown.
+fn render(f: &Figures<'_>) -> String {
+    let Figures {
+        persons,
+        seconds,
+        sample,
+        note,
+        sqlite,
+        postgres,
+        peer,
+    } = *f;
+    let today = chrono::Utc::now().date_naive();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### Policy status under load (`cargo bench --bench policy_status`), {today}\n"
+    );
+    if !note.is_empty() {
+        let _ = writeln!(out, "**{note}**\n");
+    }
+    let _ = writeln!(
+        out,
+        "Machine: {}. Register: `omshub gen persons --count {persons} --seed 1` loaded by `erz import`. Load: `wrk -t2 -cN -d{seconds}s --latency` on 127.0.0.1 with N connections, a Lua script asking `GET /api/v1/policy-status?enp=…&date=2026-06-01` (admin token) for a random ENP of {} sampled from the register; the release `omshub serve` (`pool_max_size = N`, started afresh for each run), every call writing its audit row. Peer: `pgbench -M prepared -cN -j2 -T{seconds}` with `SELECT enp FROM erz_person WHERE id = :id` (random id) on the same database in the same run. PostgreSQL is reached over TCP with libpq's defaults by both.\n",
+        report::machine(),
+        sample
+    );
+    let _ = writeln!(
+        out,
+        "| backend | client | connections | requests/s | p99 | requests (non-2xx) | audit rows written | server peak RSS |\n|---|---|---|---|---|---|---|---|"
+    );
+    for (backend, runs) in [("SQLite", sqlite), ("PostgreSQL", postgres)] {
+        for (c, run, audit) in runs {
+            let _ = writeln!(
+                out,
+                "| {backend} | wrk → `omshub serve` | {c} | {:.0} | {:.2} ms | {} ({}) | {audit} | {} |",
+                run.rps,
+                run.p99_ms,
+                run.requests,
+                run.non_2xx,
+                run.rss_mb
+                    .map_or_else(|| "n/a".into(), |m| format!("{m} MB"))
+            );
+        }
+    }
+    for (c, tps, ms) in peer {
+        let _ = writeln!(
+            out,
+            "| PostgreSQL | pgbench, prepared PK select | {c} | {tps:.0} | (average {ms:.2} ms) | | | |"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nTarget: ≥ 10,000 requests/s with p99 < 5 ms. wrk counts the requests it completed; the audit may hold a few more (requests in flight when wrk stopped)."
+    );
+    out
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         println!("policy_status runs only under `cargo bench --bench policy_status`");
@@ -276,7 +344,12 @@ fn main() {
     }
     let persons = env_u64("OMSHUB_BENCH_PERSONS", 1_000_000);
     let seconds = env_u64("OMSHUB_BENCH_SECS", 20);
-    let conns = env_u64("OMSHUB_BENCH_CONNECTIONS", 32);
+    // The concurrency levels: a few connections for latency, many for throughput.
+    let levels: Vec<u64> = std::env::var("OMSHUB_BENCH_CONNECTIONS")
+        .unwrap_or_else(|_| "8,32".into())
+        .split(',')
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
     let note = std::env::var("OMSHUB_BENCH_NOTE").unwrap_or_default();
     let admin = std::env::var("OMSHUB_BENCH_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -313,8 +386,14 @@ fn main() {
 
     let sqlite_url = dir.path().join("db/omshub.sqlite3").display().to_string();
     load(&sqlite_url, &csv, &validator);
-    let (sqlite, sqlite_audit) =
-        serve_and_load(dir.path(), &sqlite_url, "sqlite", &script, seconds, conns);
+    let sqlite: Vec<(u64, Run, i64)> = levels
+        .iter()
+        .map(|&c| {
+            let (run, audit) =
+                serve_and_load(dir.path(), &sqlite_url, "sqlite", &script, seconds, c);
+            (c, run, audit)
+        })
+        .collect();
 
     let name = format!("omshub_bench_status_{}", std::process::id());
     let mut pg = diesel::PgConnection::establish(&admin).unwrap_or_else(|e| panic!("{e}"));
@@ -324,53 +403,31 @@ fn main() {
     url.set_path(&format!("/{name}"));
     let pg_url = url.to_string();
     load(&pg_url, &csv, &validator);
-    let (postgres, pg_audit) =
-        serve_and_load(dir.path(), &pg_url, "postgres", &script, seconds, conns);
-    let (tps, pgbench_ms) = pgbench(&pg_url, dir.path(), persons, seconds, conns);
+    let postgres: Vec<(u64, Run, i64)> = levels
+        .iter()
+        .map(|&c| {
+            let (run, audit) = serve_and_load(dir.path(), &pg_url, "postgres", &script, seconds, c);
+            (c, run, audit)
+        })
+        .collect();
+    let peer: Vec<(u64, f64, f64)> = levels
+        .iter()
+        .map(|&c| {
+            let (tps, ms) = pgbench(&pg_url, dir.path(), persons, seconds, c);
+            (c, tps, ms)
+        })
+        .collect();
     let _ = pg.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
 
-    let today = chrono::Utc::now().date_naive();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "### Policy status under load (`cargo bench --bench policy_status`), {today}\n"
-    );
-    if !note.is_empty() {
-        let _ = writeln!(out, "**{note}**\n");
-    }
-    let _ = writeln!(
-        out,
-        "Machine: {}. Register: `omshub gen persons --count {persons} --seed 1` loaded by `erz import`. Load: `wrk -t2 -c{conns} -d{seconds}s --latency` on 127.0.0.1, a Lua script asking `GET /api/v1/policy-status?enp=…&date=2026-06-01` (admin token) for a random ENP of {} sampled from the register; the release `omshub serve` (`pool_max_size = {conns}`), every call writing its audit row. Peer: `pgbench -M prepared -c{conns} -j2 -T{seconds}` with `SELECT enp FROM erz_person WHERE id = :id` (random id) on the same database in the same run.\n",
-        report::machine(),
-        enps.len()
-    );
-    let _ = writeln!(
-        out,
-        "| backend | client | requests/s | p99 | requests (non-2xx) | audit rows written | server peak RSS |\n|---|---|---|---|---|---|---|"
-    );
-    for (backend, run, audit) in [
-        ("SQLite", &sqlite, sqlite_audit),
-        ("PostgreSQL", &postgres, pg_audit),
-    ] {
-        let _ = writeln!(
-            out,
-            "| {backend} | wrk → `omshub serve` | {:.0} | {:.2} ms | {} ({}) | {audit} | {} |",
-            run.rps,
-            run.p99_ms,
-            run.requests,
-            run.non_2xx,
-            run.rss_mb
-                .map_or_else(|| "n/a".into(), |m| format!("{m} MB"))
-        );
-    }
-    let _ = writeln!(
-        out,
-        "| PostgreSQL | pgbench, prepared PK select | {tps:.0} | (average {pgbench_ms:.2} ms) | | | |"
-    );
-    let _ = writeln!(
-        out,
-        "\nTarget: ≥ 10,000 requests/s with p99 < 5 ms. wrk counts the requests it completed; the audit may hold a few more (requests in flight when wrk stopped)."
-    );
+    let out = render(&Figures {
+        persons,
+        seconds,
+        sample: enps.len(),
+        note: &note,
+        sqlite: &sqlite,
+        postgres: &postgres,
+        peer: &peer,
+    });
     println!("{out}");
     report::write_section("policy_status", &out);
 }
