@@ -116,6 +116,42 @@ impl std::fmt::Debug for Intake {
     }
 }
 
+/// The rules' checker of a package (its look-ups and the clinic's earlier cases are read from
+/// the database), opened on the first record, so that a package refused for its archive or its
+/// signatures has not paid for it.
+struct LazyChecker<'a> {
+    intake: &'a Intake,
+    row: &'a PackageRow,
+    /// Whether the first record came (and the checker was opened, or failed to be).
+    opened: bool,
+    /// The checker (`None`: not opened yet, or the rules are turned off).
+    checker: Option<Checker>,
+    failed: Option<anyhow::Error>,
+}
+
+impl LazyChecker<'_> {
+    fn item(&mut self, item: &Item) {
+        if !self.opened {
+            self.opened = true;
+            match self.intake.open_checker(self.row) {
+                Ok(checker) => self.checker = checker,
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        if let Some(checker) = self.checker.as_mut() {
+            checker.item(item);
+        }
+    }
+
+    /// The checker, if one was opened; the error if opening it failed.
+    fn finish(self) -> anyhow::Result<Option<Checker>> {
+        match self.failed {
+            Some(e) => Err(e.context("opening the business rules")),
+            None => Ok(self.checker),
+        }
+    }
+}
+
 impl Intake {
     /// Opens the storage folders, loads the trust store, CRLs and the hub's signing key, and
     /// prepares the validator; the business rules read `lookups` (refreshed before each
@@ -562,12 +598,13 @@ impl Intake {
             findings.extend(check.check(view));
             findings
         };
-        // The rules' checker (its look-ups and the clinic's earlier cases read from the
-        // database) is opened on the first record, so a package refused for its archive or its
-        // signatures has not paid for it.
-        let mut checker: Option<Checker> = None;
-        let mut checker_failed: Option<anyhow::Error> = None;
-        let mut checker_opened = false;
+        let mut checker = LazyChecker {
+            intake: self,
+            row,
+            opened: false,
+            checker: None,
+            failed: None,
+        };
         let file = File::open(&path)?;
         let mut report = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<NewCase>(CASES_IN_FLIGHT);
@@ -590,16 +627,7 @@ impl Intake {
                     Ok(written + batch.len() as u64)
                 })?;
             let mut on_item = |item: Item| {
-                if !checker_opened {
-                    checker_opened = true;
-                    match self.open_checker(row) {
-                        Ok(opened) => checker = opened,
-                        Err(e) => checker_failed = Some(e),
-                    }
-                }
-                if let Some(checker) = checker.as_mut() {
-                    checker.item(&item);
-                }
+                checker.item(&item);
                 if let Item::Account(AccountItem::Record(zap)) = item {
                     // A send fails only when the writer stopped on an error it reports.
                     let _ = tx.send(case_of(row, &zap));
@@ -624,9 +652,7 @@ impl Intake {
             tracing::debug!(package = %row.id, cases = written, "cases stored");
             Ok::<_, anyhow::Error>(report?)
         })?;
-        if let Some(e) = checker_failed {
-            return Err(e.context("opening the business rules"));
-        }
+        let checker = checker.finish()?;
         if !verified {
             // The archive was refused before the signatures could be looked at.
             report.findings.append(&mut refused);
