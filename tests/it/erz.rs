@@ -62,37 +62,93 @@ pub(crate) fn enp(p: &P, serial: u32) -> String {
         .to_string()
 }
 
-/// One OP: `tip_op` for `p`, with `enp` (empty for a first registration), policy from `dbeg`.
-pub(crate) fn op(
-    n_rec: u32,
-    tip_op: u8,
-    p: &P,
-    enp: &str,
-    vpolis: &str,
-    dbeg: &str,
-    ogrn: &str,
-) -> String {
-    let sex = if p.sex == Sex::Male { 1 } else { 2 };
-    format!(
-        "  <OP>
+/// The fields of one OPLIST `<OP>` (formats.md 4.1); [`OpXml::xml`] is the one writer of OPs
+/// for the ERZ tests (`erz`, `erz_matching`, `erz_lists`, the intake tests).
+pub(crate) struct OpXml<'a> {
+    pub(crate) n_rec: usize,
+    pub(crate) tip_op: u8,
+    /// The day of `CHANGE_DATE`.
+    pub(crate) change: &'a str,
+    pub(crate) oper: &'a str,
+    pub(crate) fam: &'a str,
+    pub(crate) im: &'a str,
+    pub(crate) ot: Option<&'a str>,
+    pub(crate) sex: Sex,
+    pub(crate) birth: &'a str,
+    pub(crate) snils: &'a str,
+    pub(crate) ddeath: Option<&'a str>,
+    pub(crate) docser: &'a str,
+    pub(crate) docnum: &'a str,
+    pub(crate) docdate: &'a str,
+    /// Empty for a first registration.
+    pub(crate) enp: &'a str,
+    pub(crate) ogrn: &'a str,
+    pub(crate) vpolis: &'a str,
+    /// DBEG, also the day of the visit (DVIZIT).
+    pub(crate) dbeg: &'a str,
+    pub(crate) dstop: Option<&'a str>,
+    /// With the attachment to clinic 340901.
+    pub(crate) attachment: bool,
+}
+
+impl OpXml<'_> {
+    pub(crate) fn xml(&self) -> String {
+        let sex = if self.sex == Sex::Male { 1 } else { 2 };
+        let ot = self
+            .ot
+            .map(|x| format!("\n      <OT>{x}</OT>"))
+            .unwrap_or_default();
+        let ddeath = self
+            .ddeath
+            .map(|x| format!("\n      <DDEATH>{x}</DDEATH>"))
+            .unwrap_or_default();
+        let dstop = self
+            .dstop
+            .map(|x| format!("\n        <DSTOP>{x}</DSTOP>"))
+            .unwrap_or_default();
+        let attachment = if self.attachment {
+            "    <ATTACHMENT>\n      <ID_LPU>340901</ID_LPU>\n      <ID_ZTYPE>1</ID_ZTYPE>\n    </ATTACHMENT>\n"
+        } else {
+            ""
+        };
+        let OpXml {
+            n_rec,
+            tip_op,
+            change,
+            oper,
+            fam,
+            im,
+            birth,
+            snils,
+            docser,
+            docnum,
+            docdate,
+            enp,
+            ogrn,
+            vpolis,
+            dbeg,
+            ..
+        } = self;
+        format!(
+            "  <OP>
     <N_REC>{n_rec}</N_REC>
     <TIP_OP>{tip_op}</TIP_OP>
-    <CHANGE_DATE>{dbeg}T09:00:00</CHANGE_DATE>
-    <OPER>Оператор 1</OPER>
+    <CHANGE_DATE>{change}T09:00:00</CHANGE_DATE>
+    <OPER>{oper}</OPER>
     <PERSON>
-      <FAM>{}</FAM>
-      <IM>{}</IM>
+      <FAM>{fam}</FAM>
+      <IM>{im}</IM>{ot}
       <W>{sex}</W>
-      <DR>{}</DR>
+      <DR>{birth}</DR>
       <TRUE_DR>1</TRUE_DR>
       <C_OKSM>RUS</C_OKSM>
-      <SS>{}</SS>
+      <SS>{snils}</SS>{ddeath}
     </PERSON>
     <DOC>
       <DOCTYPE>14</DOCTYPE>
-      <DOCSER>18 0{n_rec}</DOCSER>
-      <DOCNUM>10000{n_rec}</DOCNUM>
-      <DOCDATE>2020-01-1{n_rec}</DOCDATE>
+      <DOCSER>{docser}</DOCSER>
+      <DOCNUM>{docnum}</DOCNUM>
+      <DOCDATE>{docdate}</DOCDATE>
     </DOC>
     <ADDRES_G>
       <SUBJ>18000</SUBJ>
@@ -114,17 +170,48 @@ pub(crate) fn op(
       <POLIS>
         <VPOLIS>{vpolis}</VPOLIS>
         <NPOLIS></NPOLIS>
-        <DBEG>{dbeg}</DBEG>
+        <DBEG>{dbeg}</DBEG>{dstop}
       </POLIS>
     </INSURANCE>
-    <ATTACHMENT>
-      <ID_LPU>340901</ID_LPU>
-      <ID_ZTYPE>1</ID_ZTYPE>
-    </ATTACHMENT>
-  </OP>
-",
-        p.fam, p.im, p.birth, p.snils
-    )
+{attachment}  </OP>
+"
+        )
+    }
+}
+
+/// One OP: `tip_op` for `p`, with `enp` (empty for a first registration), policy from `dbeg`.
+pub(crate) fn op(
+    n_rec: u32,
+    tip_op: u8,
+    p: &P,
+    enp: &str,
+    vpolis: &str,
+    dbeg: &str,
+    ogrn: &str,
+) -> String {
+    OpXml {
+        n_rec: n_rec as usize,
+        tip_op,
+        change: dbeg,
+        oper: "Оператор 1",
+        fam: p.fam,
+        im: p.im,
+        ot: None,
+        sex: p.sex,
+        birth: p.birth,
+        snils: &p.snils,
+        ddeath: None,
+        docser: &format!("18 0{n_rec}"),
+        docnum: &format!("10000{n_rec}"),
+        docdate: &format!("2020-01-1{n_rec}"),
+        enp,
+        ogrn,
+        vpolis,
+        dbeg,
+        dstop: None,
+        attachment: true,
+    }
+    .xml()
 }
 
 pub(crate) fn oplist(stem: &str, smocod: &str, ops: &[String]) -> String {

@@ -104,81 +104,29 @@ impl<'a> Op<'a> {
 
     fn xml(&self, n: usize) -> String {
         let p = self.p;
-        let sex = if p.sex == Sex::Male { 1 } else { 2 };
-        let ddeath = self
-            .ddeath
-            .map(|x| format!("\n      <DDEATH>{x}</DDEATH>"))
-            .unwrap_or_default();
-        let dstop = self
-            .dstop
-            .map(|x| format!("\n        <DSTOP>{x}</DSTOP>"))
-            .unwrap_or_default();
-        format!(
-            "  <OP>
-    <N_REC>{n}</N_REC>
-    <TIP_OP>{}</TIP_OP>
-    <CHANGE_DATE>{}T09:00:00</CHANGE_DATE>
-    <OPER>Оператор</OPER>
-    <PERSON>
-      <FAM>{}</FAM>
-      <IM>{}</IM>
-      <OT>{}</OT>
-      <W>{sex}</W>
-      <DR>{}</DR>
-      <TRUE_DR>1</TRUE_DR>
-      <C_OKSM>RUS</C_OKSM>
-      <SS>{}</SS>{ddeath}
-    </PERSON>
-    <DOC>
-      <DOCTYPE>14</DOCTYPE>
-      <DOCSER>{}</DOCSER>
-      <DOCNUM>{}</DOCNUM>
-      <DOCDATE>2020-01-15</DOCDATE>
-    </DOC>
-    <ADDRES_G>
-      <SUBJ>18000</SUBJ>
-      <OKATO>18401000000</OKATO>
-      <UNSTRUCT_ADDRESS>г. Волгоград, ул. Тестовая, д. {n}</UNSTRUCT_ADDRESS>
-    </ADDRES_G>
-    <VIZIT>
-      <DVIZIT>{}</DVIZIT>
-      <METHOD>1</METHOD>
-      <PETITION>0</PETITION>
-      <RSMO>1</RSMO>
-      <RPOLIS>1</RPOLIS>
-      <FPOLIS>Э</FPOLIS>
-    </VIZIT>
-    <INSURANCE>
-      <TER_ST>18000</TER_ST>
-      <ENP>{}</ENP>
-      <OGRNSMO>{}</OGRNSMO>
-      <POLIS>
-        <VPOLIS>{}</VPOLIS>
-        <NPOLIS></NPOLIS>
-        <DBEG>{}</DBEG>{dstop}
-      </POLIS>
-    </INSURANCE>
-    <ATTACHMENT>
-      <ID_LPU>340901</ID_LPU>
-      <ID_ZTYPE>1</ID_ZTYPE>
-    </ATTACHMENT>
-  </OP>
-",
-            self.tip,
-            self.change,
-            p.fam,
-            p.im,
-            p.ot,
-            p.birth,
-            p.snils,
-            p.docser,
-            p.docnum,
-            self.dbeg,
-            self.enp,
-            self.ogrn,
-            self.vpolis,
-            self.dbeg
-        )
+        crate::erz::OpXml {
+            n_rec: n,
+            tip_op: self.tip,
+            change: self.change,
+            oper: "Оператор",
+            fam: p.fam,
+            im: p.im,
+            ot: Some(p.ot),
+            sex: p.sex,
+            birth: p.birth,
+            snils: &p.snils,
+            ddeath: self.ddeath,
+            docser: p.docser,
+            docnum: p.docnum,
+            docdate: "2020-01-15",
+            enp: &self.enp,
+            ogrn: self.ogrn,
+            vpolis: self.vpolis,
+            dbeg: self.dbeg,
+            dstop: self.dstop,
+            attachment: true,
+        }
+        .xml()
     }
 }
 

@@ -62,63 +62,29 @@ fn snils(n: u32) -> String {
 
 /// One OP for `p` with its ENP: `tip_op` 6 registers, 4 changes the data from `date`.
 fn op(n_rec: u32, tip_op: u8, p: &P, date: &str, ogrn: &str) -> String {
-    let sex = if p.sex == Sex::Male { 1 } else { 2 };
-    format!(
-        "  <OP>
-    <N_REC>{n_rec}</N_REC>
-    <TIP_OP>{tip_op}</TIP_OP>
-    <CHANGE_DATE>{date}T09:00:00</CHANGE_DATE>
-    <OPER>Оператор 1</OPER>
-    <PERSON>
-      <FAM>{}</FAM>
-      <IM>{}</IM>
-      <OT>{}</OT>
-      <W>{sex}</W>
-      <DR>{}</DR>
-      <TRUE_DR>1</TRUE_DR>
-      <C_OKSM>RUS</C_OKSM>
-      <SS>{}</SS>
-    </PERSON>
-    <DOC>
-      <DOCTYPE>14</DOCTYPE>
-      <DOCSER>{}</DOCSER>
-      <DOCNUM>{}</DOCNUM>
-      <DOCDATE>2020-01-15</DOCDATE>
-    </DOC>
-    <ADDRES_G>
-      <SUBJ>18000</SUBJ>
-      <OKATO>18401000000</OKATO>
-      <UNSTRUCT_ADDRESS>г. Волгоград, ул. Тестовая, д. {n_rec}</UNSTRUCT_ADDRESS>
-    </ADDRES_G>
-    <VIZIT>
-      <DVIZIT>{date}</DVIZIT>
-      <METHOD>1</METHOD>
-      <PETITION>0</PETITION>
-      <RSMO>1</RSMO>
-      <RPOLIS>1</RPOLIS>
-      <FPOLIS>Э</FPOLIS>
-    </VIZIT>
-    <INSURANCE>
-      <TER_ST>18000</TER_ST>
-      <ENP>{}</ENP>
-      <OGRNSMO>{ogrn}</OGRNSMO>
-      <POLIS>
-        <VPOLIS>Э</VPOLIS>
-        <NPOLIS></NPOLIS>
-        <DBEG>{date}</DBEG>
-      </POLIS>
-    </INSURANCE>
-  </OP>
-",
-        p.fam,
-        p.im,
-        p.ot,
-        p.birth,
-        p.snils,
-        p.doc.0,
-        p.doc.1,
-        p.enp()
-    )
+    crate::erz::OpXml {
+        n_rec: n_rec as usize,
+        tip_op,
+        change: date,
+        oper: "Оператор 1",
+        fam: p.fam,
+        im: p.im,
+        ot: Some(p.ot),
+        sex: p.sex,
+        birth: p.birth,
+        snils: &p.snils,
+        ddeath: None,
+        docser: p.doc.0,
+        docnum: p.doc.1,
+        docdate: "2020-01-15",
+        enp: &p.enp(),
+        ogrn,
+        vpolis: "Э",
+        dbeg: date,
+        dstop: None,
+        attachment: false,
+    }
+    .xml()
 }
 
 fn oplist(stem: &str, smocod: &str, ops: &[String]) -> String {
