@@ -28,6 +28,38 @@ pub(crate) fn run(cmd: &mut Command) -> (Output, String, String) {
     (out, stdout, stderr)
 }
 
+/// `omshub ARGS` in `dir` against the test database `db` (logging at `warn`): the output, its
+/// standard output and its standard error.
+pub(crate) fn against(
+    db: &TestDb,
+    dir: &std::path::Path,
+) -> impl Fn(&[&str]) -> (Output, String, String) {
+    let url = db.url.clone();
+    let dir = dir.to_owned();
+    move |args: &[&str]| {
+        let mut c = omshub(&dir);
+        c.args(args)
+            .env("OMSHUB__DATABASE__URL", &url)
+            .env("OMSHUB__LOG__LEVEL", "warn");
+        run(&mut c)
+    }
+}
+
+/// As [`against`], once `migrate` has run and the insurers of the F002 fixture are imported
+/// (what an OPLIST's insurer needs).
+pub(crate) fn against_with_insurers(
+    db: &TestDb,
+    dir: &std::path::Path,
+) -> impl Fn(&[&str]) -> (Output, String, String) {
+    let cmd = against(db, dir);
+    let (out, _, stderr) = cmd(&["migrate"]);
+    assert!(out.status.success(), "{stderr}");
+    let f002 = format!("{}/fixtures/registers/F002.xml", env!("CARGO_MANIFEST_DIR"));
+    let (out, _, stderr) = cmd(&["registers", "import", &f002]);
+    assert!(out.status.success(), "{stderr}");
+    cmd
+}
+
 #[test]
 fn version_names_the_crate_version() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,7 +17,7 @@ use omshub::erz::import::{CSV_HEADER, Format, ImportOptions, import_path};
 use omshub::validate::Validator;
 use serde_json::Value;
 
-use crate::cli::{omshub, run};
+use crate::cli::omshub;
 use crate::support::{ADMIN_TOKEN, TestApp, TestDb};
 
 fn validator() -> Validator {
@@ -233,24 +233,11 @@ async fn a_reclist_is_imported_through_the_schema_check() {
     assert_eq!(err.code(), "reclist_refused");
 }
 
-/// `omshub` with the test database.
-fn cli(db: &TestDb, dir: &Path) -> impl Fn(&[&str]) -> (std::process::Output, String, String) {
-    let url = db.url.clone();
-    let dir = dir.to_owned();
-    move |args: &[&str]| {
-        let mut c = omshub(&dir);
-        c.args(args)
-            .env("OMSHUB__DATABASE__URL", &url)
-            .env("OMSHUB__LOG__LEVEL", "warn");
-        run(&mut c)
-    }
-}
-
 #[test]
 fn refused_lines_are_reported_with_their_line_number_and_code() {
     let db = TestDb::new();
     let dir = tempfile::tempdir().unwrap();
-    let cmd = cli(&db, dir.path());
+    let cmd = crate::cli::against(&db, dir.path());
     let (out, _, stderr) = cmd(&["migrate"]);
     assert!(out.status.success(), "{stderr}");
     let good = dir.path().join("good.csv");
@@ -335,7 +322,7 @@ fn a_killed_import_resumes_after_its_last_batch_to_exactly_n_persons() {
     const N: u64 = 30_000;
     let db = TestDb::new();
     let dir = tempfile::tempdir().unwrap();
-    let cmd = cli(&db, dir.path());
+    let cmd = crate::cli::against(&db, dir.path());
     let (out, _, stderr) = cmd(&["migrate"]);
     assert!(out.status.success(), "{stderr}");
     let file = dir.path().join("register.csv");
@@ -495,7 +482,7 @@ fn serve_audits_every_answered_status_query_including_those_answered_while_it_st
 
     let db = TestDb::new();
     let dir = tempfile::tempdir().unwrap();
-    let cmd = cli(&db, dir.path());
+    let cmd = crate::cli::against(&db, dir.path());
     let (out, _, stderr) = cmd(&["migrate"]);
     assert!(out.status.success(), "{stderr}");
     let file = dir.path().join("persons.csv");

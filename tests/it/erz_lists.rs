@@ -17,7 +17,6 @@ use omshub::validate::Validator;
 use omshub::validate::schema::Limits;
 use serde_json::Value;
 
-use crate::cli::{omshub, run};
 use crate::participants::import_registers;
 use crate::support::{ADMIN_TOKEN, READER_TOKEN, TestApp, TestDb};
 
@@ -1001,18 +1000,7 @@ async fn the_care_of_a_person_lists_the_cases_of_accepted_packages_newest_first(
 fn the_cli_exports_a_list_into_a_folder() {
     let db = TestDb::new();
     let dir = tempfile::tempdir().unwrap();
-    let cmd = |args: &[&str]| {
-        let mut c = omshub(dir.path());
-        c.args(args)
-            .env("OMSHUB__DATABASE__URL", &db.url)
-            .env("OMSHUB__LOG__LEVEL", "warn");
-        run(&mut c)
-    };
-    let (out, _, stderr) = cmd(&["migrate"]);
-    assert!(out.status.success(), "{stderr}");
-    let f002 = format!("{}/fixtures/registers/F002.xml", env!("CARGO_MANIFEST_DIR"));
-    let (out, _, stderr) = cmd(&["registers", "import", &f002]);
-    assert!(out.status.success(), "{stderr}");
+    let cmd = crate::cli::against_with_insurers(&db, dir.path());
     let a = person(1, "Иволгина", "Вера", Sex::Female, "1985-03-12");
     let text = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<OPLIST>\n  <VERS>2.0</VERS>\n  \

@@ -19,7 +19,6 @@ use omshub::erz::matching::{self, Options, Summary, Thresholds};
 use omshub::erz::review;
 use serde_json::{Value, json};
 
-use crate::cli::{omshub, run};
 use crate::participants::import_registers;
 use crate::support::{ADMIN_TOKEN, READER_TOKEN, TestApp, TestDb};
 
@@ -707,18 +706,7 @@ async fn a_reviewers_duplicate_merges_and_manual_merges_are_checked() {
 fn the_commands_match_review_merge_and_unmerge() {
     let db = TestDb::new();
     let dir = tempfile::tempdir().unwrap();
-    let cmd = |args: &[&str]| {
-        let mut c = omshub(dir.path());
-        c.args(args)
-            .env("OMSHUB__DATABASE__URL", &db.url)
-            .env("OMSHUB__LOG__LEVEL", "warn");
-        run(&mut c)
-    };
-    let (out, _, stderr) = cmd(&["migrate"]);
-    assert!(out.status.success(), "{stderr}");
-    let f002 = format!("{}/fixtures/registers/F002.xml", env!("CARGO_MANIFEST_DIR"));
-    let (out, _, stderr) = cmd(&["registers", "import", &f002]);
-    assert!(out.status.success(), "{stderr}");
+    let cmd = crate::cli::against_with_insurers(&db, dir.path());
     let (a, b) = near_identical();
     let file = dir.path().join("i34902_34_01241.xml");
     std::fs::write(
