@@ -13,7 +13,9 @@ use actix_web::test::TestRequest;
 use diesel::prelude::*;
 use omshub::db::schema::{erz_import, erz_insurance, erz_person, erz_person_version};
 use omshub::domain::TfomsCode;
-use omshub::erz::import::{CSV_HEADER, Format, ImportOptions, import_path};
+use omshub::erz::import::{
+    CSV_HEADER, Format, ImportError, ImportOptions, ImportOutcome, import_path,
+};
 use omshub::validate::Validator;
 use serde_json::Value;
 
@@ -37,6 +39,23 @@ fn options(format: Format, batch_size: usize) -> ImportOptions {
         batch_size,
         progress: false,
     }
+}
+
+/// Imports `file` in `format` into the app's register, `batch` lines per batch, at `now`.
+fn import(
+    app: &TestApp,
+    file: &Path,
+    format: Format,
+    batch: usize,
+    now: chrono::NaiveDateTime,
+) -> Result<ImportOutcome, ImportError> {
+    import_path(
+        &mut app.conn(),
+        &validator(),
+        file,
+        options(format, batch),
+        now,
+    )
 }
 
 async fn status(app: &TestApp, query: &str) -> (StatusCode, Value) {
@@ -63,14 +82,7 @@ async fn a_generated_csv_is_imported_and_the_policy_status_answers_for_its_perso
     let file = dir.path().join("persons.csv");
     persons_csv(&file, 57, 11);
     let now = omshub::participants::now();
-    let outcome = import_path(
-        &mut app.conn(),
-        &validator(),
-        &file,
-        options(Format::Csv, 10),
-        now,
-    )
-    .unwrap();
+    let outcome = import(&app, &file, Format::Csv, 10, now).unwrap();
     assert_eq!(
         (
             outcome.summary.inserted,
@@ -133,26 +145,12 @@ async fn a_generated_csv_is_imported_and_the_policy_status_answers_for_its_perso
     assert!(next > loaded, "{next} after {loaded}");
 
     // The same file again imports nothing; the same persons in another file are not doubled.
-    let again = import_path(
-        &mut app.conn(),
-        &validator(),
-        &file,
-        options(Format::Csv, 10),
-        now,
-    )
-    .unwrap();
+    let again = import(&app, &file, Format::Csv, 10, now).unwrap();
     assert!(again.already_done);
     assert_eq!(again.summary.inserted, 0);
     let copy = dir.path().join("copy.csv");
     std::fs::write(&copy, format!("{text}\n")).unwrap();
-    let other = import_path(
-        &mut app.conn(),
-        &validator(),
-        &copy,
-        options(Format::Csv, 1000),
-        now,
-    )
-    .unwrap();
+    let other = import(&app, &copy, Format::Csv, 1000, now).unwrap();
     assert_eq!((other.summary.inserted, other.summary.unchanged), (0, 57));
     assert_eq!(count!(app, erz_person::table), 57);
     assert_eq!(count!(app, erz_person_version::table), 57);
@@ -181,11 +179,11 @@ async fn a_reclist_is_imported_through_the_schema_check() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("r75001_75_01261.xml");
     std::fs::write(&file, &text).unwrap();
-    let outcome = import_path(
-        &mut app.conn(),
-        &validator(),
+    let outcome = import(
+        &app,
         &file,
-        options(Format::Reclist, 100),
+        Format::Reclist,
+        100,
         omshub::participants::now(),
     )
     .unwrap();
@@ -222,11 +220,11 @@ async fn a_reclist_is_imported_through_the_schema_check() {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><OPLIST><FILENAME>i75001_75_01261</FILENAME></OPLIST>",
     )
     .unwrap();
-    let err = import_path(
-        &mut app.conn(),
-        &validator(),
+    let err = import(
+        &app,
         &oplist,
-        options(Format::Reclist, 100),
+        Format::Reclist,
+        100,
         omshub::participants::now(),
     )
     .unwrap_err();
@@ -613,14 +611,7 @@ async fn an_initial_load_builds_its_indexes_at_the_end_and_a_later_load_refuses_
     let file = dir.path().join("initial.csv");
     std::fs::write(&file, format!("{text}{}\n{}\n", lines[1], other.join(";"))).unwrap();
     let now = omshub::participants::now();
-    let outcome = import_path(
-        &mut app.conn(),
-        &validator(),
-        &file,
-        options(Format::Csv, 7),
-        now,
-    )
-    .unwrap();
+    let outcome = import(&app, &file, Format::Csv, 7, now).unwrap();
     let rejected: Vec<(usize, &str)> = outcome
         .summary
         .rejected
@@ -655,14 +646,7 @@ async fn an_initial_load_builds_its_indexes_at_the_end_and_a_later_load_refuses_
         format!("{}\n{}\n{}\n", CSV_HEADER, fresh_rows[0], taken.join(";")),
     )
     .unwrap();
-    let outcome = import_path(
-        &mut app.conn(),
-        &validator(),
-        &later,
-        options(Format::Csv, 100),
-        now,
-    )
-    .unwrap();
+    let outcome = import(&app, &later, Format::Csv, 100, now).unwrap();
     assert_eq!(outcome.rebuilt, 0);
     assert_eq!(outcome.summary.inserted, 1, "{}", outcome.summary);
     let rejected: Vec<(usize, &str)> = outcome

@@ -78,24 +78,8 @@ async fn an_oplist_sent_as_a_package_is_applied_and_answered() {
     let people = people();
     // The first person is valid; the third carries a SNILS with a wrong check number.
     let ops = [
-        op(
-            1,
-            6,
-            &people[0],
-            &enp(&people[0], 51),
-            "Э",
-            "2024-01-10",
-            OGRN_34901,
-        ),
-        op(
-            2,
-            6,
-            &people[2],
-            &enp(&people[2], 52),
-            "Э",
-            "2024-01-10",
-            OGRN_34901,
-        ),
+        registration(1, &people[0], 51),
+        registration(2, &people[2], 52),
     ];
     let name = "i34901_34_01241.xml";
     let text = oplist("i34901_34_01241", "34901", &ops);
@@ -216,6 +200,12 @@ fn persons(app: &TestApp) -> i64 {
         .unwrap()
 }
 
+/// A first registration (`TIP_OP` 6) of `p` by insurer 34901 under the ENP of `serial`, its
+/// electronic policy from 2024-01-10.
+fn registration(n_rec: u32, p: &crate::erz::P, serial: u32) -> String {
+    op(n_rec, 6, p, &enp(p, serial), "Э", "2024-01-10", OGRN_34901)
+}
+
 /// An OPLIST of insurer 34901 named `i34901_34_0124<number>`, registering `people()[person]`
 /// (a valid person: 0, 1 or 3) as its only OP: (the XML's name, its bytes).
 fn one_person(number: u32, person: usize) -> (String, Vec<u8>) {
@@ -223,15 +213,7 @@ fn one_person(number: u32, person: usize) -> (String, Vec<u8>) {
     let p = &people[person];
     let n_rec = u32::try_from(person).unwrap() + 1;
     let stem = format!("i34901_34_0124{number}");
-    let ops = [op(
-        n_rec,
-        6,
-        p,
-        &enp(p, 60 + n_rec),
-        "Э",
-        "2024-01-10",
-        OGRN_34901,
-    )];
+    let ops = [registration(n_rec, p, 60 + n_rec)];
     (
         format!("{stem}.xml"),
         oplist(&stem, "34901", &ops).into_bytes(),
@@ -281,24 +263,8 @@ async fn an_oplist_in_a_zip_is_applied_and_answered_by_its_replist() {
     let token = insurer(&app, "34901");
     let people = people();
     let ops = [
-        op(
-            1,
-            6,
-            &people[0],
-            &enp(&people[0], 51),
-            "Э",
-            "2024-01-10",
-            OGRN_34901,
-        ),
-        op(
-            2,
-            6,
-            &people[1],
-            &enp(&people[1], 52),
-            "Э",
-            "2024-01-10",
-            OGRN_34901,
-        ),
+        registration(1, &people[0], 51),
+        registration(2, &people[1], 52),
     ];
     let text = oplist("i34901_34_01241", "34901", &ops);
     let zip = raw_zip(&[("i34901_34_01241.xml", text.as_bytes())]);
