@@ -408,20 +408,7 @@ async fn a_sure_match_is_merged_answers_for_the_survivor_and_an_unmerge_keeps_th
         serial: 22,
         ..kept.clone()
     };
-    apply_ops(
-        &app,
-        "i34901_34_01241",
-        "34901",
-        &[op(1, 6, &kept, "2024-01-10", OGRN_34901)],
-        "2024-01-10 12:00:00",
-    );
-    apply_ops(
-        &app,
-        "i34902_34_01241",
-        "34902",
-        &[op(1, 6, &gone, "2024-01-11", OGRN_34902)],
-        "2024-01-11 12:00:00",
-    );
+    register_at_two_insurers(&app, &kept, &gone);
     // The second insurer adds the SNILS: now both carry it.
     apply_ops(
         &app,
@@ -863,6 +850,24 @@ fn enc(uri: &str) -> String {
         .collect()
 }
 
+/// Registers `kept` at insurer 34901 on 2024-01-10 and `gone` at 34902 on 2024-01-11.
+fn register_at_two_insurers(app: &TestApp, kept: &P, gone: &P) {
+    apply_ops(
+        app,
+        "i34901_34_01241",
+        "34901",
+        &[op(1, 6, kept, "2024-01-10", OGRN_34901)],
+        "2024-01-10 12:00:00",
+    );
+    apply_ops(
+        app,
+        "i34902_34_01241",
+        "34902",
+        &[op(1, 6, gone, "2024-01-11", OGRN_34902)],
+        "2024-01-11 12:00:00",
+    );
+}
+
 /// Лебедева (34901) and the same woman registered again by 34902 without the SNILS, with
 /// another passport.
 fn registered_twice() -> (P, P) {
@@ -889,20 +894,7 @@ fn registered_twice() -> (P, P) {
 async fn an_operation_on_a_merged_away_enp_changes_the_survivor_and_an_annulment_is_refused() {
     let app = app();
     let (kept, gone) = registered_twice();
-    apply_ops(
-        &app,
-        "i34901_34_01241",
-        "34901",
-        &[op(1, 6, &kept, "2024-01-10", OGRN_34901)],
-        "2024-01-10 12:00:00",
-    );
-    apply_ops(
-        &app,
-        "i34902_34_01241",
-        "34902",
-        &[op(1, 6, &gone, "2024-01-11", OGRN_34902)],
-        "2024-01-11 12:00:00",
-    );
+    register_at_two_insurers(&app, &kept, &gone);
     let (kept_id, gone_id) = (person_id(&app, &kept.enp()), person_id(&app, &gone.enp()));
     review::merge(
         &mut app.conn(),
