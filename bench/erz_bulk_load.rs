@@ -11,6 +11,8 @@
 //! postgresql-client`). Writes its table to docs/PERFORMANCE.md between the `erz_bulk_load`
 //! markers. Target: at least half the rows/s of the plain COPY.
 
+#[path = "register.rs"]
+mod register;
 #[path = "report.rs"]
 mod report;
 
@@ -21,8 +23,7 @@ use std::time::Instant;
 
 use diesel::Connection as _;
 use diesel::connection::SimpleConnection as _;
-use omshub::domain::TfomsCode;
-use omshub::erz::import::{DEFAULT_BATCH, Format, ImportOptions, import_path};
+use omshub::erz::import::DEFAULT_BATCH;
 use omshub::validate::Validator;
 
 #[expect(
@@ -48,12 +49,6 @@ fn bare_table() -> String {
     format!("CREATE TABLE bare ({})", columns.join(", "))
 }
 
-fn settings(url: &str) -> omshub::config::Settings {
-    let mut s = omshub::config::Settings::load_without_env(None).unwrap_or_else(|e| panic!("{e}"));
-    url.clone_into(&mut s.database.url);
-    s
-}
-
 /// The rows of the register's tables a load writes (persons and their five fact tables).
 fn rows_written(conn: &mut omshub::db::DbConn) -> u64 {
     use diesel::prelude::*;
@@ -76,23 +71,7 @@ fn rows_written(conn: &mut omshub::db::DbConn) -> u64 {
 
 /// Loads `csv` into the register at `url`: (seconds, persons inserted, rows written).
 fn load(url: &str, csv: &Path, validator: &Validator) -> (f64, u64, u64) {
-    let (db, _) = omshub::db::migrate(&settings(url).database).unwrap_or_else(|e| panic!("{e}"));
-    let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
-    let started = Instant::now();
-    let outcome = import_path(
-        &mut conn,
-        validator,
-        csv,
-        ImportOptions {
-            format: Format::Csv,
-            batch_size: DEFAULT_BATCH,
-            progress: false,
-        },
-        omshub::participants::now(),
-    )
-    .unwrap_or_else(|e| panic!("[{}] {e}", e.code()));
-    let seconds = started.elapsed().as_secs_f64();
-    assert!(outcome.summary.rejected.is_empty(), "{}", outcome.summary);
+    let (seconds, outcome, mut conn) = register::load(url, csv, validator);
     (
         seconds,
         outcome.summary.inserted as u64,
@@ -139,15 +118,10 @@ fn report(f: &Figures, note: &str) -> String {
         sqlite_rows,
         pg_rows,
     } = *f;
-    let today = chrono::Utc::now().date_naive();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "### Bulk load of the register of insured persons (`cargo bench --bench erz_bulk_load`), {today}\n"
+    let mut out = register::heading(
+        "Bulk load of the register of insured persons (`cargo bench --bench erz_bulk_load`)",
+        note,
     );
-    if !note.is_empty() {
-        let _ = writeln!(out, "**{note}**\n");
-    }
     let _ = writeln!(
         out,
         "Machine: {}. Data: `omshub gen persons --count {persons} --seed 1`, {csv_mb} MB of CSV (generated in {generated:.0} s). omshub: `erz import` in process into an empty register (an initial load: the non-unique indexes and foreign keys of the fact tables are set aside and built again at the end, included in the time), batches of {DEFAULT_BATCH} lines, each batch one transaction writing up to 6 rows per person (person, person version, document, registration address, insurance episode, attachment) plus the journal; multi-row INSERTs on SQLite, binary COPY on PostgreSQL; every line checked (ENP, SNILS, dates, codes, repeats). Peers: the same CSV into a bare table of 26 text columns (no index, no check), one row per person.\n",
@@ -204,13 +178,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let csv = dir.path().join("persons.csv");
     let started = Instant::now();
-    {
-        let file = std::fs::File::create(&csv).unwrap_or_else(|e| panic!("{e}"));
-        let mut w = std::io::BufWriter::new(file);
-        let tf = TfomsCode::parse("75").unwrap_or_else(|e| panic!("{e}"));
-        omshub::r#gen::write_persons_csv(&mut w, persons, 1, &tf).unwrap_or_else(|e| panic!("{e}"));
-        std::io::Write::flush(&mut w).unwrap_or_else(|e| panic!("{e}"));
-    }
+    register::persons_csv(&csv, persons);
     let generated = started.elapsed().as_secs_f64();
     let csv_mb = std::fs::metadata(&csv).map_or(0, |m| m.len()) / 1_000_000;
     let validator = Validator::new(omshub::xml::schemas::ALL).unwrap_or_else(|e| panic!("{e}"));

@@ -15,6 +15,8 @@
 //! to docs/PERFORMANCE.md between the `policy_status` markers. Target: ≥ 10,000 requests/s with
 //! p99 < 5 ms.
 
+#[path = "register.rs"]
+mod register;
 #[path = "report.rs"]
 mod report;
 
@@ -28,8 +30,6 @@ use std::time::{Duration, Instant};
 use diesel::Connection as _;
 use diesel::connection::SimpleConnection as _;
 use diesel::prelude::*;
-use omshub::domain::TfomsCode;
-use omshub::erz::import::{DEFAULT_BATCH, Format, ImportOptions, import_path};
 use omshub::validate::Validator;
 
 const TOKEN: &str = "bench-admin-token-0123456789abcdef";
@@ -206,32 +206,9 @@ fn pgbench(url: &str, dir: &Path, persons: u64, seconds: u64, connections: u64) 
     (number("tps = "), number("latency average = "))
 }
 
-fn load(url: &str, csv: &Path, validator: &Validator) {
-    let mut settings =
-        omshub::config::Settings::load_without_env(None).unwrap_or_else(|e| panic!("{e}"));
-    url.clone_into(&mut settings.database.url);
-    let (db, _) = omshub::db::migrate(&settings.database).unwrap_or_else(|e| panic!("{e}"));
-    let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
-    let outcome = import_path(
-        &mut conn,
-        validator,
-        csv,
-        ImportOptions {
-            format: Format::Csv,
-            batch_size: DEFAULT_BATCH,
-            progress: false,
-        },
-        omshub::participants::now(),
-    )
-    .unwrap_or_else(|e| panic!("[{}] {e}", e.code()));
-    assert!(outcome.summary.rejected.is_empty());
-}
-
 fn audit_rows(url: &str) -> i64 {
-    let mut settings =
-        omshub::config::Settings::load_without_env(None).unwrap_or_else(|e| panic!("{e}"));
-    url.clone_into(&mut settings.database.url);
-    let db = omshub::db::Database::open(&settings.database).unwrap_or_else(|e| panic!("{e}"));
+    let db = omshub::db::Database::open(&register::settings(url).database)
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
     omshub::db::schema::erz_status_query::table
         .count()
@@ -291,15 +268,10 @@ fn render(f: &Figures<'_>) -> String {
         postgres,
         peer,
     } = *f;
-    let today = chrono::Utc::now().date_naive();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "### Policy status under load (`cargo bench --bench policy_status`), {today}\n"
+    let mut out = register::heading(
+        "Policy status under load (`cargo bench --bench policy_status`)",
+        note,
     );
-    if !note.is_empty() {
-        let _ = writeln!(out, "**{note}**\n");
-    }
     let _ = writeln!(
         out,
         "Machine: {}. Register: `omshub gen persons --count {persons} --seed 1` loaded by `erz import`. Load: `wrk -t2 -cN -d{seconds}s --latency` on 127.0.0.1 with N connections, a Lua script asking `GET /api/v1/policy-status?enp=…&date=2026-06-01` (admin token) for a random ENP of {} sampled from the register; the release `omshub serve` (`pool_max_size = N`, started afresh for each run), every call writing its audit row. Peer: `pgbench -M prepared -cN -j2 -T{seconds}` with `SELECT enp FROM erz_person WHERE id = :id` (random id) on the same database in the same run. PostgreSQL is reached over TCP with libpq's defaults by both.\n",
@@ -355,13 +327,7 @@ fn main() {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let csv = dir.path().join("persons.csv");
-    {
-        let file = std::fs::File::create(&csv).unwrap_or_else(|e| panic!("{e}"));
-        let mut w = std::io::BufWriter::new(file);
-        let tf = TfomsCode::parse("75").unwrap_or_else(|e| panic!("{e}"));
-        omshub::r#gen::write_persons_csv(&mut w, persons, 1, &tf).unwrap_or_else(|e| panic!("{e}"));
-        w.flush().unwrap_or_else(|e| panic!("{e}"));
-    }
+    register::persons_csv(&csv, persons);
     // The Lua script: a random ENP of a sample of the register per request.
     let text = std::fs::read_to_string(&csv).unwrap_or_else(|e| panic!("{e}"));
     let total = text.lines().count().saturating_sub(1).max(1);
@@ -385,7 +351,7 @@ fn main() {
     let validator = Validator::new(omshub::xml::schemas::ALL).unwrap_or_else(|e| panic!("{e}"));
 
     let sqlite_url = dir.path().join("db/omshub.sqlite3").display().to_string();
-    load(&sqlite_url, &csv, &validator);
+    drop(register::load(&sqlite_url, &csv, &validator));
     let sqlite: Vec<(u64, Run, i64)> = levels
         .iter()
         .map(|&c| {
@@ -402,7 +368,7 @@ fn main() {
     let mut url = url::Url::parse(&admin).unwrap_or_else(|e| panic!("{e}"));
     url.set_path(&format!("/{name}"));
     let pg_url = url.to_string();
-    load(&pg_url, &csv, &validator);
+    drop(register::load(&pg_url, &csv, &validator));
     let postgres: Vec<(u64, Run, i64)> = levels
         .iter()
         .map(|&c| {
