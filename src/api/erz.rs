@@ -15,7 +15,8 @@
 //! Care: any participant (or the admin token), `?page=&per_page=`; every call audited.
 //!
 //! The handlers parse, call `erz` (the policy status with the server's batched audit writer
-//! when it runs one), map the result.
+//! when it runs one, and, by ENP as known now, through the server's batched reads
+//! (`erz::status_batch`) when it runs them), map the result.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
@@ -28,7 +29,8 @@ use crate::db::DbConn;
 use crate::erz::care::care_of;
 use crate::erz::lists::{ListError, ListKind, produce};
 use crate::erz::repo::NewStatusQuery;
-use crate::erz::status::{Asker, policy_status_with};
+use crate::erz::repo::audit::insert_status_queries;
+use crate::erz::status::{Asker, policy_status_with, status_from_facts};
 use crate::erz::{StatusError, StatusKey, policy_status};
 use crate::participants::Kind;
 
@@ -140,6 +142,26 @@ async fn status(
         participant_id: caller.participant.as_ref().map(|p| p.id),
     };
     let registers = state.lookups.registers();
+    if let (Some(batcher), StatusKey::Enp(enp), None) = (&state.status_batch, &key, as_of)
+        && let Some(facts) = batcher.ask(enp.as_str(), on).await
+    {
+        let facts = facts.map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+        if let Some((answer, row)) =
+            status_from_facts(registers.as_ref(), &asker, enp, on, now, facts)
+        {
+            let unqueued = match &state.status_audit {
+                Some(writer) => writer.submit(row),
+                None => Some(row),
+            };
+            if let Some(row) = unqueued {
+                with_conn(&state, move |conn| {
+                    insert_status_queries(conn, &[row]).map_err(ApiError::internal)
+                })
+                .await?;
+            }
+            return Ok(HttpResponse::Ok().json(answer?));
+        }
+    }
     let audit = state.status_audit.clone();
     let answer = with_conn(&state, move |conn| match audit {
         Some(writer) => {

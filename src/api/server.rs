@@ -24,7 +24,9 @@ use openssl::x509::{X509Name, X509PurposeId, X509VerifyResult};
 use super::auth::PeerCertificate;
 use super::{AppState, app};
 use crate::config::{ClientAuth, ServerSettings, Settings};
-use crate::db::{self, Database};
+use crate::db::{self, Backend, Database};
+use crate::erz::audit::AuditWriter;
+use crate::erz::status_batch::{self, StatusBatcher};
 use crate::intake::worker::Workers;
 use crate::jobs::Scheduler;
 use crate::nsi;
@@ -123,6 +125,31 @@ async fn refresh_lookups(state: AppState, every: Duration) {
     }
 }
 
+/// The threads of the policy status: the batched audit writer, and on PostgreSQL the batched
+/// reads; both put in `state`.
+fn start_status_threads(
+    state: &mut AppState,
+) -> anyhow::Result<(Arc<AuditWriter>, Option<Arc<StatusBatcher>>)> {
+    // Every 50 ms: on SQLite each commit makes every other connection drop its page cache, so
+    // fewer, larger batches keep the readers' caches warm (docs/ERZ.md).
+    let status_audit = Arc::new(AuditWriter::start(
+        state.db.clone(),
+        Duration::from_millis(AUDIT_BATCH_MS),
+    )?);
+    state.status_audit = Some(Arc::clone(&status_audit));
+    // On PostgreSQL the policy statuses of concurrent requests are read in one statement
+    // (erz::status_batch); SQLite reads in-process, where a direct read is cheaper.
+    let status_batch = match state.db.backend() {
+        Backend::Postgres => {
+            let batcher = Arc::new(StatusBatcher::start(&state.db, status_batch::THREADS)?);
+            state.status_batch = Some(Arc::clone(&batcher));
+            Some(batcher)
+        }
+        Backend::Sqlite => None,
+    };
+    Ok((status_audit, status_batch))
+}
+
 /// Runs the hub until SIGTERM or Ctrl-C.
 pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<()> {
     // Read the TLS files first: a wrong path stops start-up before anything else happens.
@@ -161,13 +188,7 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
     let pool_size = settings.database.pool_max_size;
     let refresh_every = Duration::from_secs(settings.nsi.refresh_secs);
     let mut state = AppState::new(settings, database)?;
-    // Every 50 ms: on SQLite each commit makes every other connection drop its page cache, so
-    // fewer, larger batches keep the readers' caches warm (docs/ERZ.md).
-    let status_audit = Arc::new(crate::erz::audit::AuditWriter::start(
-        state.db.clone(),
-        Duration::from_millis(AUDIT_BATCH_MS),
-    )?);
-    state.status_audit = Some(Arc::clone(&status_audit));
+    let (status_audit, status_batch) = start_status_threads(&mut state)?;
     {
         let (database, lookups) = (state.db.clone(), state.lookups.clone());
         actix_web::rt::task::spawn_blocking(move || lookups.refresh(&database, true)).await??;
@@ -218,6 +239,9 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
     }
     let run_result = server.run().await;
     refresher.abort();
+    if let Some(batcher) = status_batch {
+        actix_web::rt::task::spawn_blocking(move || batcher.close()).await?;
+    }
     actix_web::rt::task::spawn_blocking(move || status_audit.close()).await?;
     actix_web::rt::task::spawn_blocking(move || workers.stop()).await?;
     run_result?;

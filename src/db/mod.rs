@@ -186,6 +186,8 @@ impl r2d2::HandleError<ManagerError> for TracingErrorHandler {
 pub struct Database {
     pool: r2d2::Pool<ConnManager>,
     backend: Backend,
+    /// Opens connections outside the pool ([`Database::dedicated`]).
+    manager: ConnManager,
 }
 
 impl std::fmt::Debug for Database {
@@ -195,7 +197,7 @@ impl std::fmt::Debug for Database {
             .field("backend", &self.backend)
             .field("connections", &state.connections)
             .field("idle", &state.idle_connections)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -224,8 +226,12 @@ impl Database {
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(settings.connect_timeout_secs))
             .error_handler(Box::new(TracingErrorHandler))
-            .build_unchecked(manager);
-        Ok(Self { pool, backend })
+            .build_unchecked(manager.clone());
+        Ok(Self {
+            pool,
+            backend,
+            manager,
+        })
     }
 
     /// The backend behind this pool.
@@ -237,6 +243,12 @@ impl Database {
     /// Borrows a connection, waiting at most `database.connect_timeout_secs`.
     pub fn conn(&self) -> Result<PooledConn, DbError> {
         Ok(self.pool.get()?)
+    }
+
+    /// Opens a connection outside the pool, set up as the pool's are, for a thread that keeps
+    /// one for its whole life (`erz::status_batch`).
+    pub fn dedicated(&self) -> Result<DbConn, DbError> {
+        self.manager.establish()
     }
 
     /// Checks that the database answers a trivial statement.

@@ -16,6 +16,8 @@
 //!   a RECLIST, checked row by row, written in batches, resumable by its journal.
 //! - `status`: the policy status of a person on a date (as known now or at a time), with the
 //!   audit row of every query.
+//! - `status_batch`: the policy status of concurrent requests read in one statement
+//!   (`omshub serve` on PostgreSQL).
 //! - `lists`: RECLIST, STOPLIST and CONFLICTLIST for an insurer to download.
 //! - `care`: the care cases billed for a person, from accepted packages.
 //! - `audit`: the batched writer of the policy-status audit that `omshub serve` uses (rows
@@ -46,6 +48,7 @@ pub mod repo;
 pub mod review;
 pub mod snapshot;
 pub mod status;
+pub mod status_batch;
 
 pub use apply::{ApplyError, FileResult, apply_path};
 pub use refusal::OpError;

@@ -7,7 +7,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
-use super::repo::status::{Attached, Episode};
+use super::repo::status::{Attached, Episode, StatusFacts};
 use super::repo::{self, NewStatusQuery};
 use crate::db::DbConn;
 use crate::domain::{Enp, IdError, InsurerCode, Snils};
@@ -313,31 +313,57 @@ pub fn policy_status_with(
     now: NaiveDateTime,
     audit: &dyn Fn(&mut DbConn, NewStatusQuery) -> diesel::QueryResult<()>,
 ) -> Result<PolicyStatus, StatusError> {
-    let (by_key, subject) = key.parts();
     let status = match quick(conn, registers, key, on, as_of)? {
         Some(answer) => answer,
         None => general(conn, registers, key, on, as_of)?,
     };
-    let (person_id, outcome) = match &status {
+    audit(conn, audit_row(asker, key, on, as_of, now, &status))?;
+    status.map(|(_, s)| s)
+}
+
+/// The audit row of a question and its answer.
+fn audit_row(
+    asker: &Asker,
+    key: &StatusKey,
+    on: NaiveDate,
+    as_of: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+    status: &Found,
+) -> NewStatusQuery {
+    let (by_key, subject) = key.parts();
+    let (person_id, outcome) = match status {
         Ok((person, s)) if s.insured => (Some(*person), "insured"),
         Ok((person, _)) => (Some(*person), "not_insured"),
         Err(_) => (None, "not_found"),
     };
-    audit(
-        conn,
-        NewStatusQuery {
-            asked_at: now,
-            caller: asker.caller.clone(),
-            participant_id: asker.participant_id,
-            by_key: by_key.to_owned(),
-            subject,
-            on_date: on,
-            as_of,
-            person_id,
-            outcome: outcome.to_owned(),
-        },
-    )?;
-    status.map(|(_, s)| s)
+    NewStatusQuery {
+        asked_at: now,
+        caller: asker.caller.clone(),
+        participant_id: asker.participant_id,
+        by_key: by_key.to_owned(),
+        subject,
+        on_date: on,
+        as_of,
+        person_id,
+        outcome: outcome.to_owned(),
+    }
+}
+
+/// The common question (by ENP, as known now) answered from the facts already read of it
+/// (`erz::status_batch`), with the audit row to write; `None` when the person is merged into
+/// another and [`policy_status_with`] must answer.
+#[must_use]
+pub fn status_from_facts(
+    registers: &dyn RegisterLookup,
+    asker: &Asker,
+    enp: &Enp,
+    on: NaiveDate,
+    now: NaiveDateTime,
+    facts: Option<StatusFacts>,
+) -> Option<(Result<PolicyStatus, StatusError>, NewStatusQuery)> {
+    let found = from_facts(registers, enp, on, facts)?;
+    let row = audit_row(asker, &StatusKey::Enp(enp.clone()), on, None, now, &found);
+    Some((found.map(|(_, s)| s), row))
 }
 
 /// The answer found (the person's id and status) or why there is none.
@@ -355,24 +381,34 @@ fn quick(
     let (StatusKey::Enp(enp), None) = (key, as_of) else {
         return Ok(None);
     };
-    Ok(
-        match repo::status::status_by_enp_now(conn, enp.as_str(), on)? {
-            Some(f) if f.registered && f.merged_into.is_none() => Some(Ok((
-                f.person,
-                answer(
-                    registers,
-                    enp.as_str().to_owned(),
-                    on,
-                    None,
-                    f.death_date,
-                    f.episode,
-                    f.attachments,
-                ),
-            ))),
-            Some(f) if f.registered => None,
-            _ => Some(Err(StatusError::NotFound("ENP"))),
-        },
-    )
+    let facts = repo::status::status_by_enp_now(conn, enp.as_str(), on)?;
+    Ok(from_facts(registers, enp, on, facts))
+}
+
+/// The answer from the facts of the person with `enp` as known now (`None`: no such person);
+/// `None` when the person is merged into another (the general path answers).
+fn from_facts(
+    registers: &dyn RegisterLookup,
+    enp: &Enp,
+    on: NaiveDate,
+    facts: Option<StatusFacts>,
+) -> Option<Found> {
+    match facts {
+        Some(f) if f.registered && f.merged_into.is_none() => Some(Ok((
+            f.person,
+            answer(
+                registers,
+                enp.as_str().to_owned(),
+                on,
+                None,
+                f.death_date,
+                f.episode,
+                f.attachments,
+            ),
+        ))),
+        Some(f) if f.registered => None,
+        _ => Some(Err(StatusError::NotFound("ENP"))),
+    }
 }
 
 /// Any question, a read per part of the answer.

@@ -679,3 +679,80 @@ async fn an_initial_load_builds_its_indexes_at_the_end_and_a_later_load_refuses_
     assert_eq!(code, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["error"], "person_not_found");
 }
+
+#[actix_web::test]
+async fn batched_status_reads_answer_every_concurrent_request_as_a_direct_read_does() {
+    use omshub::erz::status_batch::StatusBatcher;
+    use std::sync::Arc;
+
+    let mut app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("persons.csv");
+    persons_csv(&file, 24, 5);
+    let now = omshub::participants::now();
+    import(&app, &file, Format::Csv, 10, now).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let rows: Vec<Vec<String>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(';').map(str::to_owned).collect())
+        .collect();
+    // Every person on two dates (one before their policy), one ENP asked twice at once, and an
+    // ENP nobody has.
+    let mut queries: Vec<String> = rows
+        .iter()
+        .flat_map(|f| {
+            [
+                format!("enp={}&date={}", f[0], f[18]),
+                format!("enp={}&date=1999-01-01", f[0]),
+            ]
+        })
+        .collect();
+    queries.push(queries[0].clone());
+    queries.push("enp=7578350840000778&date=2026-02-01".to_owned());
+
+    // Direct reads first (no batcher), then the same questions at once through one.
+    let mut direct = Vec::new();
+    for q in &queries {
+        direct.push(status(&app, q).await);
+    }
+    app.state.status_batch = Some(Arc::new(StatusBatcher::start(&app.state.db, 1).unwrap()));
+    let app = Arc::new(app);
+    let handles: Vec<_> = queries
+        .iter()
+        .map(|q| {
+            let (app, q) = (Arc::clone(&app), q.clone());
+            actix_web::rt::spawn(async move { status(&app, &q).await })
+        })
+        .collect();
+    for ((handle, expected), q) in handles.into_iter().zip(&direct).zip(&queries) {
+        let got = handle.await.unwrap();
+        assert_eq!(&got, expected, "{q}");
+    }
+    assert_eq!(direct.last().unwrap().0, StatusCode::NOT_FOUND);
+    assert!(direct.iter().filter(|(c, _)| *c == StatusCode::OK).count() >= 48);
+    // Every answer was audited, by both paths.
+    assert_eq!(
+        count!(app, omshub::db::schema::erz_status_query::table),
+        2 * i64::try_from(queries.len()).unwrap()
+    );
+
+    // The batcher's own answers, asked at once, name each ENP's own person.
+    let batcher = app.state.status_batch.clone().unwrap();
+    let on = chrono::NaiveDate::from_ymd_opt(2027, 6, 1).unwrap();
+    let asked: Vec<_> = rows
+        .iter()
+        .map(|f| {
+            let (batcher, enp) = (Arc::clone(&batcher), f[0].clone());
+            actix_web::rt::spawn(async move { batcher.ask(&enp, on).await })
+        })
+        .collect();
+    for (handle, f) in asked.into_iter().zip(&rows) {
+        let facts = handle.await.unwrap().unwrap().unwrap().unwrap();
+        let direct =
+            omshub::erz::repo::status::status_by_enp_now(&mut app.conn(), &f[0], on).unwrap();
+        assert_eq!(Some(facts), direct, "{}", f[0]);
+    }
+    batcher.close();
+    assert!(batcher.ask(&rows[0][0], on).await.is_none());
+}

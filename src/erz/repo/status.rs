@@ -7,6 +7,8 @@
 //! time. Built with diesel's query builder, so each connection prepares it once and reuses it
 //! (a raw `sql_query` would be parsed and planned again on every call).
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use diesel::dsl::AsExprOf;
 use diesel::prelude::*;
@@ -20,10 +22,12 @@ use crate::db::schema::{
 /// One row of the statement, tagged by its `part`: 0 a current person version (`d1` valid
 /// from, `d2` death date), 1 a current merge link (`n1` the survivor), 2 an episode (`d1` valid
 /// from, `d2`–`d4` DBEG, DEND, DSTOP, `t1`–`t6` insurer, VPOLIS, SPOLIS, NPOLIS, FPOLIS, `TER_ST`),
-/// 3 an attachment (`d1` valid from, `n1` clinic, `n2` kind), 4 the person (`row_id`).
+/// 3 an attachment (`d1` valid from, `n1` clinic, `n2` kind), 4 the person (`row_id`, `t1` its
+/// ENP); `owner` is the person the row is of.
 #[derive(Debug, Queryable)]
 struct Tagged {
     part: i32,
+    owner: i64,
     row_id: i64,
     d1: Option<NaiveDate>,
     d2: Option<NaiveDate>,
@@ -42,6 +46,8 @@ struct Tagged {
 type NullDate = AsExprOf<Option<NaiveDate>, Nullable<Date>>;
 type NullText = AsExprOf<Option<String>, Nullable<Text>>;
 
+// The constant columns are bind parameters, not SQL literals: diesel caches the prepared
+// statement only when every part of it has a static query id, which a literal does not.
 fn part(n: i32) -> AsExprOf<i32, Integer> {
     n.into_sql::<Integer>()
 }
@@ -62,21 +68,45 @@ fn no_int() -> AsExprOf<Option<i32>, Nullable<Integer>> {
     None::<i32>.into_sql::<Nullable<Integer>>()
 }
 
-/// The statement for the ENP `$enp` and the date `$on`, for either backend.
-macro_rules! status_by_enp {
-    ($enp:expr, $on:expr) => {{
-        let (enp, on): (&str, NaiveDate) = ($enp, $on);
-        let person = || {
+/// The filter of a fact column `$col` naming the person of the key: `one` ENP (a scalar
+/// subquery) or `many` (`IN`).
+macro_rules! of_person {
+    (one, $col:expr, $enp:expr) => {
+        $col.nullable().eq(erz_person::table
+            .filter(erz_person::enp.eq($enp))
+            .select(erz_person::id)
+            .single_value())
+    };
+    (many, $col:expr, $enps:expr) => {
+        $col.eq_any(
             erz_person::table
-                .filter(erz_person::enp.eq(enp))
-                .select(erz_person::id)
-                .single_value()
-        };
+                .filter(erz_person::enp.eq_any($enps))
+                .select(erz_person::id),
+        )
+    };
+}
+
+/// The filter of `erz_person` by the key: `one` ENP or `many`.
+macro_rules! person_key {
+    (one, $enp:expr) => {
+        erz_person::enp.eq($enp)
+    };
+    (many, $enps:expr) => {
+        erz_person::enp.eq_any($enps)
+    };
+}
+
+/// The statement for the key `$key` (`one` ENP or `many`) and the date `$on`, for either
+/// backend.
+macro_rules! status_by_enp {
+    ($mode:ident, $key:expr, $on:expr) => {{
+        let (key, on) = ($key, $on);
         let versions = erz_person_version::table
-            .filter(erz_person_version::person_id.nullable().eq(person()))
+            .filter(of_person!($mode, erz_person_version::person_id, key))
             .filter(erz_person_version::superseded_at.is_null())
             .select((
                 part(0),
+                erz_person_version::person_id,
                 erz_person_version::id,
                 erz_person_version::valid_from.nullable(),
                 erz_person_version::death_date,
@@ -92,10 +122,11 @@ macro_rules! status_by_enp {
                 no_int(),
             ));
         let links = erz_merge_link::table
-            .filter(erz_merge_link::gone_person.nullable().eq(person()))
+            .filter(of_person!($mode, erz_merge_link::gone_person, key))
             .filter(erz_merge_link::superseded_at.is_null())
             .select((
                 part(1),
+                erz_merge_link::gone_person,
                 erz_merge_link::id,
                 no_date(),
                 no_date(),
@@ -111,7 +142,7 @@ macro_rules! status_by_enp {
                 no_int(),
             ));
         let episodes = erz_insurance::table
-            .filter(erz_insurance::person_id.nullable().eq(person()))
+            .filter(of_person!($mode, erz_insurance::person_id, key))
             .filter(erz_insurance::superseded_at.is_null())
             .filter(erz_insurance::valid_from.le(on))
             .filter(
@@ -121,6 +152,7 @@ macro_rules! status_by_enp {
             )
             .select((
                 part(2),
+                erz_insurance::person_id,
                 erz_insurance::id,
                 erz_insurance::valid_from.nullable(),
                 erz_insurance::start_date.nullable(),
@@ -136,7 +168,7 @@ macro_rules! status_by_enp {
                 no_int(),
             ));
         let attachments = erz_attachment::table
-            .filter(erz_attachment::person_id.nullable().eq(person()))
+            .filter(of_person!($mode, erz_attachment::person_id, key))
             .filter(erz_attachment::superseded_at.is_null())
             .filter(erz_attachment::valid_from.le(on))
             .filter(
@@ -146,6 +178,7 @@ macro_rules! status_by_enp {
             )
             .select((
                 part(3),
+                erz_attachment::person_id,
                 erz_attachment::id,
                 erz_attachment::valid_from.nullable(),
                 no_date(),
@@ -160,14 +193,15 @@ macro_rules! status_by_enp {
                 erz_attachment::lpu_id.nullable(),
                 erz_attachment::kind.nullable(),
             ));
-        let found = erz_person::table.filter(erz_person::enp.eq(enp)).select((
+        let found = erz_person::table.filter(person_key!($mode, key)).select((
             part(4),
+            erz_person::id,
             erz_person::id,
             no_date(),
             no_date(),
             no_date(),
             no_date(),
-            no_text(),
+            erz_person::enp.nullable(),
             no_text(),
             no_text(),
             no_text(),
@@ -243,10 +277,35 @@ pub fn status_by_enp_now(
     on: NaiveDate,
 ) -> QueryResult<Option<StatusFacts>> {
     let parts: Vec<Tagged> = match conn {
-        DbConn::Pg(c) => status_by_enp!(enp, on).load(c)?,
-        DbConn::Sqlite(c) => status_by_enp!(enp, on).load(c)?,
+        DbConn::Pg(c) => status_by_enp!(one, enp, on).load(c)?,
+        DbConn::Sqlite(c) => status_by_enp!(one, enp, on).load(c)?,
     };
     Ok(facts(parts))
+}
+
+/// [`status_by_enp_now`] for several ENPs in one statement (the batched policy status of
+/// `erz::status_batch`): the facts of each ENP that names a person, by ENP. On PostgreSQL the
+/// ENPs are one array parameter, so the statement is prepared once per connection.
+pub fn status_by_enps_now(
+    conn: &mut DbConn,
+    enps: &[&str],
+    on: NaiveDate,
+) -> QueryResult<HashMap<String, StatusFacts>> {
+    let rows: Vec<Tagged> = match conn {
+        DbConn::Pg(c) => status_by_enp!(many, enps, on).load(c)?,
+        DbConn::Sqlite(c) => status_by_enp!(many, enps, on).load(c)?,
+    };
+    let mut by_person: HashMap<i64, Vec<Tagged>> = HashMap::new();
+    for row in rows {
+        by_person.entry(row.owner).or_default().push(row);
+    }
+    Ok(by_person
+        .into_values()
+        .filter_map(|parts| {
+            let enp = parts.iter().find(|p| p.part == 4)?.t1.clone()?;
+            Some((enp, facts(parts)?))
+        })
+        .collect())
 }
 
 /// The parts as facts: each kind ordered as the general path orders it (newest valid time,
