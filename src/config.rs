@@ -82,6 +82,7 @@ pub struct DatabaseSettings {
     pub connect_timeout_secs: u64,
     pub sqlite_busy_timeout_ms: u32,
     pub migrate_on_start: bool,
+    pub status_readers: u32,
 }
 
 impl fmt::Debug for DatabaseSettings {
@@ -92,6 +93,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("connect_timeout_secs", &self.connect_timeout_secs)
             .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
             .field("migrate_on_start", &self.migrate_on_start)
+            .field("status_readers", &self.status_readers)
             .finish()
     }
 }

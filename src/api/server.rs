@@ -26,7 +26,7 @@ use super::{AppState, app};
 use crate::config::{ClientAuth, ServerSettings, Settings};
 use crate::db::{self, Backend, Database};
 use crate::erz::audit::AuditWriter;
-use crate::erz::status_batch::{self, StatusBatcher};
+use crate::erz::status_batch::StatusBatcher;
 use crate::intake::worker::Workers;
 use crate::jobs::Scheduler;
 use crate::nsi;
@@ -139,13 +139,14 @@ fn start_status_threads(
     state.status_audit = Some(Arc::clone(&status_audit));
     // On PostgreSQL the policy statuses of concurrent requests are read in one statement
     // (erz::status_batch); SQLite reads in-process, where a direct read is cheaper.
+    let readers = usize::try_from(state.settings.database.status_readers).unwrap_or(0);
     let status_batch = match state.db.backend() {
-        Backend::Postgres => {
-            let batcher = Arc::new(StatusBatcher::start(&state.db, status_batch::THREADS)?);
+        Backend::Postgres if readers > 0 => {
+            let batcher = Arc::new(StatusBatcher::start(&state.db, readers)?);
             state.status_batch = Some(Arc::clone(&batcher));
             Some(batcher)
         }
-        Backend::Sqlite => None,
+        Backend::Postgres | Backend::Sqlite => None,
     };
     Ok((status_audit, status_batch))
 }

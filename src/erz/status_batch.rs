@@ -12,8 +12,9 @@
 //! does. A batch is read after every question in it was asked, so an answer is as current as a
 //! direct read. Errors reach every question of the batch.
 //!
-//! `api::server` starts it on PostgreSQL ([`THREADS`] threads); on SQLite a read is in-process
-//! and a direct read is cheaper. Called by `api::erz`.
+//! `api::server` starts it on PostgreSQL (`database.status_readers` threads, each with its own
+//! connection besides the pool); on SQLite a read is in-process and a direct read is cheaper.
+//! Called by `api::erz`.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, TryRecvError};
@@ -27,9 +28,6 @@ use diesel::connection::SimpleConnection as _;
 use diesel::r2d2::R2D2Connection as _;
 
 use crate::db::{Database, DbConn};
-
-/// Reading threads (each keeps its own connection, outside the pool).
-pub const THREADS: usize = 1;
 
 /// Questions per statement at most.
 pub const MAX_BATCH: usize = 64;
