@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench --bench erz_bulk_load` (release). `OMSHUB_BENCH_PERSONS` persons (default
 //! 1,000,000) are generated as `omshub gen persons --seed 1` writes them; the register is
-//! loaded in process through `erz::import::import_path` (the CLI's code path, default batch)
+//! loaded in process through `erz::import::import_path` (the CLI's code path, default batch and writers)
 //! into a fresh SQLite file and a fresh PostgreSQL database (`OMSHUB_BENCH_PG_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`, where a scratch database is created and
 //! dropped). Needs the `sqlite3` and `psql` programs (`apt-get install -y sqlite3

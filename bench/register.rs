@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use omshub::domain::TfomsCode;
-use omshub::erz::import::{DEFAULT_BATCH, Format, ImportOptions, ImportOutcome, import_path};
+use omshub::erz::import::{
+    DEFAULT_BATCH, DEFAULT_WRITERS, Format, ImportOptions, ImportOutcome, import_path,
+};
 use omshub::validate::Validator;
 
 /// The default settings with the database at `url`.
@@ -26,29 +28,30 @@ pub fn persons_csv(csv: &Path, persons: u64) {
 }
 
 /// Migrates the database at `url` and loads `csv` into its register as the CLI does (default
-/// batch, no refusal allowed): the seconds the load took, its outcome, and the connection.
+/// batch and writers, no refusal allowed): the seconds the load took, its outcome, and the connection.
 pub fn load(
     url: &str,
     csv: &Path,
     validator: &Validator,
 ) -> (f64, ImportOutcome, omshub::db::PooledConn) {
     let (db, _) = omshub::db::migrate(&settings(url).database).unwrap_or_else(|e| panic!("{e}"));
-    let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
     let started = Instant::now();
     let outcome = import_path(
-        &mut conn,
+        &db,
         validator,
         csv,
         ImportOptions {
             format: Format::Csv,
             batch_size: DEFAULT_BATCH,
             progress: false,
+            writers: DEFAULT_WRITERS,
         },
         omshub::participants::now(),
     )
     .unwrap_or_else(|e| panic!("[{}] {e}", e.code()));
     let seconds = started.elapsed().as_secs_f64();
     assert!(outcome.summary.rejected.is_empty(), "{}", outcome.summary);
+    let conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
     (seconds, outcome, conn)
 }
 

@@ -18,7 +18,7 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 
 use super::apply::{FileResult, apply_path};
-use super::import::{DEFAULT_BATCH, Format, ImportOptions, import_path};
+use super::import::{DEFAULT_BATCH, DEFAULT_WRITERS, Format, ImportOptions, import_path};
 use super::lists::{ListKind, produce};
 use super::matching::{self, Options, Summary, Thresholds, share};
 use super::review;
@@ -50,6 +50,10 @@ pub enum ErzCommand {
         /// Rows per committed batch (one transaction each).
         #[arg(long, default_value_t = DEFAULT_BATCH)]
         batch_size: usize,
+        /// PostgreSQL: connections writing batches at once while the file is read (each batch
+        /// still commits in file order); 1 = one connection. SQLite always writes on one.
+        #[arg(long, default_value_t = DEFAULT_WRITERS)]
+        writers: usize,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -260,8 +264,22 @@ pub fn run(command: &ErzCommand, settings: &Settings) -> anyhow::Result<ExitCode
             file,
             format,
             batch_size,
+            writers,
             json,
-        } => run_import(settings, file, *format, *batch_size, *json),
+        } => run_import(
+            settings,
+            file,
+            ImportOptions {
+                format: match format {
+                    ImportFormat::Csv => Format::Csv,
+                    ImportFormat::Reclist => Format::Reclist,
+                },
+                batch_size: *batch_size,
+                progress: !*json,
+                writers: *writers,
+            },
+            *json,
+        ),
     }
 }
 
@@ -298,24 +316,14 @@ fn run_export(
 fn run_import(
     settings: &Settings,
     file: &Path,
-    format: ImportFormat,
-    batch_size: usize,
+    options: ImportOptions,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let database = crate::db::open_ready(&settings.database)?;
-    let mut conn = database.conn()?;
     let validator = Validator::new(crate::xml::schemas::ALL)?;
-    let options = ImportOptions {
-        format: match format {
-            ImportFormat::Csv => Format::Csv,
-            ImportFormat::Reclist => Format::Reclist,
-        },
-        batch_size,
-        progress: !json,
-    };
     let name = file.display().to_string();
     let result = match import_path(
-        &mut conn,
+        &database,
         &validator,
         file,
         options,

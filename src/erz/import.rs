@@ -19,15 +19,16 @@ use std::collections::hash_map::Entry;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use sha2::{Digest, Sha256};
 
 use super::repo::import::{
-    self as writer, ImportAddress, ImportDocument, ImportInsurance, ImportJournal, ImportPerson,
+    self as writer, BatchOutcome, ImportAddress, ImportDocument, ImportInsurance, ImportJournal,
+    ImportPerson,
 };
-use crate::db::DbConn;
+use crate::db::{Backend, Database, DbConn};
 use crate::domain::{Enp, IdError, InsurerCode, Okato, Sex, Snils, territory_by_okato};
 use crate::imports::{FileSummary, Outcome, Progress};
 use crate::validate::Validator;
@@ -43,6 +44,10 @@ const CSV_COLUMNS: usize = 26;
 
 /// Rows per batch (one transaction) unless told otherwise.
 pub const DEFAULT_BATCH: usize = 5_000;
+
+/// Connections writing batches at once on PostgreSQL unless told otherwise: one backend per
+/// core of a 2-core machine (docs/PERFORMANCE.md, `erz_bulk_load`).
+pub const DEFAULT_WRITERS: usize = 2;
 
 /// The format of an import file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +78,9 @@ pub struct ImportOptions {
     pub batch_size: usize,
     /// Draw a progress bar on standard error (when it is a terminal).
     pub progress: bool,
+    /// Connections that write batches at once on PostgreSQL while the file is read (0 or 1:
+    /// one, in turn with the reading). SQLite has one writer and ignores it.
+    pub writers: usize,
 }
 
 /// What an import did.
@@ -114,6 +122,12 @@ pub enum ImportError {
     /// The database failed.
     #[error("the register could not be written")]
     Db(#[from] diesel::result::Error),
+    /// No connection to the database.
+    #[error("the database could not be reached: {0}")]
+    Unreachable(#[from] crate::db::DbError),
+    /// A thread writing batches stopped without an answer.
+    #[error("a batch writer stopped unexpectedly")]
+    WriterLost,
 }
 
 impl ImportError {
@@ -126,48 +140,35 @@ impl ImportError {
             Self::FormatChanged(_) => "format_changed",
             Self::Reclist(_) => "reclist_refused",
             Self::KeysBroken(_) => "foreign_keys_broken",
-            Self::Db(_) => "database_error",
+            Self::Db(_) | Self::WriterLost => "database_error",
+            Self::Unreachable(_) => "database_unavailable",
         }
     }
 }
 
 /// Imports the file at `path` into the register at `now`.
 pub fn import_path(
-    conn: &mut DbConn,
+    db: &Database,
     validator: &Validator,
     path: &Path,
     options: ImportOptions,
     now: NaiveDateTime,
 ) -> Result<ImportOutcome, ImportError> {
+    let mut pooled = db.conn()?;
+    let conn: &mut DbConn = &mut pooled;
     let (sha256, lines) = digest(path)?;
     let file_name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let mut summary = FileSummary::new(file_name.clone(), "ERZ", false);
-    let journal = match writer::journal_of(conn, &sha256)? {
-        Some(j) if j.format != options.format.name() => {
-            return Err(ImportError::FormatChanged(j.format));
-        }
-        Some(j) if j.status == "done" => {
-            return Ok(ImportOutcome {
-                summary,
-                already_done: true,
-                resumed_after: None,
-                batches: 0,
-                rebuilt: 0,
-            });
-        }
-        Some(j) => j,
-        None => {
-            let empty = writer::register_is_empty(conn)?;
-            let j = writer::start_journal(conn, &file_name, &sha256, options.format.name(), now)?;
-            // An initial load: the indexes are built once at the end instead of kept up row by
-            // row (a load into a register that holds persons keeps them).
-            if empty {
-                writer::set_aside(conn, j.id)?;
-            }
-            j
-        }
+    let Some(journal) = open_journal(conn, &file_name, &sha256, options.format, now)? else {
+        return Ok(ImportOutcome {
+            summary,
+            already_done: true,
+            resumed_after: None,
+            batches: 0,
+            rebuilt: 0,
+        });
     };
     let initial = writer::has_set_aside(conn, journal.id)?;
     if initial {
@@ -179,37 +180,55 @@ pub fn import_path(
     let progress = options
         .progress
         .then(|| Progress::new(lines.saturating_sub(resume_after), "ERZ import"));
-    let loader = Mutex::new(Loader {
-        conn,
-        journal,
-        now,
-        batch_size: options.batch_size.max(1),
-        resume_after,
-        rows: Vec::new(),
-        refused: 0,
-        last_line: resume_after,
-        batches: 0,
-        summary: &mut summary,
-        progress: progress.as_ref(),
-        fatal: None,
-        initial,
-        seen_enp: HashMap::new(),
-        seen_snils: HashMap::new(),
-    });
-    let result = match options.format {
-        Format::Csv => load_csv(&loader, File::open(path)?),
-        Format::Reclist => load_reclist(&loader, validator, &file_name, File::open(path)?),
+    let writers = match db.backend() {
+        Backend::Postgres if options.writers > 1 => options.writers,
+        Backend::Postgres | Backend::Sqlite => 0,
     };
-    let mut loader = loader
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(e) = loader.fatal.take() {
-        return Err(e);
-    }
-    result?;
-    loader.flush()?;
-    if let Some(e) = loader.fatal.take() {
-        return Err(e);
+    let check_snils = !initial;
+    let loader = std::thread::scope(|scope| {
+        let ahead =
+            (writers > 0).then(|| Ahead::start(scope, db, &journal, now, check_snils, writers));
+        let loader = Mutex::new(Loader {
+            conn,
+            journal,
+            now,
+            batch_size: options.batch_size.max(1),
+            resume_after,
+            rows: Vec::new(),
+            refused: 0,
+            last_line: resume_after,
+            batches: 0,
+            summary: &mut summary,
+            progress: progress.as_ref(),
+            fatal: None,
+            initial,
+            seen_enp: HashMap::new(),
+            seen_snils: HashMap::new(),
+            ahead,
+        });
+        let result = match options.format {
+            Format::Csv => File::open(path)
+                .map_err(ImportError::from)
+                .and_then(|f| load_csv(&loader, f)),
+            Format::Reclist => File::open(path)
+                .map_err(ImportError::from)
+                .and_then(|f| load_reclist(&loader, validator, &file_name, f)),
+        };
+        let mut loader = loader
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(e) = loader.fatal.take() {
+            return Err(e);
+        }
+        result?;
+        loader.flush()?;
+        // Wait for the batches written ahead (the writers stop when the queue closes).
+        loader.settle()?;
+        Ok(loader)
+    })?;
+    if writers > 0 {
+        // Outcomes arrive as batches commit; report refusals in file order.
+        loader.summary.rejected.sort_by_key(|r| r.line);
     }
     let Loader {
         conn,
@@ -237,6 +256,34 @@ pub fn import_path(
         resumed_after: (resume_after > 0).then_some(resume_after),
         batches,
         rebuilt,
+    })
+}
+
+/// The journal of the file with `sha256`, started now if it never was (setting the indexes
+/// aside when the register is empty); `None` when the file was imported in full before.
+fn open_journal(
+    conn: &mut DbConn,
+    file_name: &str,
+    sha256: &str,
+    format: Format,
+    now: NaiveDateTime,
+) -> Result<Option<ImportJournal>, ImportError> {
+    Ok(match writer::journal_of(conn, sha256)? {
+        Some(j) if j.format != format.name() => {
+            return Err(ImportError::FormatChanged(j.format));
+        }
+        Some(j) if j.status == "done" => None,
+        Some(j) => Some(j),
+        None => {
+            let empty = writer::register_is_empty(conn)?;
+            let j = writer::start_journal(conn, file_name, sha256, format.name(), now)?;
+            // An initial load: the indexes are built once at the end instead of kept up row by
+            // row (a load into a register that holds persons keeps them).
+            if empty {
+                writer::set_aside(conn, j.id)?;
+            }
+            Some(j)
+        }
     })
 }
 
@@ -345,6 +392,8 @@ struct Loader<'c, 's, 'p> {
     seen_enp: HashMap<u64, u64>,
     /// The SNILS of the file's accepted rows so far (as numbers), with their lines.
     seen_snils: HashMap<u64, u64>,
+    /// The connections writing batches while the file is read (PostgreSQL), if any.
+    ahead: Option<Ahead>,
 }
 
 impl Loader<'_, '_, '_> {
@@ -412,24 +461,48 @@ impl Loader<'_, '_, '_> {
         }
     }
 
-    /// Commits the batch (rows and refusals so far) and advances the journal.
+    /// Commits the batch (rows and refusals so far) and advances the journal, or hands it to
+    /// the writers ahead.
     fn flush(&mut self) -> Result<(), ImportError> {
         if self.rows.is_empty() && self.refused == 0 {
             return Ok(());
         }
         let batch = self.journal.batches + 1;
-        let outcome = writer::write_batch(
-            self.conn,
-            &self.journal,
-            batch,
-            &self.rows,
-            self.last_line,
-            self.refused,
-            self.now,
-            !self.initial,
-        )?;
+        let rows = std::mem::take(&mut self.rows);
+        if let Some(ahead) = &self.ahead {
+            let job = Job {
+                batch,
+                rows,
+                last_line: self.last_line,
+                refused: self.refused,
+            };
+            ahead.jobs.send(job).map_err(|_| ImportError::WriterLost)?;
+            let done: Vec<_> = ahead.results.try_iter().collect();
+            for (_, outcome) in done {
+                self.record(&outcome?);
+            }
+        } else {
+            let outcome = writer::write_batch(
+                self.conn,
+                &self.journal,
+                batch,
+                &rows,
+                self.last_line,
+                self.refused,
+                self.now,
+                !self.initial,
+                &|| Ok(()),
+            )?;
+            self.record(&outcome);
+        }
         self.journal.batches = batch;
         self.batches += 1;
+        self.refused = 0;
+        Ok(())
+    }
+
+    /// Counts what a committed batch did.
+    fn record(&mut self, outcome: &BatchOutcome) {
         for line in &outcome.snils_taken {
             self.summary.reject(
                 usize::try_from(*line).unwrap_or(usize::MAX),
@@ -444,9 +517,143 @@ impl Loader<'_, '_, '_> {
         for _ in 0..outcome.present {
             self.summary.record(Outcome::Unchanged);
         }
-        self.rows.clear();
-        self.refused = 0;
-        Ok(())
+    }
+
+    /// Closes the writers' queue and counts every batch they commit; the first error of a
+    /// batch, if any (the batches after it are rolled back).
+    fn settle(&mut self) -> Result<(), ImportError> {
+        let Some(Ahead { jobs, results }) = self.ahead.take() else {
+            return Ok(());
+        };
+        drop(jobs);
+        let mut first_error = None;
+        for (_, outcome) in results {
+            match outcome {
+                Ok(o) => self.record(&o),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+// ---- batches written ahead, on several connections (PostgreSQL) ------------------------------
+
+/// A batch handed to the writers.
+struct Job {
+    batch: i64,
+    rows: Vec<ImportPerson>,
+    last_line: u64,
+    refused: u64,
+}
+
+/// The queue to the writer threads and their outcomes, by batch.
+struct Ahead {
+    jobs: mpsc::SyncSender<Job>,
+    results: mpsc::Receiver<(i64, Result<BatchOutcome, ImportError>)>,
+}
+
+/// The order in which batches commit: each waits until the one before it committed, so the
+/// journal's last line only moves forward and a stopped load resumes exactly after it.
+struct Turn {
+    /// The last batch committed, and whether a batch failed.
+    state: Mutex<(i64, bool)>,
+    moved: Condvar,
+}
+
+impl Turn {
+    /// Waits until `batch - 1` is committed; an error (rolling the batch back) when a batch
+    /// failed meanwhile.
+    fn wait_for(&self, batch: i64) -> diesel::QueryResult<()> {
+        let Ok(mut state) = self.state.lock() else {
+            return Err(diesel::result::Error::RollbackTransaction);
+        };
+        while !state.1 && state.0 != batch - 1 {
+            state = match self.moved.wait(state) {
+                Ok(s) => s,
+                Err(_) => return Err(diesel::result::Error::RollbackTransaction),
+            };
+        }
+        if state.1 {
+            Err(diesel::result::Error::RollbackTransaction)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `batch` committed (`true`) or failed.
+    fn settle(&self, batch: i64, committed: bool) {
+        if let Ok(mut state) = self.state.lock() {
+            if committed {
+                state.0 = batch;
+            } else {
+                state.1 = true;
+            }
+        }
+        self.moved.notify_all();
+    }
+}
+
+impl Ahead {
+    /// Starts `writers` threads in `scope`, each with its own connection of `db`, writing the
+    /// batches of `journal` as [`writer::write_batch`] does, in turn.
+    fn start<'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        db: &'scope Database,
+        journal: &ImportJournal,
+        now: NaiveDateTime,
+        check_snils: bool,
+        writers: usize,
+    ) -> Self {
+        // A batch queued per writer: memory holds at most twice that many batches.
+        let (jobs, queue) = mpsc::sync_channel::<Job>(writers);
+        let (done, results) = mpsc::channel();
+        let queue = Arc::new(Mutex::new(queue));
+        let turn = Arc::new(Turn {
+            state: Mutex::new((journal.batches, false)),
+            moved: Condvar::new(),
+        });
+        for _ in 0..writers {
+            let (queue, turn, done, journal) = (
+                Arc::clone(&queue),
+                Arc::clone(&turn),
+                done.clone(),
+                journal.clone(),
+            );
+            scope.spawn(move || {
+                let mut conn = match db.conn() {
+                    Ok(c) => c,
+                    Err(e) => {
+                        turn.settle(0, false);
+                        let _ = done.send((0, Err(ImportError::from(e))));
+                        return;
+                    }
+                };
+                loop {
+                    let job = match queue.lock() {
+                        Ok(q) => q.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    let outcome = writer::write_batch(
+                        &mut conn,
+                        &journal,
+                        job.batch,
+                        &job.rows,
+                        job.last_line,
+                        job.refused,
+                        now,
+                        check_snils,
+                        &|| turn.wait_for(job.batch),
+                    );
+                    turn.settle(job.batch, outcome.is_ok());
+                    let _ = done.send((job.batch, outcome.map_err(ImportError::from)));
+                }
+            });
+        }
+        Self { jobs, results }
     }
 }
 
@@ -901,6 +1108,41 @@ fn correction(rec: &Correction, insurer: String) -> Result<ImportPerson, Refused
 mod tests {
     use super::*;
     use crate::domain::TfomsCode;
+
+    #[test]
+    fn batches_written_at_once_commit_in_file_order_and_stop_after_a_failure() {
+        let turn = Turn {
+            state: Mutex::new((4, false)),
+            moved: Condvar::new(),
+        };
+        let order = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            // Batches 7, 6, 5 start in the wrong order; each commits only after the one before.
+            for batch in [7_i64, 6, 5] {
+                let (turn, order) = (&turn, &order);
+                scope.spawn(move || {
+                    let waited = turn.wait_for(batch);
+                    if let Ok(mut o) = order.lock() {
+                        o.push(batch);
+                    }
+                    turn.settle(batch, waited.is_ok());
+                });
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        });
+        assert_eq!(order.into_inner().ok(), Some(vec![5, 6, 7]));
+        // Batch 8 fails: 9, waiting for it, rolls back instead of committing.
+        std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| turn.wait_for(9));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            turn.settle(8, false);
+            assert!(matches!(
+                waiting.join().ok(),
+                Some(Err(diesel::result::Error::RollbackTransaction))
+            ));
+        });
+        assert!(turn.wait_for(8).is_err());
+    }
 
     fn row(enp: &str, snils: &str, dr: &str, w: &str) -> String {
         format!(

@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use omshub::db::schema::{erz_import, erz_insurance, erz_person, erz_person_version};
 use omshub::domain::TfomsCode;
 use omshub::erz::import::{
-    CSV_HEADER, Format, ImportError, ImportOptions, ImportOutcome, import_path,
+    CSV_HEADER, DEFAULT_WRITERS, Format, ImportError, ImportOptions, ImportOutcome, import_path,
 };
 use omshub::validate::Validator;
 use serde_json::Value;
@@ -38,6 +38,7 @@ fn options(format: Format, batch_size: usize) -> ImportOptions {
         format,
         batch_size,
         progress: false,
+        writers: DEFAULT_WRITERS,
     }
 }
 
@@ -50,7 +51,7 @@ fn import(
     now: chrono::NaiveDateTime,
 ) -> Result<ImportOutcome, ImportError> {
     import_path(
-        &mut app.conn(),
+        &app.state.db,
         &validator(),
         file,
         options(format, batch),

@@ -245,7 +245,10 @@ pub struct BatchOutcome {
 
 /// Writes one batch of `rows` and advances the journal `journal` to `last_line` (with
 /// `refused` more refused rows), in one transaction. With `check_snils`, a row whose SNILS the
-/// register gives to another ENP (in a current person version) is refused instead.
+/// register gives to another ENP (in a current person version) is refused instead. `turn` is
+/// called after the rows are written and before the journal is advanced: batches written on
+/// several connections at once wait there for the earlier batches to commit, so the journal
+/// only ever moves forward in file order (its error rolls the batch back).
 #[expect(
     clippy::too_many_arguments,
     reason = "the batch, its place in the journal, and how to check it"
@@ -259,6 +262,7 @@ pub fn write_batch(
     refused: u64,
     now: NaiveDateTime,
     check_snils: bool,
+    turn: &dyn Fn() -> QueryResult<()>,
 ) -> QueryResult<BatchOutcome> {
     use erz_import as j;
     conn.transaction(|conn| {
@@ -314,6 +318,7 @@ pub fn write_batch(
                 DbConn::Pg(c) => write_pg(c, &new, op_id, now)?,
             }
         }
+        turn()?;
         let last = i64::try_from(last_line).unwrap_or(i64::MAX);
         diesel::update(j::table.find(journal.id))
             .set((
