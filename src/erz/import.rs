@@ -7,8 +7,9 @@
 //! codes; an ENP or a SNILS given twice in the file, a SNILS registered to another person); a
 //! refused row is reported with its line and a stable code and the load goes on. Accepted rows
 //! are written in batches by `erz::repo::import`, each batch one transaction that also advances
-//! the file's journal (by SHA-256), so a load that stopped continues after its last committed
-//! batch, a person already registered is never inserted twice, and a finished file imports
+//! the file's journal (by SHA-256); on PostgreSQL the batches are written on several
+//! connections at once (`ImportOptions::writers`) but still commit in file order (`Turn`), so
+//! a load that stopped continues after its last committed batch, a person already registered is never inserted twice, and a finished file imports
 //! nothing. A load into an empty register (an initial load) first sets aside the non-unique
 //! indexes and foreign keys of the fact tables and builds them again at the end (migration
 //! 000012). Memory holds one batch and the ENPs and SNILS seen (16 bytes each, in two hash
