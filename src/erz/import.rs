@@ -479,7 +479,7 @@ impl Loader<'_, '_, '_> {
             };
             ahead.jobs.send(job).map_err(|_| ImportError::WriterLost)?;
             let done: Vec<_> = ahead.results.try_iter().collect();
-            for (_, outcome) in done {
+            for outcome in done {
                 self.record(&outcome?);
             }
         } else {
@@ -528,7 +528,7 @@ impl Loader<'_, '_, '_> {
         };
         drop(jobs);
         let mut first_error = None;
-        for (_, outcome) in results {
+        for outcome in results {
             match outcome {
                 Ok(o) => self.record(&o),
                 Err(e) => {
@@ -550,10 +550,10 @@ struct Job {
     refused: u64,
 }
 
-/// The queue to the writer threads and their outcomes, by batch.
+/// The queue to the writer threads and their outcomes, as the batches commit.
 struct Ahead {
     jobs: mpsc::SyncSender<Job>,
-    results: mpsc::Receiver<(i64, Result<BatchOutcome, ImportError>)>,
+    results: mpsc::Receiver<Result<BatchOutcome, ImportError>>,
 }
 
 /// The order in which batches commit: each waits until the one before it committed, so the
@@ -628,7 +628,7 @@ impl Ahead {
                     Ok(c) => c,
                     Err(e) => {
                         turn.settle(0, false);
-                        let _ = done.send((0, Err(ImportError::from(e))));
+                        let _ = done.send(Err(ImportError::from(e)));
                         return;
                     }
                 };
@@ -650,7 +650,7 @@ impl Ahead {
                         &|| turn.wait_for(job.batch),
                     );
                     turn.settle(job.batch, outcome.is_ok());
-                    let _ = done.send((job.batch, outcome.map_err(ImportError::from)));
+                    let _ = done.send(outcome.map_err(ImportError::from));
                 }
             });
         }
