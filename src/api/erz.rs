@@ -27,7 +27,7 @@ use super::paging::{Page, PageQuery};
 use super::{ApiError, AppState, with_conn};
 use crate::db::DbConn;
 use crate::erz::care::care_of;
-use crate::erz::lists::{ListError, ListKind, produce};
+use crate::erz::lists::{ListError, ListKind, ListRequest, produce};
 use crate::erz::repo::NewStatusQuery;
 use crate::erz::repo::audit::insert_status_queries;
 use crate::erz::status::{Asker, policy_status_with, status_from_facts};
@@ -254,16 +254,25 @@ async fn list(
     let from = parse_day(q.from.as_deref(), "from")?;
     let to = parse_day(q.to.as_deref(), "to")?;
     let who = caller.name.clone();
-    let file = with_conn(&state, move |conn| {
-        produce(
-            conn,
+    let storage = state.settings.intake.storage_dir.clone();
+    let (file, content, length) = with_conn(&state, move |conn| {
+        // The list is written into a folder of its own beside the packages and read back
+        // from the open file as the answer streams; the folder is removed at once.
+        std::fs::create_dir_all(&storage).map_err(ListError::Write)?;
+        let dir = tempfile::Builder::new()
+            .prefix(".list-")
+            .tempdir_in(&storage)
+            .map_err(ListError::Write)?;
+        let asked = ListRequest {
             kind,
-            &insurer,
+            insurer: &insurer,
             from,
             to,
-            &who,
-            crate::participants::now(),
-        )
+        };
+        let file = produce(conn, asked, &who, crate::participants::now(), dir.path())?;
+        let content = std::fs::File::open(&file.path).map_err(ListError::Write)?;
+        let length = content.metadata().map_err(ListError::Write)?.len();
+        Ok::<_, ListError>((file, content, length))
     })
     .await?;
     Ok(HttpResponse::Ok()
@@ -273,7 +282,25 @@ async fn list(
             format!("attachment; filename=\"{}\"", file.name),
         ))
         .insert_header(("X-Records", file.records.to_string()))
-        .body(file.content))
+        .no_chunking(length)
+        .streaming(file_chunks(content)))
+}
+
+/// The bytes of `file` from where it stands, 64 KiB at a time, each read on the blocking pool.
+fn file_chunks(
+    file: std::fs::File,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, std::io::Error>> {
+    futures_util::stream::try_unfold(file, |mut file| async move {
+        let (file, chunk) = web::block(move || {
+            let mut buf = vec![0_u8; 1 << 16];
+            let n = std::io::Read::read(&mut file, &mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((file, buf))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok((!chunk.is_empty()).then(|| (web::Bytes::from(chunk), file)))
+    })
 }
 
 async fn care(

@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 
 use super::apply::{FileResult, apply_path};
 use super::import::{DEFAULT_BATCH, DEFAULT_WRITERS, Format, ImportOptions, import_path};
-use super::lists::{ListKind, produce};
+use super::lists::{ListKind, ListRequest, produce};
 use super::matching::{self, Options, Summary, Thresholds, share};
 use super::review;
 use crate::config::Settings;
@@ -295,14 +295,17 @@ fn run_export(
     let database = crate::db::open_ready(&settings.database)?;
     let mut conn = database.conn()?;
     let now = crate::participants::now();
-    let file = produce(&mut conn, list.into(), insurer, from, to, "cli", now)
+    let dir = out.map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let asked = ListRequest {
+        kind: list.into(),
+        insurer,
+        from,
+        to,
+    };
+    let file = produce(&mut conn, asked, "cli", now, &dir)
         .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
-    let dir = out.map(Path::to_path_buf).unwrap_or_default();
-    if !dir.as_os_str().is_empty() {
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let path = dir.join(&file.name);
-    std::fs::write(&path, &file.content).with_context(|| format!("writing {}", path.display()))?;
+    let path = file.path;
     println!(
         "{}: {} records, written to {}",
         file.name,

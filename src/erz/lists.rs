@@ -4,12 +4,16 @@
 //! register can see: a person insured by two insurers at once, two persons sharing a SNILS or
 //! an identity document, two records that may be one person or were merged). Each is written in UTF-8 with quick-xml, valid against
 //! `schemas/erz/1.0/<ROOT>.xsd`, named `r|s|c<insurer>_<territory>_<MMYY><n>.xml` and recorded
-//! in the journal of lists (which hands out `n`). Called by `erz::cli` (`omshub erz export`)
+//! in the journal of lists (which hands out `n`). Each record is written out as soon as it
+//! is found (into a spooled temporary file; the header, which counts them, goes in front
+//! afterwards), so the memory does not grow with the list. Called by `erz::cli` (`omshub erz export`)
 //! and `api::erz` (`GET /api/v1/erz/lists/{kind}`). What goes into each list, and the reason
 //! codes the hub chose, are in docs/ERZ.md ("Lists for insurers").
 
 use std::collections::HashMap;
-use std::io;
+use std::fs::File;
+use std::io::{self, BufWriter, Seek as _, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use diesel::Connection as _;
@@ -120,8 +124,8 @@ pub struct ListFile {
     pub name: String,
     /// Records (REC, STOP, CONFLICT) in it.
     pub records: usize,
-    /// The XML.
-    pub content: String,
+    /// Where it was written: the folder given to [`produce`], joined with `name`.
+    pub path: PathBuf,
 }
 
 /// Why a list could not be produced.
@@ -161,17 +165,41 @@ impl ListError {
     }
 }
 
-/// Produces the list `kind` for `insurer` over `[from, to]` (days, both included), as the
-/// register knows it now; records it in the journal as asked for by `caller` at `now`.
+/// Which list is asked for: the kind, the insurer (F002 code), the days (both included).
+#[derive(Debug, Clone, Copy)]
+pub struct ListRequest<'a> {
+    /// Which list.
+    pub kind: ListKind,
+    /// The insurer's F002 code, as given (checked by [`produce`]).
+    pub insurer: &'a str,
+    /// The first day of the period.
+    pub from: NaiveDate,
+    /// The last day of the period.
+    pub to: NaiveDate,
+}
+
+/// Produces the list `asked` (kind, insurer, period), as the register knows it now, into the
+/// folder `dir` (which must exist); records it in the journal
+/// as asked for by `caller` at `now`.
+///
+/// The register is read in one transaction and each record is written out as soon as it is
+/// found, so the memory does not grow with the list; then, in a second and short transaction,
+/// the journal hands out the file's name, and the file is written beside it under a temporary
+/// name and renamed once the journal row is committed. A failure leaves no file (at worst a
+/// journal row without its file, whose number the next list skips).
 pub fn produce(
     conn: &mut DbConn,
-    kind: ListKind,
-    insurer: &str,
-    from: NaiveDate,
-    to: NaiveDate,
+    asked: ListRequest<'_>,
     caller: &str,
     now: NaiveDateTime,
+    dir: &Path,
 ) -> Result<ListFile, ListError> {
+    let ListRequest {
+        kind,
+        insurer,
+        from,
+        to,
+    } = asked;
     let code = InsurerCode::parse(insurer.trim()).map_err(|_| ListError::InvalidInsurer)?;
     let insurer = code.as_str().to_owned();
     if from > to {
@@ -180,23 +208,28 @@ pub fn produce(
     if Insurer::load_current(conn, &insurer)?.is_none() {
         return Err(ListError::UnknownInsurer(insurer));
     }
+    let mut body = Body::new(kind, dir)?;
     conn.transaction(|conn| {
         let mut ctx = Ctx {
             insurer: insurer.clone(),
             ogrn: HashMap::new(),
         };
-        let records = match kind {
-            ListKind::Reclist => ctx.recs(conn, from, to)?,
-            ListKind::Stoplist => ctx.stops(conn, from, to)?,
-            ListKind::Conflictlist => ctx.conflicts(conn, from, to)?,
-        };
-        let stem = format!(
-            "{}{insurer}_{}_{:02}{:02}",
-            kind.prefix(),
-            code.territory().as_str(),
-            to.month(),
-            to.year().rem_euclid(100)
-        );
+        let mut emit = |r: Record| body.push(&r).map_err(ListError::Write);
+        match kind {
+            ListKind::Reclist => ctx.recs(conn, from, to, &mut emit),
+            ListKind::Stoplist => ctx.stops(conn, from, to, &mut emit),
+            ListKind::Conflictlist => ctx.conflicts(conn, from, to, &mut emit),
+        }
+    })?;
+    let records = body.records;
+    let stem = format!(
+        "{}{insurer}_{}_{:02}{:02}",
+        kind.prefix(),
+        code.territory().as_str(),
+        to.month(),
+        to.year().rem_euclid(100)
+    );
+    let (name, file) = conn.transaction(|conn| {
         let name = reads::record_list_export(
             conn,
             &stem,
@@ -206,21 +239,38 @@ pub fn produce(
                 period_from: from,
                 period_to: to,
                 file_name: String::new(),
-                records: i64::try_from(records.len()).unwrap_or(i64::MAX),
+                records: i64::try_from(records).unwrap_or(i64::MAX),
                 caller: caller.to_owned(),
                 created_at: now,
             },
         )?;
+        let mut file = tempfile::NamedTempFile::new_in(dir)?;
         let file_name = name.trim_end_matches(".xml");
-        let content = write(kind, &insurer, file_name, from, to, &records)?;
-        Ok(ListFile {
+        assemble(
             kind,
-            records: records.len(),
-            name,
-            content,
-        })
+            &insurer,
+            file_name,
+            from,
+            to,
+            body,
+            file.as_file_mut(),
+        )?;
+        file.as_file().sync_all()?;
+        Ok::<_, ListError>((name, file))
+    })?;
+    let path = dir.join(&name);
+    file.persist_noclobber(&path)
+        .map_err(|e| ListError::Write(e.error))?;
+    Ok(ListFile {
+        kind,
+        name,
+        records,
+        path,
     })
 }
+
+/// Where each record goes as soon as it is found (the list's [`Body`]).
+type Emit<'a> = &'a mut dyn FnMut(Record) -> Result<(), ListError>;
 
 /// One record of a list, ready to write.
 enum Record {
@@ -335,10 +385,10 @@ impl Ctx {
         conn: &mut DbConn,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<Vec<Record>, ListError> {
+        emit: Emit<'_>,
+    ) -> Result<(), ListError> {
         let start = from.and_time(chrono::NaiveTime::MIN);
         let end = to.succ_opt().unwrap_or(to).and_time(chrono::NaiveTime::MIN);
-        let mut out = Vec::new();
         for OpInFile { op, file_name, .. } in
             reads::ops_for_insurer(conn, &self.insurer, start, end)?
         {
@@ -364,7 +414,7 @@ impl Ctx {
             let Some(episode) = chosen else { continue };
             let active = !annulled && !repo::current_person_versions(conn, person)?.is_empty();
             let last_of = |kind: &str| s.addresses.iter().rev().find(|a| a.kind == kind).cloned();
-            out.push(Record::Rec(Box::new(Rec {
+            emit(Record::Rec(Box::new(Rec {
                 id: person,
                 tip_op: op.tip_op.unwrap_or(4),
                 active,
@@ -382,9 +432,9 @@ impl Ctx {
                     .collect(),
                 insurance: self.ins(conn, episode)?,
                 data,
-            })));
+            })))?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// STOPLIST: the insurer's episodes whose last day falls in the period (not continued by
@@ -394,8 +444,8 @@ impl Ctx {
         conn: &mut DbConn,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<Vec<Record>, ListError> {
-        let mut out = Vec::new();
+        emit: Emit<'_>,
+    ) -> Result<(), ListError> {
         for e in reads::stopped_episodes(conn, &self.insurer, from, to)? {
             let Some(stop) = e.stop_date else { continue };
             let Some(next_day) = stop.succ_opt() else {
@@ -420,14 +470,14 @@ impl Ctx {
             else {
                 continue;
             };
-            out.push(Record::Stop(Box::new(Stop {
+            emit(Record::Stop(Box::new(Stop {
                 id: e.person_id,
                 reason,
                 enp: e.enp.clone(),
                 insurance: self.ins(conn, e)?,
                 then,
                 current: now,
-            })));
+            })))?;
         }
         let start = from.and_time(chrono::NaiveTime::MIN);
         let end = to.succ_opt().unwrap_or(to).and_time(chrono::NaiveTime::MIN);
@@ -452,16 +502,16 @@ impl Ctx {
             let (Some(episode), Some(data)) = (episode, person_data(&s, None)) else {
                 continue;
             };
-            out.push(Record::Stop(Box::new(Stop {
+            emit(Record::Stop(Box::new(Stop {
                 id: person,
                 reason: stop_reason::ANNULLED,
                 enp: episode.enp.clone(),
                 insurance: self.ins(conn, episode)?,
                 then: data.clone(),
                 current: data,
-            })));
+            })))?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// CONFLICTLIST: overlapping episodes of the insurer and another insurer; the insurer's
@@ -473,8 +523,8 @@ impl Ctx {
         conn: &mut DbConn,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<Vec<Record>, ListError> {
-        let mut out = Vec::new();
+        emit: Emit<'_>,
+    ) -> Result<(), ListError> {
         for (a, b) in reads::overlapping_episodes(conn, &self.insurer, from, to)? {
             let (a, b) = (reads::episode(conn, a)?, reads::episode(conn, b)?);
             let s = reads::snapshot(conn, a.person_id, None)?;
@@ -482,14 +532,14 @@ impl Ctx {
                 continue;
             };
             let other = data.clone();
-            out.push(Record::Conflict(Box::new(Conflict {
+            emit(Record::Conflict(Box::new(Conflict {
                 id: a.person_id,
                 reason: conflict_reason::TWO_INSURERS,
                 data,
                 insurance: self.ins(conn, a)?,
                 other,
                 other_insurance: Some(self.ins(conn, b)?),
-            })));
+            })))?;
         }
         let mut groups: Vec<(u16, Vec<i64>)> = Vec::new();
         for snils in reads::shared_snils(conn)? {
@@ -512,8 +562,11 @@ impl Ctx {
             for (i, &p) in persons.iter().enumerate() {
                 for (j, &q) in persons.iter().enumerate() {
                     // Persons merged into one are one person (their merge is listed as such).
-                    if i != j && survivors[i] != survivors[j] {
-                        out.extend(self.side(conn, reason, p, q, from, to)?);
+                    if i != j
+                        && survivors[i] != survivors[j]
+                        && let Some(r) = self.side(conn, reason, p, q, from, to)?
+                    {
+                        emit(r)?;
                     }
                 }
             }
@@ -524,15 +577,23 @@ impl Ctx {
                 (pair.person_b, pair.person_a),
             ] {
                 let reason = conflict_reason::POSSIBLE_DUPLICATE;
-                out.extend(self.side(conn, reason, p, q, from, to)?);
+                if let Some(r) = self.side(conn, reason, p, q, from, to)? {
+                    emit(r)?;
+                }
             }
         }
         for link in matching::links_recorded_in(conn, &self.insurer, from, to)? {
             let (gone, kept) = (link.gone_person, link.kept_person);
-            out.extend(self.side(conn, conflict_reason::MERGED_AWAY, gone, kept, from, to)?);
-            out.extend(self.side(conn, conflict_reason::MERGED_IN, kept, gone, from, to)?);
+            for (reason, p, q) in [
+                (conflict_reason::MERGED_AWAY, gone, kept),
+                (conflict_reason::MERGED_IN, kept, gone),
+            ] {
+                if let Some(r) = self.side(conn, reason, p, q, from, to)? {
+                    emit(r)?;
+                }
+            }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// A CONFLICT of `reason` about person `p` and the other person `q`, when `p` is the
@@ -577,13 +638,16 @@ impl Ctx {
 // ---- writing ----------------------------------------------------------------------------------
 
 /// A quick-xml writer with the few calls the lists need.
-struct Xml(Writer<Vec<u8>>);
+struct Xml<W: Write>(Writer<W>);
 
-impl Xml {
-    fn new() -> io::Result<Self> {
-        let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
-        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-        Ok(Self(w))
+impl<W: Write> Xml<W> {
+    fn new(out: W) -> Self {
+        Self(Writer::new_with_indent(out, b' ', 2))
+    }
+
+    fn decl(&mut self) -> io::Result<()> {
+        self.0
+            .write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
     }
 
     fn open(&mut self, name: &str) -> io::Result<()> {
@@ -607,27 +671,71 @@ impl Xml {
             None => Ok(()),
         }
     }
-
-    fn finish(self) -> String {
-        let mut bytes = self.0.into_inner();
-        bytes.push(b'\n');
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
 }
 
 fn date(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-fn write(
+/// The records of a list, written as they are found into an unnamed temporary file, so a list
+/// of any length takes the memory of one record; the header, which counts them, is written
+/// afterwards by [`assemble`].
+struct Body {
+    xml: Xml<BufWriter<File>>,
+    /// Bytes of the opening root tag the body starts with (written only to indent the
+    /// records as the whole file indents them; skipped by [`assemble`]).
+    skip: u64,
+    records: usize,
+}
+
+impl Body {
+    fn new(kind: ListKind, dir: &Path) -> io::Result<Self> {
+        let mut xml = Xml::new(BufWriter::new(tempfile::tempfile_in(dir)?));
+        xml.open(kind.root())?;
+        Ok(Self {
+            xml,
+            skip: u64::try_from(kind.root().len() + 2).unwrap_or(u64::MAX),
+            records: 0,
+        })
+    }
+
+    fn push(&mut self, record: &Record) -> io::Result<()> {
+        self.records += 1;
+        match record {
+            Record::Rec(r) => write_rec(&mut self.xml, r),
+            Record::Stop(s) => write_stop(&mut self.xml, s),
+            Record::Conflict(c) => write_conflict(&mut self.xml, c),
+        }
+    }
+
+    /// The file of the records, at their first byte.
+    fn into_records(self) -> io::Result<File> {
+        let mut file = self
+            .xml
+            .0
+            .into_inner()
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        file.seek(SeekFrom::Start(self.skip))?;
+        Ok(file)
+    }
+}
+
+/// The list's file: the declaration, the header with the number of records, the records of
+/// `body`, the end.
+fn assemble(
     kind: ListKind,
     insurer: &str,
     file_name: &str,
     from: NaiveDate,
     to: NaiveDate,
-    records: &[Record],
-) -> io::Result<String> {
-    let mut x = Xml::new()?;
+    body: Body,
+    out: &mut File,
+) -> io::Result<()> {
+    let records = body.records;
+    let mut records_file = body.into_records()?;
+    let mut x = Xml::new(BufWriter::new(out));
+    x.decl()?;
     x.open(kind.root())?;
     if kind == ListKind::Reclist {
         x.el("VERS", "2.0")?;
@@ -642,19 +750,15 @@ fn write(
         // The lists are the fund's: PRZCOD (the issuing point) is the insurer's code.
         ListKind::Stoplist | ListKind::Conflictlist => x.el("PRZCOD", insurer)?,
     }
-    x.el("NRECORDS", &records.len().to_string())?;
-    for r in records {
-        match r {
-            Record::Rec(r) => write_rec(&mut x, r)?,
-            Record::Stop(s) => write_stop(&mut x, s)?,
-            Record::Conflict(c) => write_conflict(&mut x, c)?,
-        }
-    }
+    x.el("NRECORDS", &records.to_string())?;
+    io::copy(&mut records_file, x.0.get_mut())?;
     x.close(kind.root())?;
-    Ok(x.finish())
+    let mut w = x.0.into_inner();
+    w.write_all(b"\n")?;
+    w.flush()
 }
 
-fn write_rec(x: &mut Xml, r: &Rec) -> io::Result<()> {
+fn write_rec<W: Write>(x: &mut Xml<W>, r: &Rec) -> io::Result<()> {
     x.open("REC")?;
     x.el("ID", &r.id.to_string())?;
     x.el("TIP_OP", &r.tip_op.to_string())?;
@@ -682,7 +786,7 @@ fn write_rec(x: &mut Xml, r: &Rec) -> io::Result<()> {
     x.close("REC")
 }
 
-fn write_stop(x: &mut Xml, s: &Stop) -> io::Result<()> {
+fn write_stop<W: Write>(x: &mut Xml<W>, s: &Stop) -> io::Result<()> {
     x.open("STOP")?;
     x.el("ID", &s.id.to_string())?;
     x.el("REASON", &s.reason.to_string())?;
@@ -696,7 +800,7 @@ fn write_stop(x: &mut Xml, s: &Stop) -> io::Result<()> {
     x.close("STOP")
 }
 
-fn write_conflict(x: &mut Xml, c: &Conflict) -> io::Result<()> {
+fn write_conflict<W: Write>(x: &mut Xml<W>, c: &Conflict) -> io::Result<()> {
     x.open("CONFLICT")?;
     x.el("ID", &c.id.to_string())?;
     x.el("REASON", &c.reason.to_string())?;
@@ -711,7 +815,7 @@ fn write_conflict(x: &mut Xml, c: &Conflict) -> io::Result<()> {
     x.close("CONFLICT")
 }
 
-fn write_person(x: &mut Xml, name: &str, p: &PersonVersionRow) -> io::Result<()> {
+fn write_person<W: Write>(x: &mut Xml<W>, name: &str, p: &PersonVersionRow) -> io::Result<()> {
     x.open(name)?;
     x.el("FAM", &fit(&p.fam, 40))?;
     x.el("IM", &fit(p.im.as_deref().unwrap_or(""), 40))?;
@@ -730,7 +834,7 @@ fn write_person(x: &mut Xml, name: &str, p: &PersonVersionRow) -> io::Result<()>
     x.close(name)
 }
 
-fn write_doc(x: &mut Xml, name: &str, d: &DocumentRow) -> io::Result<()> {
+fn write_doc<W: Write>(x: &mut Xml<W>, name: &str, d: &DocumentRow) -> io::Result<()> {
     x.open(name)?;
     x.el("DOCTYPE", &d.doctype.to_string())?;
     x.opt("DOCSER", d.docser.as_deref().map(|s| fit(s, 10)).as_deref())?;
@@ -744,7 +848,7 @@ fn write_doc(x: &mut Xml, name: &str, d: &DocumentRow) -> io::Result<()> {
     x.close(name)
 }
 
-fn write_address(x: &mut Xml, name: &str, a: Option<&AddressRow>) -> io::Result<()> {
+fn write_address<W: Write>(x: &mut Xml<W>, name: &str, a: Option<&AddressRow>) -> io::Result<()> {
     x.open(name)?;
     if let Some(a) = a {
         x.el("BOMG", if a.homeless == 0 { "0" } else { "1" })?;
@@ -759,7 +863,7 @@ fn write_address(x: &mut Xml, name: &str, a: Option<&AddressRow>) -> io::Result<
     x.close(name)
 }
 
-fn write_polis(x: &mut Xml, e: &InsuranceRow) -> io::Result<()> {
+fn write_polis<W: Write>(x: &mut Xml<W>, e: &InsuranceRow) -> io::Result<()> {
     x.open("POLIS")?;
     x.el("VPOLIS", &e.policy_kind)?;
     x.el("NPOLIS", &fit(e.policy_number.as_deref().unwrap_or(""), 20))?;
@@ -773,7 +877,7 @@ fn write_polis(x: &mut Xml, e: &InsuranceRow) -> io::Result<()> {
     x.close("POLIS")
 }
 
-fn write_insurance(x: &mut Xml, name: &str, i: &Ins) -> io::Result<()> {
+fn write_insurance<W: Write>(x: &mut Xml<W>, name: &str, i: &Ins) -> io::Result<()> {
     x.open(name)?;
     x.el("TER_ST", &fit(i.row.territory.as_deref().unwrap_or(""), 5))?;
     x.el("ENP", &i.row.enp)?;

@@ -11,7 +11,7 @@ use omshub::db::schema::{erz_insurance, erz_list_export, erz_status_query};
 use omshub::domain::{Enp, Sex, Snils, TfomsCode};
 use omshub::erz::FileResult;
 use omshub::erz::apply::{Names, apply};
-use omshub::erz::lists::{ListKind, produce};
+use omshub::erz::lists::{ListKind, ListRequest, produce};
 use omshub::participants::{self, Kind, NewParticipant};
 use omshub::validate::Validator;
 use omshub::validate::schema::Limits;
@@ -188,22 +188,35 @@ fn issued(r: &FileResult, n: usize) -> String {
 
 /// The list, checked against its XSD by the hub's validator.
 fn list(app: &TestApp, kind: ListKind, insurer: &str, from: &str, to: &str) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
     let f = produce(
         &mut app.conn(),
-        kind,
-        insurer,
-        d(from),
-        d(to),
+        ListRequest {
+            kind,
+            insurer,
+            from: d(from),
+            to: d(to),
+        },
         "test",
         t("2024-07-01 08:00:00"),
+        dir.path(),
     )
     .unwrap();
+    // The list alone is left in the folder (the spooled records and the file under its
+    // temporary name are gone).
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, [std::ffi::OsString::from(&f.name)]);
+    assert_eq!(f.path, dir.path().join(&f.name));
+    let content = std::fs::read_to_string(&f.path).unwrap();
     let report = validator()
-        .check_file(&f.name, f.content.as_bytes(), Limits::default())
+        .check_file(&f.name, content.as_bytes(), Limits::default())
         .unwrap();
-    assert!(report.accepted, "{:#?}\n{}", report.findings, f.content);
+    assert!(report.accepted, "{:#?}\n{}", report.findings, content);
     assert_eq!(
-        f.content
+        content
             .matches(match kind {
                 ListKind::Reclist => "<REC>",
                 ListKind::Stoplist => "<STOP>",
@@ -212,7 +225,7 @@ fn list(app: &TestApp, kind: ListKind, insurer: &str, from: &str, to: &str) -> (
             .count(),
         f.records
     );
-    (f.name, f.content)
+    (f.name, content)
 }
 
 /// The values of `element` in `xml`, in order.
@@ -543,6 +556,24 @@ async fn an_insurer_downloads_its_own_lists_and_others_may_not() {
         .check_file("r34901_34_01241.xml", body.as_bytes(), Limits::default())
         .unwrap();
     assert!(report.accepted, "{:#?}", report.findings);
+    // Streamed from the file it was written to, with its length; nothing is left behind.
+    assert_eq!(
+        res.header("content-length"),
+        Some(body.len().to_string()),
+        "{:?}",
+        res.headers
+    );
+    assert_eq!(res.header("x-records").as_deref(), Some("1"));
+    let storage = &app.state.settings.intake.storage_dir;
+    let left: Vec<_> = std::fs::read_dir(storage)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        !left
+            .iter()
+            .any(|n| n.to_string_lossy().starts_with(".list-")),
+        "{left:?}"
+    );
     // Its own code may be named; another's may not.
     let res = get(
         &app,

@@ -14,7 +14,7 @@ use omshub::db::schema::{erz_match_decision, erz_match_pair, erz_merge_link};
 use omshub::domain::{Enp, Sex, Snils, TfomsCode};
 use omshub::erz::FileResult;
 use omshub::erz::apply::{Names, apply};
-use omshub::erz::lists::{ListKind, produce};
+use omshub::erz::lists::{ListKind, ListRequest, produce};
 use omshub::erz::matching::{self, Options, Summary, Thresholds};
 use omshub::erz::review;
 use serde_json::{Value, json};
@@ -1062,27 +1062,31 @@ fn conflicts(
     from: &str,
     to: &str,
 ) -> (Vec<(String, String, String)>, String) {
+    let dir = tempfile::tempdir().unwrap();
     let f = produce(
         &mut app.conn(),
-        ListKind::Conflictlist,
-        insurer,
-        from.parse().unwrap(),
-        to.parse().unwrap(),
+        ListRequest {
+            kind: ListKind::Conflictlist,
+            insurer,
+            from: from.parse().unwrap(),
+            to: to.parse().unwrap(),
+        },
         "test",
         t("2024-07-01 08:00:00"),
+        dir.path(),
     )
     .unwrap();
+    let content = std::fs::read_to_string(&f.path).unwrap();
     let report = validator()
         .check_file(
             &f.name,
-            f.content.as_bytes(),
+            content.as_bytes(),
             omshub::validate::schema::Limits::default(),
         )
         .unwrap();
-    assert!(report.accepted, "{:#?}\n{}", report.findings, f.content);
-    assert_eq!(f.content.matches("<CONFLICT>").count(), f.records);
-    let mut got: Vec<(String, String, String)> = f
-        .content
+    assert!(report.accepted, "{:#?}\n{}", report.findings, content);
+    assert_eq!(content.matches("<CONFLICT>").count(), f.records);
+    let mut got: Vec<(String, String, String)> = content
         .split("<CONFLICT>")
         .skip(1)
         .map(|c| {
@@ -1095,7 +1099,7 @@ fn conflicts(
         })
         .collect();
     got.sort();
-    (got, f.content)
+    (got, content)
 }
 
 fn conflict(reason: &str, mine: &P, other: &P) -> (String, String, String) {
