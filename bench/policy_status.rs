@@ -9,7 +9,7 @@
 //! import` (not timed) into a fresh SQLite file and a fresh PostgreSQL database
 //! (`OMSHUB_BENCH_PG_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`, where a
 //! scratch database is created and dropped). `OMSHUB_BENCH_SECS` is each load's duration
-//! (default 20), `OMSHUB_BENCH_CONNECTIONS` wrk's and pgbench's connection counts, one run each (default `8,16,32`). Needs
+//! (default 20), `OMSHUB_BENCH_CONNECTIONS` wrk's and pgbench's connection counts, one run each (default `4,8,16,32`). Needs
 //! `wrk` (`apt-get install -y wrk`) and `pgbench`. Every call writes its audit row: the bench
 //! checks after each run that the audit holds one row per answered request. Writes its table
 //! to docs/PERFORMANCE.md between the `policy_status` markers. Target: ≥ 10,000 requests/s with
@@ -318,7 +318,7 @@ fn main() {
     let seconds = env_u64("OMSHUB_BENCH_SECS", 20);
     // The concurrency levels: a few connections for latency, many for throughput.
     let levels: Vec<u64> = std::env::var("OMSHUB_BENCH_CONNECTIONS")
-        .unwrap_or_else(|_| "8,16,32".into())
+        .unwrap_or_else(|_| "4,8,16,32".into())
         .split(',')
         .filter_map(|c| c.trim().parse().ok())
         .collect();
