@@ -2,13 +2,14 @@
 //! (the changes of a period that concern the insurer), `STOPLIST` (its insured whose insurance
 //! ended in the period, or whose record was annulled) and `CONFLICTLIST` (conflicts the
 //! register can see: a person insured by two insurers at once, two persons sharing a SNILS or
-//! an identity document, two records that may be one person or were merged). Each is written in UTF-8 with quick-xml, valid against
-//! `schemas/erz/1.0/<ROOT>.xsd`, named `r|s|c<insurer>_<territory>_<MMYY><n>.xml` and recorded
-//! in the journal of lists (which hands out `n`). Each record is written out as soon as it
-//! is found (into a spooled temporary file; the header, which counts them, goes in front
-//! afterwards), so the memory does not grow with the list. Called by `erz::cli` (`omshub erz export`)
-//! and `api::erz` (`GET /api/v1/erz/lists/{kind}`). What goes into each list, and the reason
-//! codes the hub chose, are in docs/ERZ.md ("Lists for insurers").
+//! an identity document, two records that may be one person or were merged). Each is written
+//! in UTF-8 with quick-xml, valid against `schemas/erz/1.0/<ROOT>.xsd`, named
+//! `r|s|c<insurer>_<territory>_<MMYY><n>.xml` and recorded in the journal of lists (which hands
+//! out `n`). Each record is written out as soon as it is found (into a spooled temporary file;
+//! the header, which counts them, goes in front afterwards), so the memory does not grow with
+//! the list. Called by `erz::cli` (`omshub erz export`) and `api::erz` (`GET
+//! /api/v1/erz/lists/{kind}`). What goes into each list, and the reason codes the hub chose, are
+//! in docs/ERZ.md ("Lists for insurers").
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -179,8 +180,7 @@ pub struct ListRequest<'a> {
 }
 
 /// Produces the list `asked` (kind, insurer, period), as the register knows it now, into the
-/// folder `dir` (which must exist); records it in the journal
-/// as asked for by `caller` at `now`.
+/// folder `dir` (which must exist); records it in the journal as asked for by `caller` at `now`.
 ///
 /// The register is read in one transaction and each record is written out as soon as it is
 /// found, so the memory does not grow with the list; then, in a second and short transaction,
