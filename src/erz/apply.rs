@@ -12,6 +12,10 @@
 //!    FILENAME that is not the file's, NRECORDS that does not count the OPs, a truncated file)
 //!    refuse the whole file: the transaction rolls back and only the `FLK_P` answers.
 //! 3. The REPLIST and the `FLK_P` are stored with the file row and returned.
+//! 4. Once the file is committed, the persons its accepted OPs touched are matched against the
+//!    register (`erz::matching::run_for`, default thresholds): a duplicate it brought waits in
+//!    the review queue, or is linked, at once. A failure there is logged and leaves the file
+//!    applied (the nightly full run catches up).
 //!
 //! What each `TIP_OP` does is in docs/ERZ.md ("Operations"). An ENP merged into another
 //! person (`erz::review`) names the survivor: the operation is applied to it and answered AA
@@ -66,6 +70,10 @@ pub struct FileResult {
     pub protocol_name: String,
     /// The `FLK_P`.
     pub protocol: String,
+    /// Duplicate matching of the persons the file touched, run after it was committed: `None`
+    /// when not run (a repeat, a file refused as a whole, no OP accepted), `Err` with the
+    /// reason when it failed.
+    pub matching: Option<Result<super::matching::Summary, String>>,
 }
 
 impl FileResult {
@@ -81,6 +89,7 @@ impl FileResult {
             reply: row.reply,
             protocol_name: row.protocol_name,
             protocol: row.protocol,
+            matching: None,
         }
     }
 }
@@ -214,7 +223,12 @@ pub fn apply<R: Read>(
     }
     let outcome = conn.transaction(|conn| run(conn, validator, names, sha256, source, now));
     match outcome {
-        Ok(result) => Ok(result),
+        Ok(mut result) => {
+            if result.status == "applied" && result.accepted > 0 {
+                result.matching = Some(match_touched(conn, result.file_id, now));
+            }
+            Ok(result)
+        }
         Err(Abort::Apply(e)) => Err(e),
         Err(Abort::Refused { smocod, prs }) => {
             let protocol = reply::write_flk(&names.protocol, &names.stem, &prs);
@@ -244,9 +258,45 @@ pub fn apply<R: Read>(
                 reply: None,
                 protocol_name: file.protocol_name,
                 protocol: file.protocol,
+                matching: None,
             })
         }
     }
+}
+
+/// Matches the persons of the accepted OPs of the file `file_id` (step 4 of the module text).
+fn match_touched(
+    conn: &mut DbConn,
+    file_id: i64,
+    now: NaiveDateTime,
+) -> Result<super::matching::Summary, String> {
+    let started = std::time::Instant::now();
+    let run = |conn: &mut DbConn| {
+        let mut persons: Vec<i64> = repo::ops_of_file(conn, file_id)?
+            .into_iter()
+            .filter(|op| op.code_erp == "AA")
+            .filter_map(|op| op.person_id)
+            .collect();
+        persons.sort_unstable();
+        persons.dedup();
+        super::matching::run_for(conn, &persons, &super::matching::Options::at(now))
+    };
+    run(conn)
+        .inspect(|s| {
+            tracing::info!(
+                file_id,
+                persons = s.persons,
+                new_pairs = s.new_pairs,
+                possible = s.possible,
+                linked = s.linked,
+                elapsed_ms = started.elapsed().as_millis(),
+                "duplicate matching after an applied OPLIST"
+            );
+        })
+        .map_err(|e| {
+        tracing::warn!(file_id, error = %e, "duplicate matching after an applied OPLIST failed");
+        e.to_string()
+    })
 }
 
 /// Why the file's transaction rolls back.
@@ -713,6 +763,7 @@ fn answer(
         reply: file.reply,
         protocol_name: file.protocol_name,
         protocol: file.protocol,
+        matching: None,
     })
 }
 

@@ -503,9 +503,19 @@ pub fn summary(r: &FileResult) -> String {
     } else {
         ""
     };
+    let matched = match &r.matching {
+        None => String::new(),
+        Some(Ok(m)) => format!(
+            "matching of the {} persons touched: {} pairs compared, {} new, {} possible (review queue), {} sure, {} linked\n",
+            m.persons, m.comparisons, m.new_pairs, m.possible, m.sure, m.linked
+        ),
+        Some(Err(e)) => {
+            format!("matching of the persons touched failed ({e}); the nightly run catches up\n")
+        }
+    };
     match &r.reply_name {
         Some(reply) => format!(
-            "{repeat}applied: {} records, {} accepted (AA), {} refused (AE/AR); reply {reply}, protocol {}\n",
+            "{repeat}applied: {} records, {} accepted (AA), {} refused (AE/AR); reply {reply}, protocol {}\n{matched}",
             r.records, r.accepted, r.refused, r.protocol_name
         ),
         None => format!(

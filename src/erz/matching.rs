@@ -18,10 +18,13 @@
 //! time, shared SNILS and documents a page at a time; a block larger than `max_block` (a
 //! degenerate key) is skipped and counted, and then no pair is marked `dropped` in that run.
 //!
-//! Called by `erz::cli` (`omshub erz match`); [`run`] is what a caller runs after applying
-//! files. Writes through `erz::repo::matching` only.
+//! [`run`] goes over the whole register: `omshub erz match`, the API and the nightly job
+//! (`jobs`). [`run_for`] matches only the persons one applied OPLIST touched, against the whole
+//! register: `erz::apply` runs it after each applied file, so a duplicate registered by an
+//! insurer waits in the review queue (or is linked) at once, not the next night, as HAPI MDM
+//! matches on each create or update. Writes through `erz::repo::matching` only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -426,6 +429,7 @@ pub fn run(conn: &mut DbConn, options: &Options<'_>) -> QueryResult<Summary> {
             persons: repo::open_person_count(conn)?,
             ..Summary::default()
         },
+        only: None,
     };
     if let Some(p) = options.progress {
         p.set_length(usize::try_from(engine.summary.persons).unwrap_or(usize::MAX));
@@ -440,9 +444,55 @@ pub fn run(conn: &mut DbConn, options: &Options<'_>) -> QueryResult<Summary> {
     Ok(engine.summary)
 }
 
+/// Runs matching at `options.now` for `persons` only: each of them is compared with the
+/// persons of every block it falls in (its birth date and names, its SNILS, its document), by
+/// the same scores and rules as [`run`]; pairs of two other persons are left to the full run.
+/// A person without open data now (annulled), or merged into another, is not matched. No pair
+/// is marked `dropped` (only a full run sees every pair). `summary.persons` counts the persons
+/// matched.
+pub fn run_for(conn: &mut DbConn, persons: &[i64], options: &Options<'_>) -> QueryResult<Summary> {
+    let mut engine = Engine {
+        options,
+        summary: Summary::default(),
+        only: Some(persons.iter().copied().collect()),
+    };
+    let mut dates = BTreeSet::new();
+    let mut snils = BTreeSet::new();
+    let mut documents = BTreeSet::new();
+    let versions = repo::open_versions_of(conn, persons)?;
+    for c in Engine::candidates(conn, &versions)? {
+        engine.summary.persons += 1;
+        dates.insert(c.birth);
+        snils.extend(c.snils);
+    }
+    let ids: Vec<i64> = versions.iter().map(|v| v.person_id).collect();
+    for d in repo::open_documents_of(conn, &ids)? {
+        documents.insert((d.doctype, d.docnum));
+    }
+    if let Some(p) = options.progress {
+        p.set_length(dates.len() + snils.len() + documents.len());
+    }
+    for date in dates {
+        let versions = repo::open_versions_born(conn, date, date)?;
+        engine.birth_blocks(conn, &versions)?;
+        engine.tick();
+    }
+    for key in snils {
+        engine.snils_block(conn, &key)?;
+        engine.tick();
+    }
+    for (doctype, docnum) in documents {
+        engine.document_blocks(conn, doctype, &docnum)?;
+        engine.tick();
+    }
+    Ok(engine.summary)
+}
+
 struct Engine<'a, 'b> {
     options: &'a Options<'b>,
     summary: Summary,
+    /// [`run_for`]: only pairs with one of these persons are compared.
+    only: Option<HashSet<i64>>,
 }
 
 impl Engine<'_, '_> {
@@ -471,19 +521,7 @@ impl Engine<'_, '_> {
             };
             after = Some(*last);
             let versions = repo::open_versions_born(conn, *first, *last)?;
-            let candidates = Self::candidates(conn, &versions)?;
-            let mut blocks: HashMap<(&'static str, NaiveDate, String, String), Vec<&Candidate>> =
-                HashMap::new();
-            for c in &candidates {
-                let (d, f, i) = c.birth_fam();
-                blocks.entry(("birth_fam", d, f, i)).or_default().push(c);
-                if let Some((d, i, o)) = c.birth_given() {
-                    blocks.entry(("birth_given", d, i, o)).or_default().push(c);
-                }
-            }
-            for members in blocks.values() {
-                self.block(conn, members)?;
-            }
+            self.birth_blocks(conn, &versions)?;
             if let Some(p) = self.options.progress {
                 for _ in &versions {
                     p.inc();
@@ -500,11 +538,7 @@ impl Engine<'_, '_> {
                 return Ok(());
             }
             for snils in page.into_iter().flatten() {
-                let persons = repo::open_persons_with_snils(conn, &snils)?;
-                let versions = repo::open_versions_of(conn, &persons)?;
-                let candidates = Self::candidates(conn, &versions)?;
-                let members: Vec<&Candidate> = candidates.iter().collect();
-                self.block(conn, &members)?;
+                self.snils_block(conn, &snils)?;
                 after = snils;
             }
         }
@@ -518,26 +552,83 @@ impl Engine<'_, '_> {
                 return Ok(());
             }
             for (doctype, docnum) in page {
-                let persons = repo::open_persons_with_document(conn, doctype, &docnum)?;
-                let versions = repo::open_versions_of(conn, &persons)?;
-                let candidates = Self::candidates(conn, &versions)?;
-                let mut blocks: HashMap<&DocKey, Vec<&Candidate>> = HashMap::new();
-                for c in &candidates {
-                    if let Some(d) = &c.document {
-                        blocks.entry(d).or_default().push(c);
-                    }
-                }
-                for members in blocks.values() {
-                    self.block(conn, members)?;
-                }
+                self.document_blocks(conn, doctype, &docnum)?;
                 after = (doctype, docnum);
             }
         }
     }
 
+    /// The blocks by birth date and names of `versions` (every open version born on some
+    /// dates), each compared.
+    fn birth_blocks(
+        &mut self,
+        conn: &mut DbConn,
+        versions: &[PersonVersionRow],
+    ) -> QueryResult<()> {
+        let candidates = Self::candidates(conn, versions)?;
+        let mut blocks: HashMap<(&'static str, NaiveDate, String, String), Vec<&Candidate>> =
+            HashMap::new();
+        for c in &candidates {
+            let (d, f, i) = c.birth_fam();
+            blocks.entry(("birth_fam", d, f, i)).or_default().push(c);
+            if let Some((d, i, o)) = c.birth_given() {
+                blocks.entry(("birth_given", d, i, o)).or_default().push(c);
+            }
+        }
+        for members in blocks.values() {
+            self.block(conn, members)?;
+        }
+        Ok(())
+    }
+
+    /// The block of the persons whose open version carries `snils`, compared.
+    fn snils_block(&mut self, conn: &mut DbConn, snils: &str) -> QueryResult<()> {
+        let persons = repo::open_persons_with_snils(conn, snils)?;
+        let versions = repo::open_versions_of(conn, &persons)?;
+        let candidates = Self::candidates(conn, &versions)?;
+        let members: Vec<&Candidate> = candidates.iter().collect();
+        self.block(conn, &members)
+    }
+
+    /// The blocks of the persons whose open document is of `doctype` with number `docnum`
+    /// (one per series and number as compacted), each compared.
+    fn document_blocks(
+        &mut self,
+        conn: &mut DbConn,
+        doctype: i32,
+        docnum: &str,
+    ) -> QueryResult<()> {
+        let persons = repo::open_persons_with_document(conn, doctype, docnum)?;
+        let versions = repo::open_versions_of(conn, &persons)?;
+        let candidates = Self::candidates(conn, &versions)?;
+        let mut blocks: HashMap<&DocKey, Vec<&Candidate>> = HashMap::new();
+        for c in &candidates {
+            if let Some(d) = &c.document {
+                blocks.entry(d).or_default().push(c);
+            }
+        }
+        for members in blocks.values() {
+            self.block(conn, members)?;
+        }
+        Ok(())
+    }
+
+    /// One step of [`run_for`]'s progress bar.
+    fn tick(&self) {
+        if let Some(p) = self.options.progress {
+            p.inc();
+        }
+    }
+
+    /// Whether pairs with `person` are compared in this run: always in a full run, only for
+    /// the persons of [`run_for`] otherwise.
+    fn concerns(&self, person: i64) -> bool {
+        self.only.as_ref().is_none_or(|only| only.contains(&person))
+    }
+
     /// Compares every pair of one block, in one transaction.
     fn block(&mut self, conn: &mut DbConn, members: &[&Candidate]) -> QueryResult<()> {
-        if members.len() < 2 {
+        if members.len() < 2 || !members.iter().any(|m| self.concerns(m.person)) {
             return Ok(());
         }
         if members.len() > self.options.max_block {
@@ -561,7 +652,7 @@ impl Engine<'_, '_> {
         } else {
             (other, one)
         };
-        if a.person == b.person {
+        if a.person == b.person || !(self.concerns(a.person) || self.concerns(b.person)) {
             return Ok(());
         }
         self.summary.comparisons += 1;

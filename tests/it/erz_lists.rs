@@ -381,7 +381,9 @@ async fn reclist_stoplist_and_conflictlist_come_from_the_applied_operations() {
     );
     assert_eq!(values(&none, "NRECORDS"), ["0"]);
 
-    // CONFLICTLIST of 34902: B and E share a SNILS, B and C a passport; each side once.
+    // CONFLICTLIST of 34902: B and E share a SNILS, B and C a passport; each side once. Each
+    // shared identifier also put the pair in the review queue as the file was applied
+    // (matching at apply), so each pair is listed again as queued (REASON 4).
     let (name, conf) = list(
         &app,
         ListKind::Conflictlist,
@@ -407,6 +409,10 @@ async fn reclist_stoplist_and_conflictlist_come_from_the_applied_operations() {
         ("2".to_owned(), ee.clone(), eb.clone()),
         ("3".to_owned(), eb.clone(), ec.clone()),
         ("3".to_owned(), ec.clone(), eb.clone()),
+        ("4".to_owned(), eb.clone(), ee.clone()),
+        ("4".to_owned(), ee.clone(), eb.clone()),
+        ("4".to_owned(), eb.clone(), ec.clone()),
+        ("4".to_owned(), ec.clone(), eb.clone()),
     ];
     want.sort();
     assert_eq!(got, want);

@@ -1,5 +1,7 @@
 //! Duplicate persons in the register of insured persons (issue 8, point 4) as reviewers and
-//! clinics meet them: two near-identical persons wait in the review queue and a reviewer's
+//! clinics meet them: an applied OPLIST's persons are matched as it is applied (against a
+//! register loaded in bulk, which the nightly job matches); two near-identical persons wait in
+//! the review queue and a reviewer's
 //! `distinct` survives a rerun (even when the pair would now score as sure); a sure match is
 //! merged, the gone ENP answers for the survivor, an unmerge restores it with the history kept
 //! and the engine does not merge it again; a reviewer's `duplicate` merges; the API's coded
@@ -231,7 +233,7 @@ async fn near_identical_persons_wait_for_review_and_distinct_survives_a_rerun() 
     let app = app();
     let (a, b) = near_identical();
     let c = other();
-    apply_ops(
+    let applied = apply_ops(
         &app,
         "i34902_34_01241",
         "34902",
@@ -242,11 +244,26 @@ async fn near_identical_persons_wait_for_review_and_distinct_survives_a_rerun() 
         ],
         "2024-01-10 12:00:00",
     );
+    // Matched as the file is applied: the pair waits for review at once.
+    let at_apply = applied.matching.unwrap().unwrap();
+    assert_eq!(at_apply.persons, 3);
+    assert_eq!(
+        (
+            at_apply.new_pairs,
+            at_apply.possible,
+            at_apply.sure,
+            at_apply.linked
+        ),
+        (1, 1, 0, 0),
+        "{at_apply:?}"
+    );
+    assert_eq!(queue(&app).await["total"], 1);
+    // The full run finds the same pair again, not a second one.
     let first = run_match(&app, Thresholds::default(), "2024-02-01 10:00:00");
     assert_eq!(first.persons, 3);
     assert_eq!(
         (first.new_pairs, first.possible, first.sure, first.linked),
-        (1, 1, 0, 0),
+        (0, 1, 0, 0),
         "{first:?}"
     );
     assert_eq!(links(&app), 0);
@@ -320,7 +337,7 @@ async fn near_identical_persons_wait_for_review_and_distinct_survives_a_rerun() 
             ..b.clone()
         },
     );
-    apply_ops(
+    let changed = apply_ops(
         &app,
         "i34902_34_03241",
         "34902",
@@ -329,6 +346,13 @@ async fn near_identical_persons_wait_for_review_and_distinct_survives_a_rerun() 
             op(2, 4, &b2, "2024-03-01", OGRN_34902),
         ],
         "2024-03-01 12:00:00",
+    );
+    // Matching at apply leaves the decided pair as it is too.
+    let at_apply = changed.matching.unwrap().unwrap();
+    assert_eq!(
+        (at_apply.decided, at_apply.linked, at_apply.sure),
+        (1, 0, 0),
+        "{at_apply:?}"
     );
     let pair_row = |app: &TestApp| -> (i32, String, Option<i32>, NaiveDateTime) {
         erz_match_pair::table
@@ -409,8 +433,8 @@ async fn a_sure_match_is_merged_answers_for_the_survivor_and_an_unmerge_keeps_th
         ..kept.clone()
     };
     register_at_two_insurers(&app, &kept, &gone);
-    // The second insurer adds the SNILS: now both carry it.
-    apply_ops(
+    // The second insurer adds the SNILS: now both carry it, and matching at apply links them.
+    let changed = apply_ops(
         &app,
         "i34902_34_02241",
         "34902",
@@ -426,8 +450,11 @@ async fn a_sure_match_is_merged_answers_for_the_survivor_and_an_unmerge_keeps_th
         )],
         "2024-02-01 12:00:00",
     );
-    let s = run_match(&app, Thresholds::default(), "2024-02-10 10:00:00");
+    let s = changed.matching.unwrap().unwrap();
     assert_eq!((s.sure, s.linked, s.possible), (1, 1, 0), "{s:?}");
+    // A full run leaves the merged person alone.
+    let s = run_match(&app, Thresholds::default(), "2024-02-10 10:00:00");
+    assert_eq!((s.sure, s.linked, s.comparisons), (0, 0, 0), "{s:?}");
     let link: (String, Option<NaiveDateTime>) = erz_merge_link::table
         .select((erz_merge_link::why, erz_merge_link::superseded_at))
         .first(&mut app.conn())
@@ -451,12 +478,10 @@ async fn a_sure_match_is_merged_answers_for_the_survivor_and_an_unmerge_keeps_th
         (&k["merged_into"], &k["insurer"]["code"]),
         (&Value::Null, &json!("34901"))
     );
-    // The SNILS of two merged persons names one person now; before the merge it named two.
+    // The SNILS of two merged persons names one person.
     let by_snils = format!("snils={}&date=2024-06-01", shared.replace(' ', "%20"));
     let (code, s1) = status(&app, &by_snils).await;
     assert_eq!((code, &s1["enp"]), (StatusCode::OK, &json!(kept.enp())));
-    let (code, _) = status(&app, &format!("{by_snils}&as_of=2024-02-05T00:00:00Z")).await;
-    assert_eq!(code, StatusCode::CONFLICT);
 
     // Unmerge: the gone ENP answers for itself again; the link stays, superseded.
     let undone = review::unmerge(
@@ -486,7 +511,7 @@ async fn a_sure_match_is_merged_answers_for_the_survivor_and_an_unmerge_keeps_th
     assert_eq!(then["merged_into"], kept.enp().as_str());
     let history = review::links(&mut app.conn(), &gone.enp()).unwrap();
     assert_eq!(history.len(), 1);
-    assert_eq!(history[0].recorded_at, t("2024-02-10 10:00:00"));
+    assert_eq!(history[0].recorded_at, t("2024-02-01 12:00:00"));
     assert_eq!(
         history[0].superseded_comment.as_deref(),
         Some("twins, checked by the fund")
@@ -710,6 +735,12 @@ fn the_commands_match_review_merge_and_unmerge() {
     .unwrap();
     let (out, stdout, stderr) = cmd(&["erz", "apply", file.to_str().unwrap()]);
     assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "matching of the 2 persons touched: 2 pairs compared, 1 new, 1 possible (review queue), 0 sure, 0 linked"
+        ),
+        "{stdout}"
+    );
 
     let (out, stdout, stderr) = cmd(&["erz", "match"]);
     assert!(out.status.success(), "{stderr}");
@@ -718,7 +749,7 @@ fn the_commands_match_review_merge_and_unmerge() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("1 new, 1 possible (review queue), 0 sure, 0 linked"),
+        stdout.contains("0 new, 1 possible (review queue), 0 sure, 0 linked"),
         "{stdout}"
     );
     let (out, _, stderr) = cmd(&["erz", "match", "--sure", "0.8", "--possible", "0.9"]);
@@ -777,20 +808,107 @@ fn the_commands_match_review_merge_and_unmerge() {
     assert!(stderr.contains("[not_merged]"), "{stderr}");
 }
 
+/// Loads `persons` by `erz import` (a CSV, insured by 34902 from 2024-01-10) at `now`.
+fn load(app: &TestApp, persons: &[&P], now: &str) {
+    use std::fmt::Write as _;
+
+    use omshub::erz::import::{CSV_HEADER, Format, ImportOptions, import_path};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("register.csv");
+    let mut text = format!("{CSV_HEADER}\n");
+    for p in persons {
+        let sex = if p.sex == Sex::Male { 1 } else { 2 };
+        writeln!(
+            text,
+            "{};{};{};{};{};{sex};{};1;RUS;14;{};{};2020-01-15;34902;Э;;;;2024-01-10;;;;;;;",
+            p.enp(),
+            p.snils,
+            p.fam,
+            p.im,
+            p.ot,
+            p.birth,
+            p.doc.0,
+            p.doc.1
+        )
+        .unwrap();
+    }
+    std::fs::write(&file, text).unwrap();
+    let options = ImportOptions {
+        format: Format::Csv,
+        batch_size: 100,
+        progress: false,
+        writers: 1,
+    };
+    let loaded = import_path(&app.state.db, &validator(), &file, options, t(now)).unwrap();
+    assert_eq!(loaded.summary.inserted, persons.len(), "{loaded:?}");
+}
+
+#[actix_web::test]
+async fn an_applied_file_matches_the_persons_it_touched_against_the_register() {
+    let app = app();
+    // Loaded in bulk, so not matched yet: Иванова and Иванава wait for the full run.
+    let (a, b) = near_identical();
+    load(&app, &[&a, &b], "2024-01-05 12:00:00");
+    assert_eq!(queue(&app).await["total"], 0);
+    // An insurer registers Иванова again under another ENP, with another passport.
+    let c = P {
+        doc: ("18 03", "300003"),
+        serial: 13,
+        ..a.clone()
+    };
+    let applied = apply_ops(
+        &app,
+        "i34902_34_01241",
+        "34902",
+        &[op(1, 6, &c, "2024-01-10", OGRN_34902)],
+        "2024-01-10 12:00:00",
+    );
+    let s = applied.matching.unwrap().unwrap();
+    // Compared with both loaded persons of its blocks, not them with each other.
+    assert_eq!(
+        (s.persons, s.new_pairs, s.possible, s.sure, s.linked),
+        (1, 2, 2, 0, 0),
+        "{s:?}"
+    );
+    let pairs: Vec<(i64, i64)> = erz_match_pair::table
+        .select((erz_match_pair::person_a, erz_match_pair::person_b))
+        .order(erz_match_pair::id)
+        .load(&mut app.conn())
+        .unwrap();
+    let id = |p: &P| -> i64 {
+        omshub::db::schema::erz_person::table
+            .filter(omshub::db::schema::erz_person::enp.eq(p.enp()))
+            .select(omshub::db::schema::erz_person::id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    let mut want = vec![(id(&a), id(&c)), (id(&b), id(&c))];
+    want.sort_unstable();
+    let mut got = pairs.clone();
+    got.sort_unstable();
+    assert_eq!(got, want);
+    // The queue has them at once; the full run adds the loaded pair.
+    assert_eq!(queue(&app).await["total"], 2);
+    let full = run_match(&app, Thresholds::default(), "2024-02-01 10:00:00");
+    assert_eq!((full.new_pairs, full.possible), (1, 3), "{full:?}");
+    // The same file again is a repeat: nothing is applied, nothing matched.
+    let again = apply_file(
+        &app,
+        "i34902_34_01241",
+        "34902",
+        &[op(1, 6, &c, "2024-01-10", OGRN_34902)],
+        "2024-02-02 12:00:00",
+    );
+    assert!(again.repeated);
+    assert!(again.matching.is_none());
+}
+
 #[actix_web::test]
 async fn the_scheduled_job_finds_the_pairs_without_a_command() {
     let app = app();
     let (a, b) = near_identical();
-    apply_ops(
-        &app,
-        "i34902_34_01241",
-        "34902",
-        &[
-            op(1, 6, &a, "2024-01-10", OGRN_34902),
-            op(2, 6, &b, "2024-01-10", OGRN_34902),
-        ],
-        "2024-01-10 12:00:00",
-    );
+    // A bulk load is not matched as it goes (an applied OPLIST is): the nightly job finds them.
+    load(&app, &[&a, &b], "2024-01-10 12:00:00");
     let pairs = |app: &TestApp| {
         erz_match_pair::table
             .count()
@@ -1146,16 +1264,12 @@ async fn the_conflictlist_reports_queued_pairs_and_the_merges_of_the_period() {
         &[op(1, 4, &with_snils, "2024-01-20", OGRN_34902)],
         "2024-01-20 12:00:00",
     );
-    let (jan, _) = conflicts(&app, "34902", "2024-01-01", "2024-01-31");
-    assert_eq!(jan, [conflict("2", &gone, &kept)]);
-
-    // Matching queues Иванова/Иванава and merges the two records sharing the SNILS.
-    let s = run_match(&app, Thresholds::default(), "2024-02-01 10:00:00");
-    assert_eq!((s.possible, s.sure, s.linked), (1, 1, 1), "{s:?}");
-    let (feb, xml) = conflicts(&app, "34902", "2024-02-01", "2024-02-29");
-    insta::assert_snapshot!("conflictlist_34902_merge_2024_02", xml);
+    // Matching as each file is applied queued Иванова/Иванава (the first file) and merged the
+    // two records sharing the SNILS (the second), in January.
+    let (jan, xml) = conflicts(&app, "34902", "2024-01-01", "2024-01-31");
+    insta::assert_snapshot!("conflictlist_34902_merge_2024_01", xml);
     assert_eq!(
-        feb,
+        jan,
         sorted(vec![
             conflict("4", &a, &b),
             conflict("4", &b, &a),
@@ -1171,11 +1285,18 @@ async fn the_conflictlist_reports_queued_pairs_and_the_merges_of_the_period() {
         values(merged, "OGRNSMO"),
         [OGRN_34902.to_owned(), OGRN_34901.to_owned()]
     );
-    let (feb_34901, _) = conflicts(&app, "34901", "2024-02-01", "2024-02-29");
-    assert_eq!(feb_34901, [conflict("6", &kept, &gone)]);
+    let (jan_34901, _) = conflicts(&app, "34901", "2024-01-01", "2024-01-31");
+    assert_eq!(jan_34901, [conflict("6", &kept, &gone)]);
+    // A full run finds nothing new: the pair is queued, the merged record not matched further.
+    let s = run_match(&app, Thresholds::default(), "2024-02-01 10:00:00");
+    assert_eq!(
+        (s.new_pairs, s.possible, s.sure, s.linked),
+        (0, 1, 0, 0),
+        "{s:?}"
+    );
     // Another period: the queue (as it is now) is still there, the merge is not; merged, the
     // shared SNILS is no conflict any more.
-    for (from, to) in [("2024-03-01", "2024-03-31"), ("2024-01-01", "2024-01-31")] {
+    for (from, to) in [("2024-03-01", "2024-03-31"), ("2024-02-01", "2024-02-29")] {
         let (other, _) = conflicts(&app, "34902", from, to);
         assert_eq!(
             other,
