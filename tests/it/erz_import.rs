@@ -1,7 +1,8 @@
 //! The bulk load of the register (`omshub erz import`, issue 8 point 6) as an operator meets it:
 //! a generated CSV imported and answered by the policy status, a RECLIST imported, refused
 //! lines reported with their line and code, a load killed after its first committed batch and
-//! resumed to exactly N persons, the same file again importing nothing; and the batched writer
+//! resumed to exactly N persons (one of them registered by another route in between), the same
+//! file again importing nothing; and the batched writer
 //! of the policy-status audit losing no row.
 
 use std::path::Path;
@@ -282,9 +283,10 @@ fn refused_lines_are_reported_with_their_line_number_and_code() {
     assert!(CSV_HEADER.starts_with("enp;snils;fam;"));
 }
 
-/// The journal of the (one) import: status, rows committed, last line.
+/// The journal of the first import: status, rows committed, last line.
 fn journal(conn: &mut omshub::db::DbConn) -> Option<(String, i64, i64)> {
     erz_import::table
+        .order(erz_import::id)
         .select((
             erz_import::status,
             erz_import::rows_committed,
@@ -314,6 +316,26 @@ fn counts(conn: &mut omshub::db::DbConn) -> (i64, i64, i64, i64) {
             .get_result::<i64>(conn)
             .unwrap(),
     )
+}
+
+/// Loads the last line of the CSV `file` alone (a one-line `erz import`).
+fn register_last_line_alone(
+    cmd: &impl Fn(&[&str]) -> (std::process::Output, String, String),
+    file: &Path,
+) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let one = file.with_file_name("one.csv");
+    std::fs::write(
+        &one,
+        format!("{CSV_HEADER}\n{}\n", text.lines().last().unwrap()),
+    )
+    .unwrap();
+    let (out, stdout, stderr) = cmd(&["erz", "import", one.to_str().unwrap()]);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("1 inserted, 0 updated, 0 unchanged, 0 rejected"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -383,22 +405,30 @@ fn a_killed_import_resumes_after_its_last_batch_to_exactly_n_persons() {
     assert_eq!(persons, committed);
     assert_eq!(last_line, committed + 1);
 
+    // Meanwhile the file's last person is registered by another route: the resumed initial
+    // load, which does not look its ENPs up, meets the unique ENP, writes that batch again
+    // looking them up, and counts the person unchanged.
+    register_last_line_alone(&cmd, &file);
+
     let (out, stdout, stderr) = cmd(&["erz", "import", file.to_str().unwrap()]);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(
         stdout.contains(&format!("resumed after line {last_line}")),
         "{stdout}"
     );
-    let rest = N - u64::try_from(committed).unwrap();
+    let rest = N - u64::try_from(committed).unwrap() - 1;
     assert!(
         stdout.contains(&format!(
-            "{rest} inserted, 0 updated, 0 unchanged, 0 rejected"
+            "{rest} inserted, 0 updated, 1 unchanged, 0 rejected"
         )),
         "{stdout}"
     );
     let n = i64::try_from(N).unwrap();
     assert_eq!(counts(&mut conn), (n, n, n, n));
-    assert_eq!(journal(&mut conn).unwrap(), ("done".to_owned(), n, n + 1));
+    assert_eq!(
+        journal(&mut conn).unwrap(),
+        ("done".to_owned(), n - 1, n + 1)
+    );
 
     // The same file again imports nothing.
     let (out, stdout, _) = cmd(&["erz", "import", file.to_str().unwrap()]);

@@ -249,6 +249,12 @@ pub struct BatchOutcome {
 /// called after the rows are written and before the journal is advanced: batches written on
 /// several connections at once wait there for the earlier batches to commit, so the journal
 /// only ever moves forward in file order (its error rolls the batch back).
+///
+/// Without `check_snils` (an initial load: the register held no person when the file was
+/// started) the batch's ENPs are not looked up first: none can be registered, since the file's
+/// repeats are refused before and a resumed load writes only lines after its committed ones.
+/// Should another route register one of them meanwhile (an `erz apply` during the load), the
+/// unique ENP refuses the batch, and it is written again, looked up, in a new transaction.
 #[expect(
     clippy::too_many_arguments,
     reason = "the batch, its place in the journal, and how to check it"
@@ -264,9 +270,55 @@ pub fn write_batch(
     check_snils: bool,
     turn: &dyn Fn() -> QueryResult<()>,
 ) -> QueryResult<BatchOutcome> {
+    let write = |conn: &mut DbConn, look_up: bool| {
+        write_batch_once(
+            conn,
+            journal,
+            batch,
+            rows,
+            (last_line, refused),
+            now,
+            (check_snils, look_up),
+            turn,
+        )
+    };
+    if check_snils {
+        return write(conn, true);
+    }
+    match write(conn, false) {
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => write(conn, true),
+        other => other,
+    }
+}
+
+/// [`write_batch`] in one transaction: `look_up` the batch's ENPs first or not; `ends` is the
+/// last line and the refused rows, `checks` (`check_snils`, `look_up`).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the batch, its place in the journal, and how to check it"
+)]
+fn write_batch_once(
+    conn: &mut DbConn,
+    journal: &ImportJournal,
+    batch: i64,
+    rows: &[ImportPerson],
+    ends: (u64, u64),
+    now: NaiveDateTime,
+    checks: (bool, bool),
+    turn: &dyn Fn() -> QueryResult<()>,
+) -> QueryResult<BatchOutcome> {
     use erz_import as j;
+    let (last_line, refused) = ends;
+    let (check_snils, look_up) = checks;
     conn.transaction(|conn| {
-        let present_before = registered_among(conn, rows)?;
+        let present_before = if look_up {
+            registered_among(conn, rows)?
+        } else {
+            HashSet::new()
+        };
         let mut seen = HashSet::with_capacity(rows.len());
         let candidates: Vec<&ImportPerson> = rows
             .iter()
