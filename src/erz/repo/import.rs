@@ -941,16 +941,47 @@ pub fn set_aside_pending(conn: &mut DbConn, import_id: i64) -> QueryResult<Vec<(
 }
 
 /// Builds again the index or key `id` of `erz_import_deferred` from its saved definition and
-/// marks it built, in one transaction (indexes before keys: [`set_aside_pending`]'s order).
+/// marks it built (indexes before keys: [`set_aside_pending`]'s order). An index is built and
+/// marked in one transaction. A PostgreSQL foreign key is added `NOT VALID` in a short
+/// transaction of its own (unless a stopped run added it already), then validated and marked
+/// in a second: adding a key locks the table it names against another key being added, while
+/// validating one does not, so several keys naming `erz_person` are checked at once on
+/// several connections.
 pub fn restore_one(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
     use crate::db::schema::erz_import_deferred as d;
+    let (kind, table, name, definition): (String, String, String, String) = d::table
+        .find(id)
+        .select((d::kind, d::table_name, d::name, d::definition))
+        .first(conn)?;
+    let key = kind == "foreign_key" && matches!(conn, DbConn::Pg(_));
+    if key {
+        conn.transaction(|conn| {
+            let there: Count = diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_constraint WHERE conname = $1 \
+                 AND conrelid = $2::regclass",
+            )
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .bind::<diesel::sql_types::Text, _>(&table)
+            .get_result(conn)?;
+            if there.n == 0 {
+                diesel::sql_query(format!("{definition} NOT VALID")).execute(conn)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })?;
+    }
     conn.transaction(|conn| {
-        let definition: String = d::table.find(id).select(d::definition).first(conn)?;
         if let DbConn::Pg(c) = conn {
             // Room to sort an index in memory instead of in temporary files.
             diesel::sql_query("SET LOCAL maintenance_work_mem = '256MB'").execute(c)?;
         }
-        diesel::sql_query(definition).execute(conn)?;
+        if key {
+            diesel::sql_query(format!(
+                "ALTER TABLE \"{table}\" VALIDATE CONSTRAINT \"{name}\""
+            ))
+            .execute(conn)?;
+        } else {
+            diesel::sql_query(definition.as_str()).execute(conn)?;
+        }
         diesel::update(d::table.find(id))
             .set(d::restored_at.eq(Some(now)))
             .execute(conn)?;
@@ -962,6 +993,24 @@ pub fn restore_one(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResul
 struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
+}
+
+/// The tables whose planner statistics an initial load refreshes at its end ([`analyze`]).
+pub const ANALYZED_TABLES: [&str; 6] = [
+    "erz_person",
+    "erz_person_version",
+    "erz_document",
+    "erz_address",
+    "erz_insurance",
+    "erz_attachment",
+];
+
+/// Refreshes PostgreSQL's planner statistics of `table` (nothing on SQLite).
+pub fn analyze(conn: &mut DbConn, table: &str) -> QueryResult<()> {
+    if let DbConn::Pg(c) = conn {
+        diesel::sql_query(format!("ANALYZE \"{table}\"")).execute(c)?;
+    }
+    Ok(())
 }
 
 /// After an initial load: on SQLite, the rows of the fact tables whose foreign keys do not
