@@ -207,7 +207,7 @@ fn report(f: &Figures, note: &str) -> String {
     );
     let _ = writeln!(
         out,
-        "\nTarget: at least half the rows/s of the plain COPY (ratio ≥ 0.50), counted in persons (the CSV's rows); the last column counts what each loader writes into its tables. The row \"the same rows\" reads the target as the same rows loaded both ways: omshub's table rows/s against a plain `\\copy` of exactly those rows into bare tables. The two bound rows are not loaders: they are what a register keeping each loaded person as one row would cost before any check (the ratio column is against the bare `\\copy` of the CSV)."
+        "\nTarget: at least half the rows/s of a plain COPY of the same rows into a bare table (ratio ≥ 0.50). Two readings: in persons against the CSV copied into one bare table (the ratio of the omshub rows), or in table rows against a plain `\\copy` of exactly the rows omshub wrote into bare copies of its tables (the \"same rows\" row); the last column counts what each loader writes into its tables. The two bound rows are not loaders: they are what a register keeping each loaded person as one row would cost before any check (the ratio column is against the bare `\\copy` of the CSV)."
     );
     out
 }
