@@ -460,14 +460,14 @@ pub fn run_for(conn: &mut DbConn, persons: &[i64], options: &Options<'_>) -> Que
     let mut snils = BTreeSet::new();
     let mut documents = BTreeSet::new();
     let versions = repo::open_versions_of(conn, persons)?;
-    for c in Engine::candidates(conn, &versions)? {
+    let (candidates, mut document_rows) = Engine::candidates_and_documents(conn, &versions)?;
+    for c in candidates {
         engine.summary.persons += 1;
         dates.insert(c.birth);
         snils.extend(c.snils);
-    }
-    let ids: Vec<i64> = versions.iter().map(|v| v.person_id).collect();
-    for d in repo::open_documents_of(conn, &ids)? {
-        documents.insert((d.doctype, d.docnum));
+        if let Some(d) = document_rows.remove(&c.person) {
+            documents.insert((d.doctype, d.docnum));
+        }
     }
     if let Some(p) = options.progress {
         p.set_length(dates.len() + snils.len() + documents.len());
@@ -499,17 +499,26 @@ impl Engine<'_, '_> {
     /// Candidates of `versions` (one open version per person), without persons merged into
     /// another.
     fn candidates(conn: &mut DbConn, versions: &[PersonVersionRow]) -> QueryResult<Vec<Candidate>> {
+        Ok(Self::candidates_and_documents(conn, versions)?.0)
+    }
+
+    /// [`Self::candidates`], and the current document of each person of `versions` by person.
+    fn candidates_and_documents(
+        conn: &mut DbConn,
+        versions: &[PersonVersionRow],
+    ) -> QueryResult<(Vec<Candidate>, HashMap<i64, DocumentRow>)> {
         let ids: Vec<i64> = versions.iter().map(|v| v.person_id).collect();
         let gone = repo::gone_now(conn, &ids)?;
         let mut documents: HashMap<i64, DocumentRow> = HashMap::new();
         for d in repo::open_documents_of(conn, &ids)? {
             documents.insert(d.person_id, d);
         }
-        Ok(versions
+        let candidates = versions
             .iter()
             .filter(|v| !gone.contains(&v.person_id))
             .map(|v| Candidate::new(v, documents.get(&v.person_id)))
-            .collect())
+            .collect();
+        Ok((candidates, documents))
     }
 
     fn by_birth(&mut self, conn: &mut DbConn) -> QueryResult<()> {
