@@ -212,16 +212,6 @@ fn report(f: &Figures, note: &str) -> String {
     out
 }
 
-/// The register's six tables, as `erz import` writes them.
-const REGISTER_TABLES: [&str; 6] = [
-    "erz_person",
-    "erz_person_version",
-    "erz_document",
-    "erz_address",
-    "erz_insurance",
-    "erz_attachment",
-];
-
 /// The seconds psql `\copy` takes to load the rows omshub wrote into the register at `pg_url`
 /// (exported to CSV files in `dir` first, not timed) into bare copies of its six tables (the
 /// columns only: no key, index, check or default).
@@ -236,12 +226,12 @@ fn same_rows_copy(pg_url: &str, dir: &Path) -> f64 {
     };
     let file = |t: &str| dir.join(format!("{t}.rows.csv")).display().to_string();
     let mut export = Vec::new();
-    for t in REGISTER_TABLES {
+    for t in omshub::erz::repo::import::REGISTER_TABLES {
         export.push(format!("CREATE TABLE bare_{t} (LIKE {t})"));
         export.push(format!("\\copy {t} TO '{}' WITH (FORMAT csv)", file(t)));
     }
     psql(&export, "export the register's rows");
-    let load: Vec<String> = REGISTER_TABLES
+    let load: Vec<String> = omshub::erz::repo::import::REGISTER_TABLES
         .iter()
         .map(|t| format!("\\copy bare_{t} FROM '{}' WITH (FORMAT csv)", file(t)))
         .collect();

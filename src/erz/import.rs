@@ -308,7 +308,7 @@ fn rebuild(
         .map(|(id, _)| Rebuild::Restore(*id))
         .collect();
     if pg {
-        work.extend(writer::ANALYZED_TABLES.iter().map(|t| Rebuild::Analyze(t)));
+        work.extend(writer::REGISTER_TABLES.iter().map(|t| Rebuild::Analyze(t)));
     }
     let bar = progress.then(|| {
         Progress::new(
@@ -326,7 +326,7 @@ fn rebuild(
                 bar.inc();
             }
         }
-        writer::check_keys_and_analyze(conn)?
+        writer::sqlite_broken_keys(conn)?
     };
     if let Some(bar) = &bar {
         bar.finish();

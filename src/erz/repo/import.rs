@@ -995,8 +995,9 @@ struct Count {
     n: i64,
 }
 
-/// The tables whose planner statistics an initial load refreshes at its end ([`analyze`]).
-pub const ANALYZED_TABLES: [&str; 6] = [
+/// The register's tables a load writes: the persons and their five fact tables (an initial
+/// load refreshes their planner statistics at its end, [`analyze`]).
+pub const REGISTER_TABLES: [&str; 6] = [
     "erz_person",
     "erz_person_version",
     "erz_document",
@@ -1013,28 +1014,22 @@ pub fn analyze(conn: &mut DbConn, table: &str) -> QueryResult<()> {
     Ok(())
 }
 
-/// After an initial load: on SQLite, the rows of the fact tables whose foreign keys do not
-/// hold (their enforcement was off for the load's connection); on PostgreSQL the keys were
-/// checked when they were added again, so 0. Then the planner's statistics are refreshed.
-pub fn check_keys_and_analyze(conn: &mut DbConn) -> QueryResult<i64> {
-    match conn {
-        DbConn::Sqlite(c) => {
-            let mut broken = 0;
-            for table in FACT_TABLES {
-                let n: Count = diesel::sql_query(format!(
-                    "SELECT count(*) AS n FROM pragma_foreign_key_check('{table}')"
-                ))
-                .get_result(c)?;
-                broken += n.n;
-            }
-            Ok(broken)
-        }
-        DbConn::Pg(c) => {
-            diesel::sql_query(format!("ANALYZE erz_person, {}", FACT_TABLES.join(", ")))
-                .execute(c)?;
-            Ok(0)
-        }
+/// After an initial load on SQLite: the rows of the fact tables whose foreign keys do not hold
+/// (their enforcement was off for the load's connection). 0 on PostgreSQL, whose keys are
+/// checked as they are validated again ([`restore_one`]).
+pub fn sqlite_broken_keys(conn: &mut DbConn) -> QueryResult<i64> {
+    let DbConn::Sqlite(c) = conn else {
+        return Ok(0);
+    };
+    let mut broken = 0;
+    for table in FACT_TABLES {
+        let n: Count = diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM pragma_foreign_key_check('{table}')"
+        ))
+        .get_result(c)?;
+        broken += n.n;
     }
+    Ok(broken)
 }
 
 /// Turns the enforcement of foreign keys of this SQLite connection off (`false`) for a load,
