@@ -1,6 +1,7 @@
 //! `GET /api/v1/policy-status` of the release `omshub serve` over a bulk-loaded register, on
 //! SQLite and on PostgreSQL: requests per second, p99 latency and the server's peak memory
-//! under `wrk` on loopback (a Lua script asks for a random ENP of the register each time),
+//! under `wrk` on loopback (a Lua script asks for a random ENP of the register each time, with
+//! the bearer token of a participant added for the run, authenticated as a clinic's is),
 //! beside `pgbench` running a prepared primary-key select on the same `erz_person` table in the
 //! same run.
 //!
@@ -216,6 +217,37 @@ fn audit_rows(url: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A bearer token of a participant added for the run: the requests authenticate as a clinic's
+/// do (a participant's credential, not a configured token).
+fn participant_token(conn: &mut omshub::db::DbConn) -> String {
+    let now = omshub::participants::now();
+    let new = omshub::participants::NewParticipant {
+        kind: omshub::participants::Kind::Auditor,
+        org_code: None,
+        name: "policy_status bench".into(),
+        contact_email: None,
+        roles: None,
+    };
+    let added = omshub::participants::add(conn, &new, now).unwrap_or_else(|e| panic!("{e}"));
+    omshub::participants::issue_token(conn, added.id, Some("bench"), 1, now)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .token
+}
+
+/// The Lua script of wrk: a random ENP of `enps` per request, asked with `token`.
+fn status_script(dir: &Path, name: &str, enps: &[String], token: &str) -> std::path::PathBuf {
+    let script = dir.join(format!("{name}.lua"));
+    std::fs::write(
+        &script,
+        format!(
+            "local enps = {{{}}}\nmath.randomseed(os.time())\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\nrequest = function()\n  return wrk.format(\"GET\", \"/api/v1/policy-status?enp=\" .. enps[math.random(#enps)] .. \"&date=2026-06-01\")\nend\n",
+            enps.join(",")
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    script
+}
+
 /// Serves `url` and loads it with wrk: the run and the audit rows it wrote.
 fn serve_and_load(
     dir: &Path,
@@ -274,7 +306,7 @@ fn render(f: &Figures<'_>) -> String {
     );
     let _ = writeln!(
         out,
-        "Machine: {}. Register: `omshub gen persons --count {persons} --seed 1` loaded by `erz import`. Load: `wrk -t2 -cN -d{seconds}s --latency` on 127.0.0.1 with N connections, a Lua script asking `GET /api/v1/policy-status?enp=…&date=2026-06-01` (admin token) for a random ENP of {} sampled from the register; the release `omshub serve` (`pool_max_size = N`, started afresh for each run), every call writing its audit row. Peer: `pgbench -M prepared -cN -j2 -T{seconds}` with `SELECT enp FROM erz_person WHERE id = :id` (random id) on the same database in the same run. PostgreSQL is reached over TCP with libpq's defaults by both.\n",
+        "Machine: {}. Register: `omshub gen persons --count {persons} --seed 1` loaded by `erz import`. Load: `wrk -t2 -cN -d{seconds}s --latency` on 127.0.0.1 with N connections, a Lua script asking `GET /api/v1/policy-status?enp=…&date=2026-06-01` with a participant's bearer token (authenticated as a clinic's is) for a random ENP of {} sampled from the register; the release `omshub serve` (`pool_max_size = N`, started afresh for each run), every call writing its audit row. Peer: `pgbench -M prepared -cN -j2 -T{seconds}` with `SELECT enp FROM erz_person WHERE id = :id` (random id) on the same database in the same run. PostgreSQL is reached over TCP with libpq's defaults by both.\n",
         report::machine(),
         sample
     );
@@ -339,19 +371,12 @@ fn main() {
         .filter_map(|l| l.split(';').next().map(|e| format!("\"{e}\"")))
         .collect();
     drop(text);
-    let script = dir.path().join("status.lua");
-    std::fs::write(
-        &script,
-        format!(
-            "local enps = {{{}}}\nmath.randomseed(os.time())\nwrk.headers[\"Authorization\"] = \"Bearer {TOKEN}\"\nrequest = function()\n  return wrk.format(\"GET\", \"/api/v1/policy-status?enp=\" .. enps[math.random(#enps)] .. \"&date=2026-06-01\")\nend\n",
-            enps.join(",")
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
     let validator = Validator::new(omshub::xml::schemas::ALL).unwrap_or_else(|e| panic!("{e}"));
 
     let sqlite_url = dir.path().join("db/omshub.sqlite3").display().to_string();
-    drop(register::load(&sqlite_url, &csv, &validator));
+    let (_, _, mut conn) = register::load(&sqlite_url, &csv, &validator);
+    let script = status_script(dir.path(), "sqlite", &enps, &participant_token(&mut conn));
+    drop(conn);
     let sqlite: Vec<(u64, Run, i64)> = levels
         .iter()
         .map(|&c| {
@@ -368,7 +393,9 @@ fn main() {
     let mut url = url::Url::parse(&admin).unwrap_or_else(|e| panic!("{e}"));
     url.set_path(&format!("/{name}"));
     let pg_url = url.to_string();
-    drop(register::load(&pg_url, &csv, &validator));
+    let (_, _, mut conn) = register::load(&pg_url, &csv, &validator);
+    let script = status_script(dir.path(), "postgres", &enps, &participant_token(&mut conn));
+    drop(conn);
     let postgres: Vec<(u64, Run, i64)> = levels
         .iter()
         .map(|&c| {

@@ -14,8 +14,11 @@
 //! Deny by default: no credential, or an unknown one, is 401 `unauthorized`; an expired or
 //! revoked token is 401 `token_expired` / `token_revoked` (`certificate_…` for certificates,
 //! `participant_revoked` when the participant was revoked); a valid caller without the role is
-//! 403. The database look-up runs on the blocking pool, once per request, with no cache: it
-//! is one indexed read (and at most one write a minute per token for `last_used_at`).
+//! 403. The database look-up runs on the blocking pool, once per request: it is one indexed
+//! read (and at most one write a minute per token for `last_used_at`). The policy-status route,
+//! which clinics call thousands of times a second, takes [`Provisional`] instead: a principal
+//! found in `participants::cache` is used only once the credential epoch read with the
+//! request's data confirms that nothing that decides who authenticates has changed since.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,6 +30,8 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::db::DbConn;
+use crate::participants::cache::{self, Credential, CredentialCache};
 use crate::participants::{self, AuthFailure, Principal, token};
 
 /// What a caller may do.
@@ -117,13 +122,6 @@ fn configured(state: &AppState, token: &str) -> Option<Caller> {
         })
 }
 
-/// Which credential failed, for the error code.
-#[derive(Clone, Copy)]
-enum Credential {
-    Token,
-    Certificate,
-}
-
 fn refusal(credential: Credential, failure: AuthFailure) -> ApiError {
     let (noun, unknown, revoked, expired) = match credential {
         Credential::Token => (
@@ -155,32 +153,72 @@ fn refusal(credential: Credential, failure: AuthFailure) -> ApiError {
     }
 }
 
-/// Looks a credential up in the database, on the blocking pool.
+/// How a participant's credential is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// In the database, on every request ([`Caller`], [`Admin`]).
+    Exact,
+    /// In `AppState::credentials` first, to be confirmed by the handler ([`Provisional`]).
+    Cached,
+}
+
+/// Looks a credential up in the database, on the blocking pool (keeping what it finds in
+/// the cache for a [`Lookup::Cached`] request).
 async fn look_up(
     state: &AppState,
     credential: Credential,
     key: String,
+    lookup: Lookup,
 ) -> Result<Result<Principal, ApiError>, ApiError> {
+    let credentials = std::sync::Arc::clone(&state.credentials);
     let found = super::with_conn(state, move |conn| {
         let now = participants::now();
-        Ok::<_, ApiError>(match credential {
-            Credential::Token => participants::authenticate_token(conn, &key, now),
-            Credential::Certificate => participants::authenticate_certificate(conn, &key, now),
+        Ok::<_, ApiError>(match (lookup, credential) {
+            (Lookup::Cached, _) => cache::authenticate(conn, &credentials, credential, &key, now),
+            (Lookup::Exact, Credential::Token) => participants::authenticate_token(conn, &key, now),
+            (Lookup::Exact, Credential::Certificate) => {
+                participants::authenticate_certificate(conn, &key, now)
+            }
         })
     })
     .await?;
     Ok(found.map_err(|failure| refusal(credential, failure)))
 }
 
-async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
+/// The participant of a credential: from the cache (still to be confirmed) for a
+/// [`Lookup::Cached`] request that finds it there, else looked up.
+async fn participant(
+    state: &AppState,
+    credential: Credential,
+    key: String,
+    lookup: Lookup,
+) -> Result<Result<Provisional, ApiError>, ApiError> {
+    if lookup == Lookup::Cached
+        && let Some(cached) = state.credentials.get(credential, &key, participants::now())
+    {
+        return Ok(Ok(Provisional {
+            caller: Caller::of(cached.principal),
+            check: Some(Check {
+                credential,
+                key,
+                epoch: cached.epoch,
+            }),
+        }));
+    }
+    Ok(look_up(state, credential, key, lookup)
+        .await?
+        .map(|principal| Provisional::confirmed(Caller::of(principal))))
+}
+
+async fn authenticate(req: HttpRequest, lookup: Lookup) -> Result<Provisional, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state is missing")))?
         .clone();
     let mut certificate_refusal = None;
     if let Some(PeerCertificate(fingerprint)) = req.conn_data::<PeerCertificate>().cloned() {
-        match look_up(&state, Credential::Certificate, fingerprint).await? {
-            Ok(principal) => return Ok(Caller::of(principal)),
+        match participant(&state, Credential::Certificate, fingerprint, lookup).await? {
+            Ok(found) => return Ok(found),
             Err(refused) => certificate_refusal = Some(refused),
         }
     }
@@ -193,14 +231,98 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         }
     };
     if let Some(caller) = configured(&state, &token) {
-        return Ok(caller);
+        return Ok(Provisional::confirmed(caller));
     }
     if !token::looks_like_token(&token) {
         return Err(ApiError::Unauthorized("the token is not known".into()));
     }
-    look_up(&state, Credential::Token, token::digest(&token))
-        .await?
-        .map(Caller::of)
+    participant(&state, Credential::Token, token::digest(&token), lookup).await?
+}
+
+/// The check a principal from the cache still owes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Check {
+    credential: Credential,
+    key: String,
+    /// The credential epoch read before the look-up the cache holds.
+    epoch: i64,
+}
+
+/// The caller of the policy-status route: like [`Caller`], but a participant's credential is
+/// first sought in the cache of `participants::cache`, and a principal found there is only
+/// provisional until the handler confirms it with the credential epoch it reads after the
+/// request arrived ([`Provisional::confirm_with`], [`Provisional::confirm_on`]). A principal
+/// looked up now, or a configured token, needs no confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisional {
+    caller: Caller,
+    check: Option<Check>,
+}
+
+impl From<Caller> for Provisional {
+    /// A caller confirmed already.
+    fn from(caller: Caller) -> Self {
+        Self::confirmed(caller)
+    }
+}
+
+impl Provisional {
+    fn confirmed(caller: Caller) -> Self {
+        Self {
+            caller,
+            check: None,
+        }
+    }
+
+    /// The caller as authenticated so far: for checks of its role before reading; answer
+    /// only with the confirmed caller.
+    #[must_use]
+    pub fn unconfirmed(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// Whether confirming needs the credential epoch.
+    #[must_use]
+    pub fn needs_epoch(&self) -> bool {
+        self.check.is_some()
+    }
+
+    /// The caller, if `epoch_now` (read after the request arrived) confirms it; else itself,
+    /// to be confirmed on a connection.
+    ///
+    /// # Errors
+    /// Itself, when the epoch has moved since the look-up the cache holds (or was not read).
+    pub fn confirm_with(self, epoch_now: Option<i64>) -> Result<Caller, Box<Self>> {
+        match &self.check {
+            None => Ok(self.caller),
+            Some(check) if cache::holds(check.epoch, epoch_now) => Ok(self.caller),
+            Some(_) => Err(Box::new(self)),
+        }
+    }
+
+    /// The caller, confirmed on `conn` (in the handler's blocking closure): the epoch is read
+    /// and, when it has moved, the credential is looked up again. A certificate from the
+    /// cache that no longer authenticates is refused without trying the request's token.
+    ///
+    /// # Errors
+    /// The credential no longer authenticates (the codes of [`Caller`]), or the database failed.
+    pub fn confirm_on(
+        self,
+        conn: &mut DbConn,
+        credentials: &CredentialCache,
+    ) -> Result<Caller, ApiError> {
+        let Some(check) = self.check else {
+            return Ok(self.caller);
+        };
+        let epoch_now = participants::repo::credential_epoch(conn).map_err(ApiError::internal)?;
+        if cache::holds(check.epoch, epoch_now) {
+            return Ok(self.caller);
+        }
+        let now = participants::now();
+        cache::authenticate(conn, credentials, check.credential, &check.key, now)
+            .map(Caller::of)
+            .map_err(|failure| refusal(check.credential, failure))
+    }
 }
 
 impl FromRequest for Caller {
@@ -208,7 +330,17 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        Box::pin(authenticate(req.clone()))
+        let req = req.clone();
+        Box::pin(async move { Ok(authenticate(req, Lookup::Exact).await?.caller) })
+    }
+}
+
+impl FromRequest for Provisional {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(authenticate(req.clone(), Lookup::Cached))
     }
 }
 
@@ -219,7 +351,7 @@ impl FromRequest for Admin {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let caller = authenticate(req).await?;
+            let caller = authenticate(req, Lookup::Exact).await?.caller;
             match caller.role {
                 Role::Admin => Ok(Admin(caller)),
                 Role::Reader if caller.participant.is_some() => Err(ApiError::Forbidden(

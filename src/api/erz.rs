@@ -22,7 +22,9 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde::Deserialize;
 
-use super::auth::{Caller, Role};
+use std::sync::Arc;
+
+use super::auth::{Caller, Provisional, Role};
 use super::paging::{Page, PageQuery};
 use super::{ApiError, AppState, with_conn};
 use crate::db::DbConn;
@@ -89,23 +91,14 @@ fn parse_as_of(text: &str) -> Result<NaiveDateTime, ApiError> {
         })
 }
 
-async fn status(
-    state: web::Data<AppState>,
-    caller: Caller,
-    query: web::Query<StatusQuery>,
-) -> Result<HttpResponse, ApiError> {
-    if caller.participant.is_none() && caller.role != Role::Admin {
-        return Err(ApiError::Forbidden(
-            "the policy status is for participants of the exchange".into(),
-        ));
-    }
-    let q = query.into_inner();
+/// The key the query names: exactly one of ENP, SNILS, names + birth date + document.
+fn status_key(q: &StatusQuery) -> Result<StatusKey, ApiError> {
     let by_names = [
         &q.fam, &q.im, &q.ot, &q.dr, &q.doctype, &q.docser, &q.docnum,
     ]
     .iter()
     .any(|v| v.is_some());
-    let key = match (&q.enp, &q.snils, by_names) {
+    Ok(match (&q.enp, &q.snils, by_names) {
         (Some(enp), None, false) => StatusKey::enp(enp)?,
         (None, Some(snils), false) => StatusKey::snils(snils)?,
         (None, None, true) => StatusKey::names(
@@ -125,7 +118,32 @@ async fn status(
                     .into(),
             });
         }
-    };
+    })
+}
+
+/// Who asks, for the audit.
+fn asker(caller: &Caller) -> Asker {
+    Asker {
+        caller: caller.name.clone(),
+        participant_id: caller.participant.as_ref().map(|p| p.id),
+    }
+}
+
+async fn status(
+    state: web::Data<AppState>,
+    caller: Provisional,
+    query: web::Query<StatusQuery>,
+) -> Result<HttpResponse, ApiError> {
+    // A participant stays a participant when its confirmation looks it up again, so the
+    // unconfirmed caller decides this; the answer waits for the confirmed one.
+    let unconfirmed = caller.unconfirmed();
+    if unconfirmed.participant.is_none() && unconfirmed.role != Role::Admin {
+        return Err(ApiError::Forbidden(
+            "the policy status is for participants of the exchange".into(),
+        ));
+    }
+    let q = query.into_inner();
+    let key = status_key(&q)?;
     let now = crate::participants::now();
     let on = match &q.date {
         Some(d) => {
@@ -137,15 +155,26 @@ async fn status(
         None => now.date(),
     };
     let as_of = q.as_of.as_deref().map(parse_as_of).transpose()?;
-    let asker = Asker {
-        caller: caller.name.clone(),
-        participant_id: caller.participant.as_ref().map(|p| p.id),
-    };
     let registers = state.lookups.registers();
+    let credentials = Arc::clone(&state.credentials);
+    let mut caller = caller;
     if let (Some(batcher), StatusKey::Enp(enp), None) = (&state.status_batch, &key, as_of)
-        && let Some(facts) = batcher.ask(enp.as_str(), on).await
+        && let Some(batched) = batcher.ask(enp.as_str(), on, caller.needs_epoch()).await
     {
-        let facts = facts.map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+        let facts = batched
+            .facts
+            .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+        let confirmed = match caller.confirm_with(batched.epoch) {
+            Ok(confirmed) => confirmed,
+            Err(unconfirmed) => {
+                let credentials = Arc::clone(&credentials);
+                with_conn(&state, move |conn| {
+                    unconfirmed.confirm_on(conn, &credentials)
+                })
+                .await?
+            }
+        };
+        let asker = asker(&confirmed);
         if let Some((answer, row)) =
             status_from_facts(registers.as_ref(), &asker, enp, on, now, facts)
         {
@@ -161,23 +190,29 @@ async fn status(
             }
             return Ok(HttpResponse::Ok().json(answer?));
         }
+        // Confirmed now: the direct read below needs no epoch.
+        caller = Provisional::from(confirmed);
     }
     let audit = state.status_audit.clone();
-    let answer = with_conn(&state, move |conn| match audit {
-        Some(writer) => {
-            let queued = |conn: &mut DbConn, row: NewStatusQuery| writer.write(conn, row);
-            policy_status_with(
-                conn,
-                registers.as_ref(),
-                &asker,
-                &key,
-                on,
-                as_of,
-                now,
-                &queued,
-            )
+    let answer = with_conn(&state, move |conn| {
+        let asker = asker(&caller.confirm_on(conn, &credentials)?);
+        match audit {
+            Some(writer) => {
+                let queued = |conn: &mut DbConn, row: NewStatusQuery| writer.write(conn, row);
+                policy_status_with(
+                    conn,
+                    registers.as_ref(),
+                    &asker,
+                    &key,
+                    on,
+                    as_of,
+                    now,
+                    &queued,
+                )
+            }
+            None => policy_status(conn, registers.as_ref(), &asker, &key, on, as_of, now),
         }
-        None => policy_status(conn, registers.as_ref(), &asker, &key, on, as_of, now),
+        .map_err(ApiError::from)
     })
     .await?;
     Ok(HttpResponse::Ok().json(answer))

@@ -52,6 +52,8 @@ pub struct AppState {
     /// The batched reads of the policy status by ENP (`serve` starts them on PostgreSQL;
     /// `None`: each request reads its own).
     pub status_batch: Option<Arc<crate::erz::status_batch::StatusBatcher>>,
+    /// The participants the policy-status route authenticated (`participants::cache`).
+    pub credentials: Arc<crate::participants::cache::CredentialCache>,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
             upload_limiter: Arc::default(),
             status_audit: None,
             status_batch: None,
+            credentials: Arc::default(),
         })
     }
 }

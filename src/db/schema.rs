@@ -334,6 +334,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The credential epoch (migration 000014): one row, moved by triggers on every change
+    /// to a participant, a token or a certificate that can change who authenticates.
+    credential_epoch (id) {
+        id -> Integer,
+        epoch -> BigInt,
+    }
+}
+
 diesel::joinable!(participant_tokens -> participants (participant_id));
 diesel::joinable!(participant_certificates -> participants (participant_id));
 diesel::allow_tables_to_appear_in_same_query!(

@@ -10,7 +10,10 @@
 //! asked), and hands each request its facts. Under light load a batch holds one question and
 //! costs what a direct read costs; under load the batch grows with the queue, as a group commit
 //! does. A batch is read after every question in it was asked, so an answer is as current as a
-//! direct read. Errors reach every question of the batch.
+//! direct read. Errors reach every question of the batch. The statement also reads the
+//! credential epoch; a question that asks for it (its caller was authenticated from
+//! `participants::cache`) gets it with its facts, and the handler confirms its caller with it
+//! (`api::auth::Provisional`).
 //!
 //! `api::server` starts it on PostgreSQL (`database.status_readers` threads, each with its own
 //! connection besides the pool); on SQLite a read is in-process and a direct read is cheaper.
@@ -36,11 +39,23 @@ pub const MAX_BATCH: usize = 64;
 /// why the batch could not be read.
 pub type Facts = Result<Option<StatusFacts>, String>;
 
-/// One question: an ENP (checked), a date, where to answer.
+/// What a question gets back: its facts and, when it asked for it, the credential epoch read
+/// with them (`None` also when its row is missing).
+#[derive(Debug)]
+pub struct Answer {
+    /// The facts.
+    pub facts: Facts,
+    /// The credential epoch, when asked for.
+    pub epoch: Option<i64>,
+}
+
+/// One question: an ENP (checked), a date, whether the credential epoch is wanted, where to
+/// answer.
 struct Ask {
     enp: String,
     on: NaiveDate,
-    reply: tokio::sync::oneshot::Sender<Facts>,
+    epoch: bool,
+    reply: tokio::sync::oneshot::Sender<Answer>,
 }
 
 /// The queue of questions and the threads that answer them.
@@ -73,13 +88,15 @@ impl StatusBatcher {
         })
     }
 
-    /// The facts of the person with `enp` on `on`, as known now; `None` when the batcher is
-    /// closed (the caller reads directly then).
-    pub async fn ask(&self, enp: &str, on: NaiveDate) -> Option<Facts> {
+    /// The facts of the person with `enp` on `on`, as known now, with the credential epoch
+    /// read before them when `epoch`; `None` when the batcher is closed (the caller reads
+    /// directly then).
+    pub async fn ask(&self, enp: &str, on: NaiveDate, epoch: bool) -> Option<Answer> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let ask = Ask {
             enp: enp.to_owned(),
             on,
+            epoch,
             reply,
         };
         {
@@ -148,7 +165,14 @@ fn connect(db: &Database) -> Result<DbConn, String> {
     Ok(conn)
 }
 
-/// Reads a batch (one statement per date asked) and answers each question.
+/// Answers `ask` (the requester may have gone, a dropped connection: nothing to do then).
+fn reply(ask: Ask, facts: Facts, epoch: Option<i64>) {
+    let epoch = if ask.epoch { epoch } else { None };
+    let _ = ask.reply.send(Answer { facts, epoch });
+}
+
+/// Reads a batch (one statement per date asked, each also reading the credential epoch) and
+/// answers each question.
 fn answer(db: &Database, conn: &mut Option<DbConn>, batch: Vec<Ask>) {
     let mut by_date: HashMap<NaiveDate, Vec<Ask>> = HashMap::new();
     for ask in batch {
@@ -159,7 +183,7 @@ fn answer(db: &Database, conn: &mut Option<DbConn>, batch: Vec<Ask>) {
             Ok(c) => *conn = Some(c),
             Err(e) => {
                 for ask in by_date.into_values().flatten() {
-                    let _ = ask.reply.send(Err(e.clone()));
+                    reply(ask, Err(e.clone()), None);
                 }
                 return;
             }
@@ -169,12 +193,11 @@ fn answer(db: &Database, conn: &mut Option<DbConn>, batch: Vec<Ask>) {
     for (on, asks) in by_date {
         let enps: Vec<&str> = asks.iter().map(|a| a.enp.as_str()).collect();
         match status_by_enps_now(c, &enps, on) {
-            Ok(found) => {
+            Ok((found, epoch)) => {
                 for ask in asks {
                     // (Two requests may ask for the same ENP.)
                     let facts = found.get(&ask.enp).cloned();
-                    // The requester may have gone (a dropped connection): nothing to do.
-                    let _ = ask.reply.send(Ok(facts));
+                    reply(ask, Ok(facts), epoch);
                 }
             }
             Err(e) => {
@@ -182,12 +205,12 @@ fn answer(db: &Database, conn: &mut Option<DbConn>, batch: Vec<Ask>) {
                 if c.is_broken() {
                     *conn = None;
                     for ask in asks {
-                        let _ = ask.reply.send(Err(e.clone()));
+                        reply(ask, Err(e.clone()), None);
                     }
                     return;
                 }
                 for ask in asks {
-                    let _ = ask.reply.send(Err(e.clone()));
+                    reply(ask, Err(e.clone()), None);
                 }
             }
         }

@@ -5,10 +5,12 @@
 //! of [`Roles`]. It authenticates with a client certificate registered to it (mutual TLS) or a
 //! bearer token, which the hub stores only as its SHA-256 digest and which expires. `repo` is
 //! the only writer of the `participants`, `participant_tokens` and `participant_certificates`
-//! tables; `certificate` reads X.509 certificates; `token` makes and digests tokens; `cli` is
-//! `omshub participants` and `omshub tokens`. Called by `main.rs` (the commands) and by
+//! tables; `certificate` reads X.509 certificates; `token` makes and digests tokens; `cache`
+//! keeps the participants `omshub serve` authenticated for the policy status, confirmed by the
+//! credential epoch; `cli` is `omshub participants` and `omshub tokens`. Called by `main.rs` (the commands) and by
 //! `api::auth` (authentication on every request). See `docs/PARTICIPANTS.md`.
 
+pub mod cache;
 pub mod certificate;
 pub mod cli;
 pub mod repo;

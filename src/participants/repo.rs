@@ -876,6 +876,15 @@ pub fn authenticate_token(
     digest: &str,
     now: NaiveDateTime,
 ) -> Result<Principal, AuthFailure> {
+    token_principal(conn, digest, now).map(|(principal, _)| principal)
+}
+
+/// [`authenticate_token`], with the moment the token expires.
+pub(crate) fn token_principal(
+    conn: &mut DbConn,
+    digest: &str,
+    now: NaiveDateTime,
+) -> Result<(Principal, NaiveDateTime), AuthFailure> {
     let row: Option<(TokenState, PrincipalColumns)> = t::table
         .inner_join(p::table)
         .filter(t::token_sha256.eq(digest))
@@ -904,7 +913,7 @@ pub fn authenticate_token(
     {
         tracing::warn!(token.id = token_id, error = %e, "cannot record the use of a token");
     }
-    Ok(principal)
+    Ok((principal, expires_at))
 }
 
 /// The participant a client certificate with SHA-256 `fingerprint` (lower-case hex) is
@@ -915,6 +924,15 @@ pub fn authenticate_certificate(
     fingerprint: &str,
     now: NaiveDateTime,
 ) -> Result<Principal, AuthFailure> {
+    certificate_principal(conn, fingerprint, now).map(|(principal, _)| principal)
+}
+
+/// [`authenticate_certificate`], with the moment the certificate expires.
+pub(crate) fn certificate_principal(
+    conn: &mut DbConn,
+    fingerprint: &str,
+    now: NaiveDateTime,
+) -> Result<(Principal, NaiveDateTime), AuthFailure> {
     let row: Option<((NaiveDateTime, Option<NaiveDateTime>), PrincipalColumns)> = c::table
         .inner_join(p::table)
         .filter(c::fingerprint_sha256.eq(fingerprint))
@@ -931,7 +949,22 @@ pub fn authenticate_certificate(
     if not_after <= now {
         return Err(AuthFailure::Expired(not_after));
     }
-    Ok(principal)
+    Ok((principal, not_after))
+}
+
+/// The credential epoch (migration 000014): moved in the same transaction by every change to
+/// a participant, or to a token or certificate, that can change who authenticates. `None`
+/// when its row is missing (then nothing authenticated may be kept, see `participants::cache`).
+///
+/// # Errors
+/// The statement failed.
+pub fn credential_epoch(conn: &mut DbConn) -> Result<Option<i64>, DieselError> {
+    use crate::db::schema::credential_epoch::dsl as e;
+    e::credential_epoch
+        .filter(e::id.eq(1))
+        .select(e::epoch)
+        .first(conn)
+        .optional()
 }
 
 #[cfg(test)]

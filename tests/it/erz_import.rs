@@ -776,15 +776,15 @@ async fn batched_status_reads_answer_every_concurrent_request_as_a_direct_read_d
         .iter()
         .map(|f| {
             let (batcher, enp) = (Arc::clone(&batcher), f[0].clone());
-            actix_web::rt::spawn(async move { batcher.ask(&enp, on).await })
+            actix_web::rt::spawn(async move { batcher.ask(&enp, on, false).await })
         })
         .collect();
     for (handle, f) in asked.into_iter().zip(&rows) {
-        let facts = handle.await.unwrap().unwrap().unwrap().unwrap();
+        let facts = handle.await.unwrap().unwrap().facts.unwrap().unwrap();
         let direct =
             omshub::erz::repo::status::status_by_enp_now(&mut app.conn(), &f[0], on).unwrap();
         assert_eq!(Some(facts), direct, "{}", f[0]);
     }
     batcher.close();
-    assert!(batcher.ask(&rows[0][0], on).await.is_none());
+    assert!(batcher.ask(&rows[0][0], on, false).await.is_none());
 }

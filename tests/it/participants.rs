@@ -437,6 +437,105 @@ struct Pki {
     ca_key: PKey<Private>,
 }
 
+/// `last_used_at` of token `id`, which only a look-up in the database writes.
+fn last_used(app: &TestApp, id: i64) -> Option<NaiveDateTime> {
+    participant_tokens::table
+        .find(id)
+        .select(participant_tokens::last_used_at)
+        .first(&mut *app.conn())
+        .unwrap()
+}
+
+fn forget_use(app: &TestApp, id: i64) {
+    diesel::update(participant_tokens::table.find(id))
+        .set(participant_tokens::last_used_at.eq(None::<NaiveDateTime>))
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn the_policy_status_keeps_authenticated_participants_but_sees_every_revocation() {
+    // Once with each read: direct, and through the batched reader (as `serve` runs on
+    // PostgreSQL), on the backend under test.
+    for batched in [false, true] {
+        let mut app = TestApp::spawn();
+        if batched {
+            app.state.status_batch = Some(std::sync::Arc::new(
+                omshub::erz::status_batch::StatusBatcher::start(&app.state.db, 1).unwrap(),
+            ));
+        }
+        let path = "/api/v1/policy-status?enp=7578350840000778&date=2026-02-01";
+        let auditor = add(&app, Kind::Auditor, None);
+        let issued =
+            participants::issue_token(&mut app.conn(), auditor.id, None, 30, now()).unwrap();
+        let other =
+            participants::issue_token(&mut app.conn(), auditor.id, None, 30, now()).unwrap();
+
+        // Authenticated (nobody has the ENP): looked up once, then kept.
+        let res = get_with(&app, &issued.token, path).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.text());
+        assert_eq!(res.error().error, "person_not_found");
+        assert_eq!(app.state.credentials.len(), 1, "batched: {batched}");
+        assert!(last_used(&app, issued.info.id).is_some());
+        forget_use(&app, issued.info.id);
+        let res = get_with(&app, &issued.token, path).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            last_used(&app, issued.info.id),
+            None,
+            "the second call is served from the cache (batched: {batched})"
+        );
+        // Other routes look the token up every time.
+        let res = get_with(&app, &issued.token, "/api/v1/registers/insurers").await;
+        assert_eq!(res.status, StatusCode::OK);
+        assert!(last_used(&app, issued.info.id).is_some());
+        forget_use(&app, issued.info.id);
+
+        // Another credential's revocation moves the epoch: the next call looks up again.
+        participants::revoke_token(&mut app.conn(), other.info.id, now()).unwrap();
+        let res = get_with(&app, &issued.token, path).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND);
+        assert!(last_used(&app, issued.info.id).is_some());
+        let res = get_with(&app, &other.token, path).await;
+        assert_eq!(res.error().error, "token_revoked");
+
+        // A revocation straight in the database (as the CLI or another server makes it)
+        // refuses the very next call.
+        participants::revoke_token(&mut app.conn(), issued.info.id, now()).unwrap();
+        let res = get_with(&app, &issued.token, path).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "batched: {batched}");
+        assert_eq!(res.error().error, "token_revoked");
+        assert!(app.state.credentials.is_empty());
+
+        // So does a hand edit of the participant behind a cached token.
+        let fresh =
+            participants::issue_token(&mut app.conn(), auditor.id, None, 30, now()).unwrap();
+        let res = get_with(&app, &fresh.token, path).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND);
+        diesel::update(participants_table::table.find(auditor.id))
+            .set(participants_table::revoked_at.eq(now()))
+            .execute(&mut *app.conn())
+            .unwrap();
+        let res = get_with(&app, &fresh.token, path).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(res.error().error, "participant_revoked");
+
+        // The audit names the participant for every answered call.
+        let audited: i64 = omshub::db::schema::erz_status_query::table
+            .filter(
+                omshub::db::schema::erz_status_query::caller
+                    .eq(format!("participant:{}", auditor.id)),
+            )
+            .count()
+            .get_result(&mut *app.conn())
+            .unwrap();
+        assert_eq!(audited, 4, "batched: {batched}");
+        if let Some(batcher) = &app.state.status_batch {
+            batcher.close();
+        }
+    }
+}
+
 fn key() -> PKey<Private> {
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
     PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()

@@ -16,14 +16,15 @@ use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text};
 
 use crate::db::DbConn;
 use crate::db::schema::{
-    erz_attachment, erz_insurance, erz_merge_link, erz_person, erz_person_version,
+    credential_epoch, erz_attachment, erz_insurance, erz_merge_link, erz_person, erz_person_version,
 };
 
 /// One row of the statement, tagged by its `part`: 0 a current person version (`d1` valid
 /// from, `d2` death date), 1 a current merge link (`n1` the survivor), 2 an episode (`d1` valid
 /// from, `d2`–`d4` DBEG, DEND, DSTOP, `t1`–`t6` insurer, VPOLIS, SPOLIS, NPOLIS, FPOLIS, `TER_ST`),
 /// 3 an attachment (`d1` valid from, `n1` clinic, `n2` kind), 4 the person (`row_id`, `t1` its
-/// ENP); `owner` is the person the row is of.
+/// ENP), 5 (batched reads only) the credential epoch (`n1`); `owner` is the person the row is
+/// of.
 #[derive(Debug, Queryable)]
 struct Tagged {
     part: i32,
@@ -284,29 +285,58 @@ pub fn status_by_enp_now(
 }
 
 /// [`status_by_enp_now`] for several ENPs in one statement (the batched policy status of
-/// `erz::status_batch`): the facts of each ENP that names a person, by ENP. On PostgreSQL the
-/// ENPs are one array parameter, so the statement is prepared once per connection.
+/// `erz::status_batch`): the facts of each ENP that names a person, by ENP, and the credential
+/// epoch (`participants::repo::credential_epoch`, `None` when its row is missing) read by the
+/// same statement, so the batch confirms the callers authenticated from the cache without a
+/// round trip of its own. On PostgreSQL the ENPs are one array parameter, so the statement is
+/// prepared once per connection.
 pub fn status_by_enps_now(
     conn: &mut DbConn,
     enps: &[&str],
     on: NaiveDate,
-) -> QueryResult<HashMap<String, StatusFacts>> {
+) -> QueryResult<(HashMap<String, StatusFacts>, Option<i64>)> {
+    let epoch = credential_epoch::table.select((
+        part(EPOCH_PART),
+        credential_epoch::epoch,
+        credential_epoch::epoch,
+        no_date(),
+        no_date(),
+        no_date(),
+        no_date(),
+        no_text(),
+        no_text(),
+        no_text(),
+        no_text(),
+        no_text(),
+        no_text(),
+        credential_epoch::epoch.nullable(),
+        no_int(),
+    ));
     let rows: Vec<Tagged> = match conn {
-        DbConn::Pg(c) => status_by_enp!(many, enps, on).load(c)?,
-        DbConn::Sqlite(c) => status_by_enp!(many, enps, on).load(c)?,
+        DbConn::Pg(c) => status_by_enp!(many, enps, on).union_all(epoch).load(c)?,
+        DbConn::Sqlite(c) => status_by_enp!(many, enps, on).union_all(epoch).load(c)?,
     };
+    let mut credentials = None;
     let mut by_person: HashMap<i64, Vec<Tagged>> = HashMap::new();
     for row in rows {
-        by_person.entry(row.owner).or_default().push(row);
+        if row.part == EPOCH_PART {
+            credentials = row.n1;
+        } else {
+            by_person.entry(row.owner).or_default().push(row);
+        }
     }
-    Ok(by_person
+    let found = by_person
         .into_values()
         .filter_map(|parts| {
             let enp = parts.iter().find(|p| p.part == 4)?.t1.clone()?;
             Some((enp, facts(parts)?))
         })
-        .collect())
+        .collect();
+    Ok((found, credentials))
 }
+
+/// The part of [`status_by_enps_now`]'s statement that carries the credential epoch.
+const EPOCH_PART: i32 = 5;
 
 /// The parts as facts: each kind ordered as the general path orders it (newest valid time,
 /// then newest row, first).

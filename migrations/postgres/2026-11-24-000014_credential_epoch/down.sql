@@ -1,0 +1,5 @@
+DROP TRIGGER participant_certificates_credential_epoch ON participant_certificates;
+DROP TRIGGER participant_tokens_credential_epoch ON participant_tokens;
+DROP TRIGGER participants_credential_epoch ON participants;
+DROP FUNCTION credential_epoch_bump();
+DROP TABLE credential_epoch;

@@ -1,0 +1,7 @@
+DROP TRIGGER participant_certificates_credential_epoch_delete;
+DROP TRIGGER participant_certificates_credential_epoch_update;
+DROP TRIGGER participant_tokens_credential_epoch_delete;
+DROP TRIGGER participant_tokens_credential_epoch_update;
+DROP TRIGGER participants_credential_epoch_delete;
+DROP TRIGGER participants_credential_epoch_update;
+DROP TABLE credential_epoch;
