@@ -121,6 +121,25 @@ fn status_key(q: &StatusQuery) -> Result<StatusKey, ApiError> {
     })
 }
 
+/// The key, the date (default: today) and the `as_of` of the query.
+fn parse_status_query(
+    q: &StatusQuery,
+    now: NaiveDateTime,
+) -> Result<(StatusKey, NaiveDate, Option<NaiveDateTime>), ApiError> {
+    let key = status_key(q)?;
+    let on = match &q.date {
+        Some(d) => {
+            NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| ApiError::BadRequestCoded {
+                code: "invalid_date",
+                message: "date must be YYYY-MM-DD".into(),
+            })?
+        }
+        None => now.date(),
+    };
+    let as_of = q.as_of.as_deref().map(parse_as_of).transpose()?;
+    Ok((key, on, as_of))
+}
+
 /// Who asks, for the audit.
 fn asker(caller: &Caller) -> Asker {
     Asker {
@@ -142,19 +161,18 @@ async fn status(
             "the policy status is for participants of the exchange".into(),
         ));
     }
-    let q = query.into_inner();
-    let key = status_key(&q)?;
     let now = crate::participants::now();
-    let on = match &q.date {
-        Some(d) => {
-            NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| ApiError::BadRequestCoded {
-                code: "invalid_date",
-                message: "date must be YYYY-MM-DD".into(),
-            })?
+    let (key, on, as_of) = match parse_status_query(&query, now) {
+        Ok(parsed) => parsed,
+        Err(refused) => {
+            // A kept credential revoked since gets its 401, not an answer about the query.
+            if caller.needs_epoch() {
+                let credentials = Arc::clone(&state.credentials);
+                with_conn(&state, move |conn| caller.confirm_on(conn, &credentials)).await?;
+            }
+            return Err(refused);
         }
-        None => now.date(),
     };
-    let as_of = q.as_of.as_deref().map(parse_as_of).transpose()?;
     let registers = state.lookups.registers();
     let credentials = Arc::clone(&state.credentials);
     let mut caller = caller;

@@ -500,8 +500,14 @@ async fn the_policy_status_keeps_authenticated_participants_but_sees_every_revoc
         assert_eq!(res.error().error, "token_revoked");
 
         // A revocation straight in the database (as the CLI or another server makes it)
-        // refuses the very next call.
+        // refuses the very next call, even one with a malformed ENP.
+        let res = get_with(&app, &issued.token, path).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND);
         participants::revoke_token(&mut app.conn(), issued.info.id, now()).unwrap();
+        let malformed = "/api/v1/policy-status?enp=7578350840000779&date=2026-02-01";
+        let res = get_with(&app, &issued.token, malformed).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "batched: {batched}");
+        assert_eq!(res.error().error, "token_revoked");
         let res = get_with(&app, &issued.token, path).await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "batched: {batched}");
         assert_eq!(res.error().error, "token_revoked");
@@ -529,7 +535,7 @@ async fn the_policy_status_keeps_authenticated_participants_but_sees_every_revoc
             .count()
             .get_result(&mut *app.conn())
             .unwrap();
-        assert_eq!(audited, 4, "batched: {batched}");
+        assert_eq!(audited, 5, "batched: {batched}");
         if let Some(batcher) = &app.state.status_batch {
             batcher.close();
         }
