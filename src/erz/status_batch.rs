@@ -89,8 +89,8 @@ impl StatusBatcher {
     }
 
     /// The facts of the person with `enp` on `on`, as known now, with the credential epoch
-    /// read before them when `epoch`; `None` when the batcher is closed (the caller reads
-    /// directly then).
+    /// the same statement read when `epoch`; `None` when the batcher is closed (the caller
+    /// reads directly then).
     pub async fn ask(&self, enp: &str, on: NaiveDate, epoch: bool) -> Option<Answer> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let ask = Ask {
