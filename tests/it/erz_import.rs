@@ -589,8 +589,9 @@ fn serve_audits_every_answered_status_query_including_those_answered_while_it_st
     assert_eq!(audited, asked);
 }
 
-/// The indexes of the register's fact tables, by name, and on PostgreSQL their foreign keys
-/// that are validated (a key added `NOT VALID` and never checked is not listed).
+/// The indexes of the register's fact tables, by name, and on PostgreSQL their primary keys and
+/// the foreign keys that are validated (a key added `NOT VALID` and never checked is not
+/// listed).
 fn fact_indexes(conn: &mut omshub::db::DbConn) -> Vec<String> {
     #[derive(QueryableByName)]
     struct Name {
@@ -610,7 +611,8 @@ fn fact_indexes(conn: &mut omshub::db::DbConn) -> Vec<String> {
             "SELECT indexname::text AS name FROM pg_indexes WHERE tablename IN ({tables}) \
              AND schemaname = current_schema() UNION ALL \
              SELECT conname::text FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
-             WHERE c.contype = 'f' AND c.convalidated AND t.relname IN ({tables}) ORDER BY 1"
+             WHERE c.contype IN ('f', 'p') AND c.convalidated AND t.relname IN ({tables}) \
+             ORDER BY 1"
         ))
         .load(c)
         .unwrap(),
@@ -667,6 +669,14 @@ async fn an_initial_load_builds_its_indexes_at_the_end_and_a_later_load_refuses_
         .get_result(&mut app.conn())
         .unwrap();
     assert_eq!(pending, 0);
+    // On PostgreSQL the five fact tables' primary keys were among them (SQLite's are rowids).
+    let keys: i64 = omshub::db::schema::erz_import_deferred::table
+        .filter(omshub::db::schema::erz_import_deferred::kind.eq("primary_key"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    let postgres = crate::support::backend() == crate::support::TestBackend::Postgres;
+    assert_eq!(keys, if postgres { 5 } else { 0 });
 
     // A second file, into a register that holds persons: nothing is set aside, and a SNILS the
     // register gives to another person is refused (the database is asked, per batch).
