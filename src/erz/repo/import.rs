@@ -958,12 +958,12 @@ pub fn set_aside_pending(conn: &mut DbConn, import_id: i64) -> QueryResult<Vec<(
 /// Builds again the index or key `id` of `erz_import_deferred` from its saved definition and
 /// marks it built (primary keys, then indexes, then foreign keys: [`set_aside_pending`]'s
 /// order). An index is built and marked in one transaction; a primary key likewise, its saved
-/// `ADD CONSTRAINT … PRIMARY KEY` (which locks its table from the start, so it never waits for
-/// a lock while holding one on the same table). A PostgreSQL foreign key is added `NOT VALID` in a short
-/// transaction of its own (unless a stopped run added it already), then validated and marked
-/// in a second: adding a key locks the table it names against another key being added, while
-/// validating one does not, so several keys naming `erz_person` are checked at once on
-/// several connections. The check is planned as a merge of the two tables' indexes on the
+/// `ADD CONSTRAINT … PRIMARY KEY` (which locks its table from the start, so it never waits
+/// for a lock while holding one on the same table). A PostgreSQL foreign key is added
+/// `NOT VALID` in a short transaction of its own (unless a stopped run added it already),
+/// then validated and marked in a second: adding a key locks the table it names against
+/// another key being added, while validating one does not, so several keys naming
+/// `erz_person` are checked at once on several connections. The check is planned as a merge of the two tables' indexes on the
 /// key (built just before) instead of a hash of `erz_person`, and without JIT compilation:
 /// 0.29 s against 0.58 s per 1,000,000 rows on the machine of docs/PERFORMANCE.md.
 pub fn restore_one(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
