@@ -346,7 +346,8 @@ fn write_batch_once(
             .collect();
         // Written in ENP order, ids given in that order: the unique ENP index then takes the
         // batch's keys leaf after leaf instead of at random (psql `\copy` of 1,000,000 persons
-        // in batches of 20,000 into a table with that index: 3.9 s in file order, 3.2 s sorted).
+        // in batches of 20,000 into a table with that index: 3.9 s in file order, 3.2 s sorted;
+        // a SQLite load 25.5 s against 27.2 s, a PostgreSQL load about even).
         new.sort_unstable_by(|a, b| a.enp.cmp(&b.enp));
         let outcome = BatchOutcome {
             inserted: new.len() as u64,
