@@ -892,18 +892,12 @@ pub fn set_aside(conn: &mut DbConn, import_id: i64) -> QueryResult<usize> {
                  WHERE t.relname IN ({list}) AND t.relnamespace = current_schema()::regnamespace \
                    AND NOT x.indisunique AND NOT x.indisprimary \
                  UNION ALL \
-                 SELECT 'primary_key', t.relname::text, c.conname::text, \
+                 SELECT CASE c.contype WHEN 'p' THEN 'primary_key' ELSE 'foreign_key' END, \
+                        t.relname::text, c.conname::text, \
                         format('ALTER TABLE %I ADD CONSTRAINT %I %s', t.relname, c.conname, \
                                pg_get_constraintdef(c.oid)) \
                  FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
-                 WHERE c.contype = 'p' AND t.relname IN ({list}) \
-                   AND t.relnamespace = current_schema()::regnamespace \
-                 UNION ALL \
-                 SELECT 'foreign_key', t.relname::text, c.conname::text, \
-                        format('ALTER TABLE %I ADD CONSTRAINT %I %s', t.relname, c.conname, \
-                               pg_get_constraintdef(c.oid)) \
-                 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
-                 WHERE c.contype = 'f' AND t.relname IN ({list}) \
+                 WHERE c.contype IN ('p', 'f') AND t.relname IN ({list}) \
                    AND t.relnamespace = current_schema()::regnamespace \
                  ORDER BY 1 DESC, 2, 3"
             ))
