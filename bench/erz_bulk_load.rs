@@ -10,6 +10,10 @@
 //! dropped). Needs the `sqlite3` and `psql` programs (`apt-get install -y sqlite3
 //! postgresql-client`). Writes its table to docs/PERFORMANCE.md between the `erz_bulk_load`
 //! markers. Target: at least half the rows/s of the plain COPY.
+//!
+//! `OMSHUB_BENCH_ROUNDS` rounds (default 3) each load every row of the report once, in the same
+//! order, into fresh databases; the report gives medians and ranges, and each round's ratios,
+//! since one round alone has differed from the next by a quarter for omshub's PostgreSQL load.
 
 #[path = "register.rs"]
 mod register;
@@ -126,12 +130,9 @@ fn settle(pg_url: &str) {
     );
 }
 
-/// What one run measured.
+/// What one round measured: every loader once, each into a fresh database.
 #[derive(Clone, Copy)]
-struct Figures {
-    persons: u64,
-    csv_mb: u64,
-    generated: f64,
+struct Round {
     sqlite_s: f64,
     dot_import_s: f64,
     pg_s: f64,
@@ -147,20 +148,72 @@ struct Figures {
     pg_rows: u64,
 }
 
+/// What the whole run measured.
+struct Figures {
+    persons: u64,
+    csv_mb: u64,
+    generated: f64,
+    rounds: Vec<Round>,
+}
+
+/// The median of `values` and their least and greatest.
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(mut values: Vec<f64>) -> Self {
+        values.sort_by(f64::total_cmp);
+        let at = |i: usize| values.get(i).copied().unwrap_or(0.0);
+        Self {
+            median: at(values.len() / 2),
+            min: at(0),
+            max: at(values.len().saturating_sub(1)),
+        }
+    }
+
+    /// `13.1 s (12.0–16.8)`: the median, and the range where the rounds differ as printed.
+    fn seconds(&self) -> String {
+        self.printed(|v| format!("{v:.1}"), " s")
+    }
+
+    /// `0.61 (0.49–0.69)`: the median ratio, and the range where the rounds differ as printed.
+    fn ratio(&self) -> String {
+        self.printed(|v| format!("{v:.2}"), "")
+    }
+
+    fn printed(&self, number: impl Fn(f64) -> String, unit: &str) -> String {
+        let (median, min, max) = (number(self.median), number(self.min), number(self.max));
+        if min == max {
+            format!("{median}{unit}")
+        } else {
+            format!("{median}{unit} ({min}–{max})")
+        }
+    }
+}
+
+/// The spread of one figure over the rounds.
+fn spread(rounds: &[Round], figure: impl Fn(&Round) -> f64) -> Spread {
+    Spread::of(rounds.iter().map(figure).collect())
+}
+
+/// Each round's ratios, in round order: `0.61, 0.69, 0.55`.
+fn listed(rounds: &[Round], figure: impl Fn(&Round) -> f64) -> String {
+    rounds
+        .iter()
+        .map(|r| format!("{:.2}", figure(r)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn report(f: &Figures, note: &str) -> String {
     let Figures {
         persons,
         csv_mb,
         generated,
-        sqlite_s,
-        dot_import_s,
-        pg_s,
-        copy_s,
-        one_row_s,
-        lookups_s,
-        same_rows_s,
-        sqlite_rows,
-        pg_rows,
+        ref rounds,
     } = *f;
     let mut out = register::heading(
         "Bulk load of the register of insured persons (`cargo bench --bench erz_bulk_load`)",
@@ -168,60 +221,88 @@ fn report(f: &Figures, note: &str) -> String {
     );
     let _ = writeln!(
         out,
-        "Machine: {}. Data: `omshub gen persons --count {persons} --seed 1`, {csv_mb} MB of CSV (generated in {generated:.0} s). omshub: `erz import` in process into an empty register (an initial load: the non-unique indexes of the fact tables, and on PostgreSQL their primary and foreign keys, are set aside and built again at the end, included in the time), batches of {DEFAULT_BATCH} lines, each batch one transaction writing up to 6 rows per person (person, person version, document, registration address, insurance episode, attachment) plus the journal; multi-row INSERTs on SQLite, binary COPY on PostgreSQL; every line checked (ENP, SNILS, dates, codes, repeats). Peers: the same CSV into a bare table of 26 text columns (no index, no check), one row per person. Each PostgreSQL load starts after `sync` and a `CHECKPOINT`.\n",
+        "Machine: {}. Data: `omshub gen persons --count {persons} --seed 1`, {csv_mb} MB of CSV (generated in {generated:.0} s). omshub: `erz import` in process into an empty register (an initial load: the non-unique indexes of the fact tables, and on PostgreSQL their primary and foreign keys, are set aside and built again at the end, included in the time), batches of {DEFAULT_BATCH} lines, each batch one transaction writing up to 6 rows per person (person, person version, document, registration address, insurance episode, attachment) plus the journal; multi-row INSERTs on SQLite, binary COPY on PostgreSQL; every line checked (ENP, SNILS, dates, codes, repeats). Peers: the same CSV into a bare table of 26 text columns (no index, no check), one row per person. {} rounds, each loading every row below once into a fresh database, one loader after another; a figure is the median of the rounds, with their range in brackets where they differ, and a ratio is taken within a round (omshub and its peer under the same conditions), then its median. Each PostgreSQL load starts after `sync` and a `CHECKPOINT`.\n",
         report::machine(),
+        rounds.len(),
     );
     let _ = writeln!(
         out,
         "| backend | loader | time | persons (CSV lines)/s | omshub / peer | table rows written | table rows/s |\n|---|---|---|---|---|---|---|"
     );
-    let sqlite_rate = per_second(persons, sqlite_s);
-    let dot_import_rate = per_second(persons, dot_import_s);
-    let pg_rate = per_second(persons, pg_s);
-    let copy_rate = per_second(persons, copy_s);
+    let n = persons;
+    let rate = |seconds: &Spread| per_second(n, seconds.median);
+    let sqlite = spread(rounds, |r| r.sqlite_s);
+    let dot_import = spread(rounds, |r| r.dot_import_s);
+    let pg = spread(rounds, |r| r.pg_s);
+    let copy = spread(rounds, |r| r.copy_s);
+    let same_rows = spread(rounds, |r| r.same_rows_s);
+    let one_row = spread(rounds, |r| r.one_row_s);
+    let lookups = spread(rounds, |r| r.lookups_s);
+    let sqlite_rows = rounds.first().map_or(0, |r| r.sqlite_rows);
+    let pg_rows = rounds.first().map_or(0, |r| r.pg_rows);
+    let sqlite_ratio = |r: &Round| ratio(r.dot_import_s, r.sqlite_s);
+    let pg_ratio = |r: &Round| ratio(r.copy_s, r.pg_s);
+    let same_rows_ratio = |r: &Round| ratio(r.same_rows_s, r.pg_s);
     let _ = writeln!(
         out,
-        "| SQLite | `omshub erz import` | {sqlite_s:.1} s | {sqlite_rate:.0} | {:.2} | {sqlite_rows} | {:.0} |",
-        ratio(sqlite_rate, dot_import_rate),
-        per_second(sqlite_rows, sqlite_s)
+        "| SQLite | `omshub erz import` | {} | {:.0} | {} | {sqlite_rows} | {:.0} |",
+        sqlite.seconds(),
+        rate(&sqlite),
+        spread(rounds, sqlite_ratio).ratio(),
+        per_second(sqlite_rows, sqlite.median)
     );
     let _ = writeln!(
         out,
-        "| SQLite | `sqlite3 .import` (bare table) | {dot_import_s:.1} s | {dot_import_rate:.0} | | {persons} | {dot_import_rate:.0} |"
+        "| SQLite | `sqlite3 .import` (bare table) | {} | {:.0} | | {persons} | {:.0} |",
+        dot_import.seconds(),
+        rate(&dot_import),
+        rate(&dot_import)
     );
     let _ = writeln!(
         out,
-        "| PostgreSQL | `omshub erz import` | {pg_s:.1} s | {pg_rate:.0} | {:.2} | {pg_rows} | {:.0} |",
-        ratio(pg_rate, copy_rate),
-        per_second(pg_rows, pg_s)
+        "| PostgreSQL | `omshub erz import` | {} | {:.0} | {} | {pg_rows} | {:.0} |",
+        pg.seconds(),
+        rate(&pg),
+        spread(rounds, pg_ratio).ratio(),
+        per_second(pg_rows, pg.median)
     );
     let _ = writeln!(
         out,
-        "| PostgreSQL | psql `\\copy` (bare table) | {copy_s:.1} s | {copy_rate:.0} | | {persons} | {copy_rate:.0} |"
-    );
-    let same_rows_rate = per_second(pg_rows, same_rows_s);
-    let _ = writeln!(
-        out,
-        "| PostgreSQL | psql `\\copy` of the same {pg_rows} rows omshub wrote, into bare copies of its six tables | {same_rows_s:.1} s | {:.0} | {:.2} (in table rows/s) | {pg_rows} | {same_rows_rate:.0} |",
-        per_second(persons, same_rows_s),
-        ratio(per_second(pg_rows, pg_s), same_rows_rate)
-    );
-    let one_row_rate = per_second(persons, one_row_s);
-    let _ = writeln!(
-        out,
-        "| PostgreSQL | bound: psql `\\copy` into one typed row per person, then primary key and unique ENP (no check) | {one_row_s:.1} s | {one_row_rate:.0} | {:.2} | {persons} | {one_row_rate:.0} |",
-        ratio(one_row_rate, copy_rate)
-    );
-    let with_lookups = lookups_s;
-    let lookups_rate = per_second(persons, with_lookups);
-    let _ = writeln!(
-        out,
-        "| PostgreSQL | bound, and the four look-up indexes of the register's readers + `ANALYZE` | {with_lookups:.1} s | {lookups_rate:.0} | {:.2} | {persons} | {lookups_rate:.0} |",
-        ratio(lookups_rate, copy_rate)
+        "| PostgreSQL | psql `\\copy` (bare table) | {} | {:.0} | | {persons} | {:.0} |",
+        copy.seconds(),
+        rate(&copy),
+        rate(&copy)
     );
     let _ = writeln!(
         out,
-        "\nTarget: at least half the rows/s of a plain COPY of the same rows into a bare table (ratio ≥ 0.50). Two readings: in persons against the CSV copied into one bare table (the ratio of the omshub rows), or in table rows against a plain `\\copy` of exactly the rows omshub wrote into bare copies of its tables (the \"same rows\" row); the last column counts what each loader writes into its tables. The two bound rows are not loaders: they are what a register keeping each loaded person as one row would cost before any check (the ratio column is against the bare `\\copy` of the CSV)."
+        "| PostgreSQL | psql `\\copy` of the same {pg_rows} rows omshub wrote, into bare copies of its six tables | {} | {:.0} | {} (in table rows/s) | {pg_rows} | {:.0} |",
+        same_rows.seconds(),
+        rate(&same_rows),
+        spread(rounds, same_rows_ratio).ratio(),
+        per_second(pg_rows, same_rows.median)
+    );
+    let _ = writeln!(
+        out,
+        "| PostgreSQL | bound: psql `\\copy` into one typed row per person, then primary key and unique ENP (no check) | {} | {:.0} | {} | {persons} | {:.0} |",
+        one_row.seconds(),
+        rate(&one_row),
+        spread(rounds, |r| ratio(r.copy_s, r.one_row_s)).ratio(),
+        rate(&one_row)
+    );
+    let _ = writeln!(
+        out,
+        "| PostgreSQL | bound, and the four look-up indexes of the register's readers + `ANALYZE` | {} | {:.0} | {} | {persons} | {:.0} |",
+        lookups.seconds(),
+        rate(&lookups),
+        spread(rounds, |r| ratio(r.copy_s, r.lookups_s)).ratio(),
+        rate(&lookups)
+    );
+    let _ = writeln!(
+        out,
+        "\nTarget: at least half the rows/s of a plain COPY of the same rows into a bare table (ratio ≥ 0.50). Two readings: in persons against the CSV copied into one bare table (the ratio of the omshub rows), or in table rows against a plain `\\copy` of exactly the rows omshub wrote into bare copies of its tables (the \"same rows\" row); the last column counts what each loader writes into its tables. The two bound rows are not loaders: they are what a register keeping each loaded person as one row would cost before any check (the ratio column is against the bare `\\copy` of the CSV).\n\nEach round's ratio on PostgreSQL: same rows {}; in persons {}. On SQLite, in persons: {}.",
+        listed(rounds, same_rows_ratio),
+        listed(rounds, pg_ratio),
+        listed(rounds, sqlite_ratio),
     );
     out
 }
@@ -283,6 +364,85 @@ fn one_row_bound(pg_url: &str, csv: &Path) -> (f64, f64) {
     (one_row_s, lookups_s)
 }
 
+/// One round: every loader once, each into a fresh SQLite file or PostgreSQL database (a
+/// scratch database on the server of `admin`, dropped at the end).
+fn round(csv: &Path, validator: &Validator, admin: &str, dir: &Path, persons: u64) -> Round {
+    // SQLite: omshub, then sqlite3 .import into a bare table of another file.
+    let sqlite_dir = dir.join("db");
+    let _ = std::fs::remove_dir_all(&sqlite_dir);
+    let sqlite_url = sqlite_dir.join("omshub.sqlite3").display().to_string();
+    let (sqlite_s, inserted, sqlite_rows) = load(&sqlite_url, csv, validator);
+    assert_eq!(inserted, persons);
+    let _ = std::fs::remove_dir_all(&sqlite_dir);
+    let bare_db = dir.join("bare.sqlite3");
+    let _ = std::fs::remove_file(&bare_db);
+    let script = format!(
+        "PRAGMA journal_mode = WAL;\nPRAGMA synchronous = NORMAL;\n{};\n.separator ;\n.import --skip 1 {} bare\n",
+        bare_table(),
+        csv.display()
+    );
+    let script_path = dir.join("import.sql");
+    std::fs::write(&script_path, script).unwrap_or_else(|e| panic!("{e}"));
+    let dot_import_s = run_ok(
+        Command::new("sqlite3")
+            .arg(&bare_db)
+            .arg(format!(".read {}", script_path.display())),
+        "sqlite3 .import",
+    );
+    let _ = std::fs::remove_file(&bare_db);
+
+    // PostgreSQL: a scratch database; omshub, then psql \copy into a bare table.
+    let name = format!("omshub_bench_erz_{}", std::process::id());
+    let mut pg = diesel::PgConnection::establish(admin).unwrap_or_else(|e| panic!("{e}"));
+    for sql in [
+        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        format!("CREATE DATABASE \"{name}\""),
+    ] {
+        pg.batch_execute(&sql).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut url = url::Url::parse(admin).unwrap_or_else(|e| panic!("{e}"));
+    url.set_path(&format!("/{name}"));
+    let pg_url = url.to_string();
+    settle(&pg_url);
+    let (pg_s, inserted, pg_rows) = load(&pg_url, csv, validator);
+    assert_eq!(inserted, persons);
+    run_ok(
+        Command::new("psql")
+            .arg(&pg_url)
+            .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
+            .arg(bare_table()),
+        "psql create",
+    );
+    settle(&pg_url);
+    let copy_s = run_ok(
+        Command::new("psql")
+            .arg(&pg_url)
+            .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
+            .arg(format!(
+                "\\copy bare FROM '{}' WITH (FORMAT csv, DELIMITER ';', HEADER true)",
+                csv.display()
+            )),
+        "psql \\copy",
+    );
+    let (one_row_s, lookups_s) = one_row_bound(&pg_url, csv);
+    let same_rows_s = same_rows_copy(&pg_url, dir);
+    for t in omshub::erz::repo::import::REGISTER_TABLES {
+        let _ = std::fs::remove_file(dir.join(format!("{t}.rows.csv")));
+    }
+    let _ = pg.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+    Round {
+        sqlite_s,
+        dot_import_s,
+        pg_s,
+        copy_s,
+        one_row_s,
+        lookups_s,
+        same_rows_s,
+        sqlite_rows,
+        pg_rows,
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not: never run there.
     if !std::env::args().any(|a| a == "--bench") {
@@ -303,75 +463,29 @@ fn main() {
     let generated = started.elapsed().as_secs_f64();
     let csv_mb = std::fs::metadata(&csv).map_or(0, |m| m.len()) / 1_000_000;
     let validator = Validator::new(omshub::xml::schemas::ALL).unwrap_or_else(|e| panic!("{e}"));
-
-    // SQLite: omshub, then sqlite3 .import into a bare table of another file.
-    let sqlite_url = dir.path().join("db/omshub.sqlite3").display().to_string();
-    let (sqlite_s, inserted, sqlite_rows) = load(&sqlite_url, &csv, &validator);
-    assert_eq!(inserted, persons);
-    let bare_db = dir.path().join("bare.sqlite3");
-    let script = format!(
-        "PRAGMA journal_mode = WAL;\nPRAGMA synchronous = NORMAL;\n{};\n.separator ;\n.import --skip 1 {} bare\n",
-        bare_table(),
-        csv.display()
-    );
-    let script_path = dir.path().join("import.sql");
-    std::fs::write(&script_path, script).unwrap_or_else(|e| panic!("{e}"));
-    let dot_import_s = run_ok(
-        Command::new("sqlite3")
-            .arg(&bare_db)
-            .arg(format!(".read {}", script_path.display())),
-        "sqlite3 .import",
-    );
-
-    // PostgreSQL: a scratch database; omshub, then psql \copy into a bare table.
-    let name = format!("omshub_bench_erz_{}", std::process::id());
-    let mut pg = diesel::PgConnection::establish(&admin).unwrap_or_else(|e| panic!("{e}"));
-    pg.batch_execute(&format!("CREATE DATABASE \"{name}\""))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut url = url::Url::parse(&admin).unwrap_or_else(|e| panic!("{e}"));
-    url.set_path(&format!("/{name}"));
-    let pg_url = url.to_string();
-    settle(&pg_url);
-    let (pg_s, inserted, pg_rows) = load(&pg_url, &csv, &validator);
-    assert_eq!(inserted, persons);
-    run_ok(
-        Command::new("psql")
-            .arg(&pg_url)
-            .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
-            .arg(bare_table()),
-        "psql create",
-    );
-    settle(&pg_url);
-    let copy_s = run_ok(
-        Command::new("psql")
-            .arg(&pg_url)
-            .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
-            .arg(format!(
-                "\\copy bare FROM '{}' WITH (FORMAT csv, DELIMITER ';', HEADER true)",
-                csv.display()
-            )),
-        "psql \\copy",
-    );
-    let (one_row_s, lookups_s) = one_row_bound(&pg_url, &csv);
-    let same_rows_s = same_rows_copy(&pg_url, dir.path());
-    drop(pg);
-    if let Ok(mut pg) = diesel::PgConnection::establish(&admin) {
-        let _ = pg.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-    }
-
+    let runs = std::env::var("OMSHUB_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(3)
+        .max(1);
+    let rounds = (0..runs)
+        .map(|i| {
+            let round = round(&csv, &validator, &admin, dir.path(), persons);
+            eprintln!(
+                "round {}/{runs}: SQLite {:.1} s, PostgreSQL {:.1} s (same rows {:.1} s)",
+                i + 1,
+                round.sqlite_s,
+                round.pg_s,
+                round.same_rows_s
+            );
+            round
+        })
+        .collect();
     let figures = Figures {
         persons,
         csv_mb,
         generated,
-        sqlite_s,
-        dot_import_s,
-        pg_s,
-        copy_s,
-        one_row_s,
-        lookups_s,
-        same_rows_s,
-        sqlite_rows,
-        pg_rows,
+        rounds,
     };
     let out = report(&figures, &note);
     println!("{out}");
