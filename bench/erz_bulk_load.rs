@@ -167,8 +167,15 @@ impl Spread {
     fn of(mut values: Vec<f64>) -> Self {
         values.sort_by(f64::total_cmp);
         let at = |i: usize| values.get(i).copied().unwrap_or(0.0);
+        let half = values.len() / 2;
+        // An even count of rounds: the mean of the two middle ones.
+        let median = if values.len().is_multiple_of(2) && half > 0 {
+            f64::midpoint(at(half - 1), at(half))
+        } else {
+            at(half)
+        };
         Self {
-            median: at(values.len() / 2),
+            median,
             min: at(0),
             max: at(values.len().saturating_sub(1)),
         }
@@ -229,8 +236,7 @@ fn report(f: &Figures, note: &str) -> String {
         out,
         "| backend | loader | time | persons (CSV lines)/s | omshub / peer | table rows written | table rows/s |\n|---|---|---|---|---|---|---|"
     );
-    let n = persons;
-    let rate = |seconds: &Spread| per_second(n, seconds.median);
+    let rate = |seconds: &Spread| per_second(persons, seconds.median);
     let sqlite = spread(rounds, |r| r.sqlite_s);
     let dot_import = spread(rounds, |r| r.dot_import_s);
     let pg = spread(rounds, |r| r.pg_s);
