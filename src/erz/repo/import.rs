@@ -958,9 +958,10 @@ pub fn set_aside_pending(conn: &mut DbConn, import_id: i64) -> QueryResult<Vec<(
 /// `NOT VALID` in a short transaction of its own (unless a stopped run added it already),
 /// then validated and marked in a second: adding a key locks the table it names against
 /// another key being added, while validating one does not, so several keys naming
-/// `erz_person` are checked at once on several connections. The check is planned as a merge of the two tables' indexes on the
-/// key (built just before) instead of a hash of `erz_person`, and without JIT compilation:
-/// 0.29 s against 0.58 s per 1,000,000 rows on the machine of docs/PERFORMANCE.md.
+/// `erz_person` are checked at once on several connections. The check is planned as a merge
+/// of the two tables' indexes on the key (built just before) instead of a hash of
+/// `erz_person`, and without JIT compilation: 0.29 s against 0.58 s per 1,000,000 rows on the
+/// machine of docs/PERFORMANCE.md.
 pub fn restore_one(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
     use crate::db::schema::erz_import_deferred as d;
     let (kind, table, name, definition): (String, String, String, String) = d::table
