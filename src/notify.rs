@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{FileTransport, Message, SmtpTransport, Transport as _};
@@ -89,16 +89,24 @@ impl Mailer {
         !matches!(self.transport, Transport::Off)
     }
 
+    /// One complete MIME message: `MIME-Version`, a `Message-ID`, `Date`, and a single
+    /// `text/plain; charset=utf-8` part whose transfer encoding lettre picks (quoted-printable
+    /// or base64 for Cyrillic text), so every mail client reads it as sent.
+    fn message(from: Mailbox, to: Mailbox, subject: &str, body: &str) -> anyhow::Result<Message> {
+        Ok(Message::builder()
+            .from(from)
+            .to(to)
+            .subject(subject)
+            .message_id(None)
+            .singlepart(SinglePart::plain(body.to_owned()))?)
+    }
+
     /// Sends one plain-text message to `to`.
     pub fn send(&self, to: &str, subject: &str, body: &str) -> anyhow::Result<()> {
         let to: Mailbox = to
             .parse()
             .map_err(|e| anyhow::anyhow!("`{to}` is not an e-mail address: {e}"))?;
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(subject)
-            .body(body.to_owned())?;
+        let message = Self::message(self.from.clone(), to, subject, body)?;
         match &self.transport {
             Transport::Off => {}
             Transport::File(t) => {
@@ -109,5 +117,38 @@ impl Mailer {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notice_is_a_complete_mime_message() {
+        let from: Mailbox = "omshub@hub.test".parse().unwrap();
+        let to: Mailbox = "fund@tf.test".parse().unwrap();
+        let body = "Пакет HM750901T75_26018 принят: 0 замечаний.\n";
+        let message = Mailer::message(from, to, "Протокол готов", body).unwrap();
+        let text = String::from_utf8(message.formatted()).unwrap();
+        let (head, _) = text.split_once("\r\n\r\n").unwrap();
+        for header in ["MIME-Version: 1.0", "Message-ID: <", "Date: "] {
+            assert!(
+                head.lines().any(|l| l.starts_with(header)),
+                "no `{header}` in\n{head}"
+            );
+        }
+        assert!(
+            text.contains("Content-Type: text/plain; charset=utf-8"),
+            "no charset in\n{text}"
+        );
+        let encoding = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Transfer-Encoding: "))
+            .unwrap();
+        assert!(
+            ["quoted-printable", "base64"].contains(&encoding),
+            "{encoding}"
+        );
     }
 }

@@ -359,7 +359,11 @@ pub fn open_ready(settings: &DatabaseSettings) -> anyhow::Result<Database> {
         return Ok(database);
     }
     check_reachable(settings).map_err(|e| {
-        let detail = crate::telemetry::error_chain(&e);
+        // libpq ends its messages with a line break: the hint stays on one line.
+        let detail = crate::telemetry::error_chain(&e)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         if detail.contains("does not exist") {
             anyhow::anyhow!(
                 "{detail}; run `omshub migrate`, which creates the database and its schema"

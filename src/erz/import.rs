@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 
@@ -233,10 +233,10 @@ pub fn import_path(
         loader.settle()?;
         Ok(loader)
     })?;
-    if writers > 0 {
-        // Outcomes arrive as batches commit; report refusals in file order.
-        loader.summary.rejected.sort_by_key(|r| r.line);
-    }
+    // A line's checks refuse it as it is read, the register's own refusals (a SNILS or ENP
+    // the register gives to another person) arrive as its batch commits: report every refusal
+    // in file order, whichever backend and writers loaded it.
+    loader.summary.rejected.sort_by_key(|r| r.line);
     let Loader {
         conn,
         journal,
@@ -741,30 +741,64 @@ impl Ahead {
 
 // ---- CSV ---------------------------------------------------------------------------------------
 
+/// Reads the CSV with the `csv` crate: `;` between fields, fields in double quotes may hold `;`,
+/// a doubled quote or a line break (as spreadsheets and database exports write addresses); one
+/// `StringRecord` reused for every row, so the load allocates no vector per line. A row is
+/// numbered by the line it starts on; a row that is not UTF-8 or not well quoted is refused
+/// with its line and the reader goes on.
 fn load_csv(loader: &Mutex<Loader<'_, '_, '_>>, file: File) -> Result<(), ImportError> {
-    let mut reader = BufReader::with_capacity(1 << 16, file);
-    let mut line = String::new();
-    let mut number = 0_u64;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(file);
+    let mut record = csv::StringRecord::new();
     let Ok(mut loader) = loader.lock() else {
         return Ok(());
     };
+    let mut first = true;
     loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            break;
-        }
-        number += 1;
-        let text = line.trim_end_matches(['\n', '\r']);
-        if number == 1 {
-            if text.trim_start_matches('\u{feff}') != CSV_HEADER {
-                return Err(ImportError::CsvHeader);
+        let read = reader.read_record(&mut record);
+        let number = record
+            .position()
+            .or_else(|| reader.position().into())
+            .map_or(0, csv::Position::line);
+        let row = match read {
+            Ok(false) => break,
+            Ok(true) => {
+                if std::mem::take(&mut first) {
+                    let header = record.iter().collect::<Vec<_>>().join(";");
+                    if header.trim_start_matches('\u{feff}') != CSV_HEADER {
+                        return Err(ImportError::CsvHeader);
+                    }
+                    continue;
+                }
+                if record.len() == 1 && record[0].trim().is_empty() {
+                    continue;
+                }
+                csv_row(number, &record)
             }
-            continue;
-        }
-        if text.trim().is_empty() {
-            continue;
-        }
-        loader.offer(number, csv_row(number, text));
+            Err(e) => match e.kind() {
+                csv::ErrorKind::Io(_) => return Err(std::io::Error::from(e).into()),
+                csv::ErrorKind::Utf8 { pos, .. } => {
+                    let line = pos.as_ref().map_or(number, csv::Position::line);
+                    if std::mem::take(&mut first) {
+                        return Err(ImportError::CsvHeader);
+                    }
+                    loader.offer(
+                        line,
+                        Err(Refused::new("encoding_invalid", "the line is not UTF-8")),
+                    );
+                    if loader.fatal.is_some() {
+                        break;
+                    }
+                    continue;
+                }
+                _ => Err(Refused::new("csv_malformed", e.to_string())),
+            },
+        };
+        loader.offer(number, row);
         if loader.fatal.is_some() {
             break;
         }
@@ -820,15 +854,12 @@ fn number<T: std::str::FromStr>(column: &'static str, s: &str) -> Result<Option<
         .map_err(|_| Refused::new("number_invalid", format!("{column}: not a number")))
 }
 
-/// One CSV line as a person, or why not.
-fn csv_row(line: u64, text: &str) -> Result<ImportPerson, Refused> {
+/// One CSV row as a person, or why not.
+fn csv_row(line: u64, record: &csv::StringRecord) -> Result<ImportPerson, Refused> {
     let mut f = [""; CSV_COLUMNS];
-    let mut count = 0;
-    for field in text.split(';') {
-        if let Some(slot) = f.get_mut(count) {
-            *slot = field;
-        }
-        count += 1;
+    let count = record.len();
+    for (slot, field) in f.iter_mut().zip(record) {
+        *slot = field;
     }
     if count != CSV_COLUMNS {
         return Err(Refused::new(
@@ -1293,6 +1324,37 @@ mod tests {
         assert_eq!(date("dr", "  ").ok(), Some(None));
     }
 
+    /// `text` read as one row, the way `load_csv` reads it.
+    fn record(text: &str) -> csv::StringRecord {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let mut record = csv::StringRecord::new();
+        assert!(reader.read_record(&mut record).unwrap());
+        record
+    }
+
+    #[test]
+    fn quoted_fields_may_hold_the_delimiter_quotes_and_line_breaks() {
+        let birth = NaiveDate::from_ymd_opt(1980, 5, 17).unwrap();
+        let tf = TfomsCode::parse("75").unwrap();
+        let enp = Enp::generate(&tf, birth, Sex::Male, 7).unwrap().to_string();
+        let snils = Snils::from_payload(2_345_678).unwrap().to_string();
+        let plain = row(&enp, &snils, "1980-05-17", "1");
+        let fields: Vec<&str> = plain.split(';').collect();
+        let mut quoted: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+        // The address (column 23): a semicolon, a doubled quote and a line break inside quotes.
+        quoted[23] = "\"г. Чита; ул. \"\"Ленина\"\", д. 1\nкв. 2\"".to_owned();
+        let person = csv_row(2, &record(&quoted.join(";"))).unwrap();
+        let address = person.address.unwrap();
+        assert_eq!(
+            address.text.as_deref(),
+            Some("г. Чита; ул. \"Ленина\", д. 1\nкв. 2")
+        );
+    }
+
     #[test]
     fn csv_rows_are_checked_with_coded_refusals() {
         let birth = NaiveDate::from_ymd_opt(1980, 5, 17).unwrap();
@@ -1300,10 +1362,10 @@ mod tests {
         let enp = Enp::generate(&tf, birth, Sex::Male, 7).unwrap().to_string();
         let snils = Snils::from_payload(2_345_678).unwrap().to_string();
         assert_eq!(CSV_HEADER.split(';').count(), CSV_COLUMNS);
-        let ok = csv_row(2, &row(&enp, &snils, "1980-05-17", "1")).unwrap();
+        let ok = csv_row(2, &record(&row(&enp, &snils, "1980-05-17", "1"))).unwrap();
         assert_eq!(ok.enp, enp);
         assert_eq!(ok.insurance.territory.as_deref(), Some("76000"));
-        let code = |text: String| csv_row(2, &text).err().unwrap().code;
+        let code = |text: String| csv_row(2, &record(&text)).err().unwrap().code;
         assert_eq!(
             code(row(&enp, &snils, "1980-05-17", "2")),
             "enp_facet_mismatch"

@@ -542,34 +542,52 @@ impl Ctx {
             })))?;
         }
         let mut groups: Vec<(u16, Vec<i64>)> = Vec::new();
-        for snils in reads::shared_snils(conn)? {
-            groups.push((
-                conflict_reason::SHARED_SNILS,
-                reads::persons_with_current_snils(conn, &snils)?,
-            ));
+        for persons in reads::shared_snils_groups(conn)? {
+            groups.push((conflict_reason::SHARED_SNILS, persons));
         }
-        for key in reads::shared_documents(conn)? {
-            groups.push((
-                conflict_reason::SHARED_DOCUMENT,
-                reads::persons_with_document_key(conn, &key)?,
-            ));
+        for persons in reads::shared_document_groups(conn)? {
+            groups.push((conflict_reason::SHARED_DOCUMENT, persons));
         }
-        for (reason, persons) in groups {
-            let mut survivors = Vec::with_capacity(persons.len());
-            for &p in &persons {
-                survivors.push(matching::survivor(conn, p, None)?);
+        // The groups' persons are read a slice at a time, one statement per table for the
+        // slice (a read per person took most of the list's time at 1,000,000 persons), so
+        // memory holds one slice of snapshots whatever the count of groups.
+        let mut start = 0;
+        while start < groups.len() {
+            let mut end = start;
+            let mut persons: Vec<i64> = Vec::new();
+            while end < groups.len() && (end == start || persons.len() < SNAPSHOT_SLICE) {
+                persons.extend_from_slice(&groups[end].1);
+                end += 1;
             }
-            for (i, &p) in persons.iter().enumerate() {
-                for (j, &q) in persons.iter().enumerate() {
-                    // Persons merged into one are one person (their merge is listed as such).
-                    if i != j
-                        && survivors[i] != survivors[j]
-                        && let Some(r) = self.side(conn, reason, p, q, from, to)?
-                    {
-                        emit(r)?;
+            persons.sort_unstable();
+            persons.dedup();
+            let snapshots = reads::current_snapshots(conn, &persons)?;
+            let merged = reads::merged_away(conn, &persons)?;
+            for (reason, persons) in &groups[start..end] {
+                let mut survivors = Vec::with_capacity(persons.len());
+                for &p in persons {
+                    survivors.push(if merged.contains(&p) {
+                        matching::survivor(conn, p, None)?
+                    } else {
+                        p
+                    });
+                }
+                for (i, &p) in persons.iter().enumerate() {
+                    for (j, &q) in persons.iter().enumerate() {
+                        // Persons merged into one are one person (their merge is listed as such).
+                        if i == j || survivors[i] == survivors[j] {
+                            continue;
+                        }
+                        let (Some(ps), Some(qs)) = (snapshots.get(&p), snapshots.get(&q)) else {
+                            continue;
+                        };
+                        if let Some(r) = self.side_of(conn, *reason, p, ps, qs, from, to)? {
+                            emit(r)?;
+                        }
                     }
                 }
             }
+            start = end;
         }
         for pair in matching::queued_pairs_insured_by(conn, &self.insurer, from, to)? {
             for (p, q) in [
@@ -611,13 +629,47 @@ impl Ctx {
         let mine = repo::current_insurance(conn, p)?
             .into_iter()
             .rev()
-            .find(|r| r.insurer_code == self.insurer && covers(r, from, to));
+            .any(|r| r.insurer_code == self.insurer && covers(&r, from, to));
+        if !mine {
+            return Ok(None);
+        }
+        let (ps, qs) = (
+            reads::snapshot(conn, p, None)?,
+            reads::snapshot(conn, q, None)?,
+        );
+        self.side_of(conn, reason, p, &ps, &qs, from, to)
+    }
+
+    /// [`Self::side`] over what the register holds now about `p` (`ps`) and the other person
+    /// (`qs`), read beforehand.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the pair, their snapshots and the period, as `side` takes them"
+    )]
+    fn side_of(
+        &mut self,
+        conn: &mut DbConn,
+        reason: u16,
+        p: i64,
+        ps: &Snapshot,
+        qs: &Snapshot,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<Record>, ListError> {
+        // `ps.insurance` is the person's current episodes by valid time, as
+        // `repo::current_insurance` reads them.
+        let mine = ps
+            .insurance
+            .iter()
+            .rev()
+            .find(|r| r.insurer_code == self.insurer && covers(r, from, to))
+            .cloned();
         let Some(mine) = mine else { return Ok(None) };
-        let Some(data) = person_data(&reads::snapshot(conn, p, None)?, None) else {
+        let Some(data) = person_data(ps, None) else {
             return Ok(None);
         };
-        let t = reads::snapshot(conn, q, None)?;
-        let Some(other) = person_data(&t, None) else {
+        let t = qs;
+        let Some(other) = person_data(t, None) else {
             return Ok(None);
         };
         let other_insurance = match t.insurance.last().cloned() {
@@ -634,6 +686,9 @@ impl Ctx {
         }))))
     }
 }
+
+/// How many persons of the CONFLICTLIST's shared groups are read at once.
+const SNAPSHOT_SLICE: usize = 500;
 
 // ---- writing ----------------------------------------------------------------------------------
 

@@ -192,6 +192,12 @@ fn serve_on_an_unmigrated_postgres_refuses_and_names_the_fix() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
     assert!(stderr.contains("run `omshub migrate`"), "{stderr}");
+    // The server's words and the hint are one line (libpq ends its message with a line break).
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("does not exist"))
+        .unwrap_or_default();
+    assert!(line.contains("run `omshub migrate`"), "{stderr}");
 }
 
 /// A started `omshub serve` and the lines it has logged so far.

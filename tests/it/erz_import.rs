@@ -798,3 +798,89 @@ async fn batched_status_reads_answer_every_concurrent_request_as_a_direct_read_d
     batcher.close();
     assert!(batcher.ask(&rows[0][0], on, false).await.is_none());
 }
+
+/// Issue 21 points 17 and 18: the CSV is read with quoting (an address holding the delimiter,
+/// a doubled quote and a line break, as spreadsheets and database exports write it), and the
+/// refusals are printed in line order even when the register's own refusal (a SNILS of
+/// another person, known only when its batch is written) comes before a line's own check.
+#[test]
+fn quoted_fields_are_read_and_refusals_are_printed_in_line_order() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = crate::cli::against(&db, dir.path());
+    let (out, _, stderr) = cmd(&["migrate"]);
+    assert!(out.status.success(), "{stderr}");
+    let first = dir.path().join("first.csv");
+    persons_csv(&first, 2, 5);
+    let (out, stdout, stderr) = cmd(&["erz", "import", first.to_str().unwrap()]);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let first_text = std::fs::read_to_string(&first).unwrap();
+    let registered: Vec<&str> = first_text.lines().nth(1).unwrap().split(';').collect();
+
+    let fresh = dir.path().join("fresh.csv");
+    persons_csv(&fresh, 3, 6);
+    let fresh_text = std::fs::read_to_string(&fresh).unwrap();
+    let rows: Vec<Vec<&str>> = fresh_text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(';').collect())
+        .collect();
+    let mut taken = rows[0].clone();
+    taken[1] = registered[1];
+    let mut quoted = rows[1].clone();
+    let address = "\"г. Чита; ул. \"\"Ленина\"\", д. 1\nкв. 2\"";
+    quoted[23] = address;
+    let mut bad_date = rows[2].clone();
+    bad_date[6] = "1990-02-30";
+    let file = dir.path().join("second.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "{CSV_HEADER}\n{}\nonly;three;fields\n{}\n{}\n",
+            taken.join(";"),
+            quoted.join(";"),
+            bad_date.join(";")
+        ),
+    )
+    .unwrap();
+    let (out, stdout, stderr) = cmd(&[
+        "erz",
+        "import",
+        file.to_str().unwrap(),
+        "--writers",
+        "1",
+        "--batch-size",
+        "100",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("1 inserted, 0 updated, 0 unchanged, 3 rejected"),
+        "{stdout}"
+    );
+    // The quoted row spans lines 4 and 5, so the row after it starts on line 6.
+    let at = |needle: &str| {
+        stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in {stdout}"))
+    };
+    let (taken_at, count_at, date_at) = (
+        at("line 2: [snils_taken]"),
+        at("line 3: [field_count]"),
+        at("line 6: [date_invalid]"),
+    );
+    assert!(taken_at < count_at && count_at < date_at, "{stdout}");
+
+    let mut conn = omshub::db::Database::open(&db.settings().database)
+        .unwrap()
+        .conn()
+        .unwrap();
+    let texts: Vec<Option<String>> = omshub::db::schema::erz_address::table
+        .filter(omshub::db::schema::erz_address::text.like("%Ленина%"))
+        .select(omshub::db::schema::erz_address::text)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        texts,
+        [Some("г. Чита; ул. \"Ленина\", д. 1\nкв. 2".to_owned())]
+    );
+}

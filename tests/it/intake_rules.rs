@@ -208,3 +208,61 @@ async fn the_erz_snapshot_of_the_rules_answers_the_insurer_of_the_day() {
         "no change, no rebuild"
     );
 }
+
+/// Whether docs/INTAKE.md's table of refusal codes lists `code` with `reason` (a rule id for
+/// 804, a named reason or `–` for the others), so the status a user reads is documented.
+pub(crate) fn documented_refusal(code: &str, reason: Option<&str>) -> bool {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/INTAKE.md")).unwrap();
+    let table = doc
+        .split("### Refusal codes")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").find(|block| block.starts_with("| code")))
+        .unwrap_or_default();
+    table.lines().skip(2).any(|row| {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (codes, reasons) = (cells.get(1).copied(), cells.get(2).copied());
+        let (Some(codes), Some(reasons)) = (codes, reasons) else {
+            return false;
+        };
+        let code_listed = match codes.split_once('–') {
+            Some((from, to)) => {
+                let (Ok(from), Ok(to), Ok(n)) =
+                    (from.parse::<u16>(), to.parse::<u16>(), code.parse::<u16>())
+                else {
+                    return false;
+                };
+                (from..=to).contains(&n)
+            }
+            None => codes.trim_matches('`') == code,
+        };
+        let reason_listed = match reason {
+            None => reasons == "–",
+            Some(r) if code == "804" => {
+                reasons.contains("rule id") && omshub::validate::rules::catalogue::find(r).is_some()
+            }
+            Some(r) => reasons.split(", ").any(|x| x.trim_matches('`') == r),
+        };
+        code_listed && reason_listed
+    })
+}
+
+#[actix_web::test]
+async fn a_partly_accepted_package_carries_a_refusal_code_the_intake_table_lists() {
+    let app = TestApp::spawn();
+    let (name, bytes, _) = package(30, "sumv=1,duplicate=1");
+    let id = upload(&app, READER_TOKEN, &name, &bytes).await;
+    drain(&app);
+    let status: Value = get(&app, READER_TOKEN, &format!("/api/v1/packages/{id}"))
+        .await
+        .json();
+    assert_eq!(status["status"], "partly_accepted", "{status}");
+    let code = status["refusal_code"].as_str().unwrap();
+    let reason = status["refusal_reason"].as_str();
+    assert!(documented_refusal(code, reason), "{status}");
+    // The check itself can fail: a code or a reason the table does not list.
+    assert!(!documented_refusal("804", Some("no_such_reason")));
+    assert!(!documented_refusal("809", None));
+    assert!(documented_refusal("905", None));
+    assert!(documented_refusal("801", Some("zip_bomb")));
+}

@@ -112,6 +112,15 @@ fn a_notice_reaches_a_real_smtp_server() {
     );
     assert!(got[0].contains("Subject: Protocol ready: HM750096T75_26011.zip accepted"));
     assert!(got[0].contains("accepted, 0 findings"));
+    // A complete MIME message, as mail clients and the receiving servers' filters expect.
+    for header in [
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Message-ID: <",
+        "Date: ",
+    ] {
+        assert!(got[0].contains(header), "no `{header}` in\n{}", got[0]);
+    }
 }
 
 #[test]
