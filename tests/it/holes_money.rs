@@ -448,7 +448,7 @@ async fn a_full_disk_leaves_no_temporary_file_behind() {
 #[actix_web::test]
 async fn two_workers_claiming_at_once_both_get_a_package() {
     let app = TestApp::spawn();
-    for round in 0..40 {
+    for round in 0..100 {
         for n in 0..2 {
             let id = uuid::Uuid::new_v4().to_string();
             let sha = format!("{round:032}{n:032}");
