@@ -177,17 +177,29 @@ pub fn paid_elsewhere(
     let keys: HashMap<CaseKey, i64> = mine.iter().map(|c| (case_key(c), c.2)).collect();
     let mut found = Vec::new();
     for chunk in mine.chunks(CHUNK) {
-        let enps: Vec<&str> = chunk.iter().filter_map(|c| c.5.as_deref()).collect();
-        let id_pacs: Vec<&str> = chunk.iter().map(|c| c.4.as_str()).collect();
-        let candidates: Vec<CaseRow> = package_case::table
+        // The person of a key is the ENP (read by the index on `enp`) or, for a case without
+        // a valid one, `ID_PAC` (rare: a separate query).
+        let (mut enps, mut id_pacs) = (Vec::new(), Vec::new());
+        for c in chunk {
+            match PersonKey::of(c.5.as_deref(), &c.4) {
+                PersonKey::Enp(_) => enps.extend(c.5.as_deref()),
+                PersonKey::IdPac(_) => id_pacs.push(c.4.as_str()),
+            }
+        }
+        let mut candidates: Vec<CaseRow> = package_case::table
             .filter(package_case::package_id.ne(package_id))
-            .filter(
-                package_case::enp
-                    .eq_any(enps)
-                    .or(package_case::id_pac.eq_any(id_pacs).nullable()),
-            )
+            .filter(package_case::enp.eq_any(enps))
             .select(CASE_COLUMNS)
             .load(conn)?;
+        if !id_pacs.is_empty() {
+            candidates.extend(
+                package_case::table
+                    .filter(package_case::package_id.ne(package_id))
+                    .filter(package_case::id_pac.eq_any(id_pacs))
+                    .select(CASE_COLUMNS)
+                    .load::<CaseRow>(conn)?,
+            );
+        }
         let candidates: Vec<(CaseRow, i64)> = candidates
             .into_iter()
             .filter_map(|c| keys.get(&case_key(&c)).map(|n| (c, *n)))
