@@ -48,6 +48,54 @@ pub enum DbConn {
     Sqlite(SqliteConnection),
 }
 
+/// Runs `f` in a transaction that holds the database's write lock from its first statement:
+/// on SQLite `BEGIN IMMEDIATE`, so a second writer waits on the busy handler
+/// (`database.sqlite_busy_timeout_ms`) instead of failing with "database is locked" when it
+/// would upgrade a read transaction; on PostgreSQL an ordinary transaction (its writers wait on
+/// row locks). For a transaction that reads and then writes what it read (the queue's claim,
+/// the final duplicate check of a package).
+pub fn write_transaction<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConn::Pg(_) => conn.transaction(f),
+        DbConn::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok(value) => {
+                    <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+                    Ok(value)
+                }
+                Err(e) => {
+                    <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// Inside a transaction: waits for, then holds until the transaction ends, the lock named
+/// `key` of the namespace `space`. PostgreSQL: `pg_advisory_xact_lock(space, key)`. SQLite:
+/// nothing, because a [`write_transaction`] already holds the one write lock of the file.
+pub fn lock_in_transaction(conn: &mut DbConn, space: i32, key: i32) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl as _;
+    use diesel::sql_types::Integer;
+    match conn {
+        DbConn::Pg(c) => diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind::<Integer, _>(space)
+            .bind::<Integer, _>(key)
+            .execute(c)
+            .map(drop),
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
 /// Which backend a [`Database`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

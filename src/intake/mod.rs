@@ -6,6 +6,8 @@
 //!
 //! - [`store`]: the `package` and `package_case` tables;
 //! - [`spool`]: bytes to disk while they arrive, with their SHA-256 and a size limit;
+//! - [`files`]: the atomic write of protocols, receipts and signatures (no temporary file
+//!   left behind on a failure);
 //! - [`pipeline`]: the check of one package and its protocols;
 //! - [`signatures`]: the signatures of a package, against the sender's registered certificates;
 //! - [`worker`]: the pool that takes received packages in order;
@@ -14,6 +16,7 @@
 //!
 //! See docs/INTAKE.md.
 
+pub mod files;
 pub mod inbox;
 pub mod notices;
 pub mod pipeline;

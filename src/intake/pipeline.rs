@@ -13,6 +13,9 @@ use std::path::Path;
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
+use anyhow::Context as _;
+
+use super::files::write_atomically;
 use super::notices::{self, NewNotice};
 use super::signatures::{External, PackageSignature, SIGNATURE_REFUSED, SignatureCheck};
 use super::spool::{Spooled, sync_dir};
@@ -81,6 +84,10 @@ fn oplist_package(file_name: &str) -> Option<OplistPackage> {
 /// Cases waiting for the writer at most, and cases per insert.
 const CASES_IN_FLIGHT: usize = 4_096;
 const CASE_BATCH: usize = 1_000;
+
+/// Checks of one package within one attempt when cases of it keep being accepted in other
+/// packages meanwhile (each round sees the packages accepted before it).
+pub const CHECK_ROUNDS: u32 = 4;
 
 /// Attempts at one package before it is rejected as one the hub cannot check.
 pub const MAX_ATTEMPTS: i32 = 3;
@@ -342,7 +349,38 @@ impl Intake {
         Ok(())
     }
 
+    /// Checks package `row` and ends it. When the final duplicate check finds cases a package
+    /// accepted meanwhile holds ([`crate::settlement::paid_elsewhere`]), nothing is stored and
+    /// the package is checked again (its rules now see that package's cases), at most
+    /// [`CHECK_ROUNDS`] times in one attempt.
     fn process(&self, row: &PackageRow) -> anyhow::Result<Finished> {
+        for round in 1..=CHECK_ROUNDS {
+            match self.check_and_finish(row)? {
+                Ok(outcome) => return Ok(outcome),
+                Err(elsewhere) => {
+                    tracing::info!(
+                        package = %row.id,
+                        round,
+                        cases = elsewhere.len(),
+                        other = %elsewhere.first().map_or("", |e| e.package_id.as_str()),
+                        "cases accepted meanwhile in another package: checking again"
+                    );
+                    store::discard_cases(&mut *self.db.conn()?, row)?;
+                }
+            }
+        }
+        Err(anyhow::anyhow!(
+            "cases of this package were accepted in other packages while it was checked, \
+             {CHECK_ROUNDS} times"
+        ))
+    }
+
+    /// One check of package `row` and its end; `Err` with the cases held elsewhere when the
+    /// final duplicate check refused to store its decisions (nothing was changed then).
+    fn check_and_finish(
+        &self,
+        row: &PackageRow,
+    ) -> anyhow::Result<Result<Finished, Vec<crate::settlement::PaidElsewhere>>> {
         let (earlier, registered) = {
             let mut conn = self.db.conn()?;
             (
@@ -372,26 +410,31 @@ impl Intake {
         let mut conn = self.db.conn()?;
         let notice = self.notice_for(&mut conn, row, &outcome);
         let decided_at = crate::participants::now();
-        let finished =
-            store::finish_with(
-                &mut conn,
-                row,
-                &outcome,
-                notice.as_ref(),
-                |conn| match decisions {
-                    Some(d) => {
-                        crate::settlement::store_decisions(conn, &row.id, d, decided_at).map(|_| ())
-                    }
-                    None => Ok(()),
-                },
-            )?;
+        let mut elsewhere = Vec::new();
+        let finished = store::finish_with(&mut conn, row, &outcome, notice.as_ref(), |conn| {
+            let Some(d) = decisions else {
+                return Ok(());
+            };
+            // The final duplicate check, under the lock of the cases' territories.
+            elsewhere = crate::settlement::paid_elsewhere(conn, &row.id, row.attempts, d)?;
+            if !elsewhere.is_empty() {
+                return Err(diesel::result::Error::RollbackTransaction);
+            }
+            crate::settlement::store_decisions(conn, &row.id, d, decided_at).map(|_| ())
+        });
+        let finished = match finished {
+            Err(diesel::result::Error::RollbackTransaction) if !elsewhere.is_empty() => {
+                return Ok(Err(elsewhere));
+            }
+            other => other?,
+        };
         if finished {
             drop(conn);
             self.deliver_notices();
         } else {
             tracing::warn!(package = %row.id, "another worker finished this package first");
         }
-        Ok(outcome)
+        Ok(Ok(outcome))
     }
 
     /// An insurer's OPLIST sent as a package (`i….xml`, or `i….zip` holding it and its
@@ -533,11 +576,11 @@ impl Intake {
         self.lookups.refresh(&self.db, false)?;
         self.lookups.refresh_erz(&self.db, false)?;
         let mut conn = self.db.conn()?;
-        let sender = sender_code(&mut conn, &row.sender);
+        let sender = rules_sender(&mut conn, &row.sender)?;
         let options = rules::Options {
             as_of: None,
             today: chrono::Utc::now().date_naive(),
-            sender,
+            sender: Some(sender),
         };
         crate::settlement::open_checker(&mut conn, &self.lookups, options, Some(&row.id)).map(Some)
     }
@@ -857,7 +900,10 @@ impl Intake {
         if row.channel == Channel::Inbox.as_str()
             && !self.settings.outbox_dir.as_os_str().is_empty()
         {
-            let outbox = self.settings.outbox_dir.join(&row.sender);
+            // The participant's folder: its register code (`inbox`).
+            let folder = sender_code(&mut *self.db.conn()?, &row.sender)
+                .unwrap_or_else(|| row.sender.clone());
+            let outbox = self.settings.outbox_dir.join(folder);
             std::fs::create_dir_all(&outbox)?;
             for (protocol, signature) in protocols.iter().zip(&signed) {
                 if let Some(der) = signature {
@@ -892,15 +938,6 @@ fn case_of(row: &PackageRow, zap: &Zap) -> NewCase {
         usl_ok: zap.case.usl_ok.map(i32::from),
         sum_kopecks: zap.case.sumv.kopecks(),
     }
-}
-
-/// Writes `name` in `dir` by a temporary file and a rename, so a reader never sees half.
-fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes)?;
-    File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, dir.join(name))?;
-    sync_dir(dir)
 }
 
 /// What applying an OPLIST gave.
@@ -1052,6 +1089,23 @@ fn sender_code(conn: &mut crate::db::DbConn, sender: &str) -> Option<String> {
             .and_then(|p| p.org_code),
         None => (matches!(sender.len(), 2 | 5 | 6) && sender.bytes().all(|b| b.is_ascii_digit()))
             .then(|| sender.to_owned()),
+    }
+}
+
+/// Who sent a package, as rule `OMSH.00.0201` checks it against the account's `CODE_MO`
+/// (run for every package): a participant's register code; else the sender's name (a
+/// participant without a code, the hub's own admin and reader tokens; an inbox package of
+/// before the inbox folders were tied to participants carries its folder's name).
+fn rules_sender(conn: &mut crate::db::DbConn, sender: &str) -> anyhow::Result<String> {
+    match sender
+        .strip_prefix("participant:")
+        .and_then(|n| n.parse::<i64>().ok())
+    {
+        Some(id) => Ok(crate::participants::repo::get(conn, id)
+            .context("the sender of the package")?
+            .org_code
+            .unwrap_or_else(|| sender.to_owned())),
+        None => Ok(sender.to_owned()),
     }
 }
 

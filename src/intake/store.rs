@@ -191,29 +191,56 @@ pub fn list(
     Ok((total, rows))
 }
 
-/// An earlier package of `sender` with the same name that was accepted (wholly or partly) or
-/// is still being handled: a second one is refused with F012 805. A refused package's name
-/// may be sent again.
+diesel::define_sql_function! {
+    /// SQL `lower(text)`, on both backends.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// The name a package is known by, whatever form carries it: without the suffix of an
+/// enveloping signature (`.sig`, `.BUH.SIG`…) and without `.zip` or `.xml`, in lower case.
+/// `HM750901T75_26018.zip`, `HM750901T75_26018.zip.sig` and, for an OPLIST, `i….xml`,
+/// `i….zip` and `i….zip.sig` each name one package.
+#[must_use]
+pub fn name_key(file_name: &str) -> String {
+    use crate::validate::package::{signature_suffix, strip_suffix_ci};
+    let inner = signature_suffix(file_name).map_or(file_name, |(inner, _)| inner);
+    let stem = strip_suffix_ci(inner, ".zip")
+        .or_else(|| strip_suffix_ci(inner, ".xml"))
+        .unwrap_or(inner);
+    stem.to_ascii_lowercase()
+}
+
+/// An earlier package of `sender` with the same name ([`name_key`]: in any form, bare, zipped
+/// or inside an enveloping signature) that was accepted (wholly or partly) or is still being
+/// handled: a second one is refused with F012 805. A refused package's name may be sent again.
 pub fn earlier_with_name(
     conn: &mut DbConn,
     sender: &str,
     file_name: &str,
     before_seq: i64,
 ) -> QueryResult<Option<PackageRow>> {
-    package::table
+    let key = name_key(file_name);
+    // The prefix narrows the rows read (`_` matches any one character: it only widens them);
+    // the key decides.
+    let candidates = package::table
         .filter(package::sender.eq(sender))
-        .filter(package::file_name.eq(file_name))
+        .filter(lower(package::file_name).like(format!("{key}%")))
         .filter(package::seq.lt(before_seq))
         .filter(package::status.ne(Status::Rejected.as_str()))
         .order(package::seq.asc())
         .select(PackageRow::as_select())
-        .first(conn)
-        .optional()
+        .load(conn)?;
+    Ok(candidates
+        .into_iter()
+        .find(|row| name_key(&row.file_name) == key))
 }
 
-/// Takes the oldest `received` package for a worker: `checking`, one more attempt.
+/// Takes the oldest `received` package for a worker: `checking`, one more attempt. The
+/// transaction holds the write lock from its start ([`crate::db::write_transaction`]), so two
+/// workers claiming at once on SQLite wait for each other (the busy timeout) instead of the
+/// second failing with "database is locked".
 pub fn claim_next(conn: &mut DbConn) -> QueryResult<Option<PackageRow>> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         loop {
             let next: Option<i64> = package::table
                 .filter(package::status.eq(Status::Received.as_str()))
@@ -331,6 +358,9 @@ pub fn finish(
 
 /// [`finish`], running `also` in the same transaction once the package is ended (the
 /// business rules' decisions are stored so: they exist exactly when the package is final).
+/// The transaction holds the write lock from its start ([`crate::db::write_transaction`]): on
+/// SQLite two finishers run one after the other, which the final duplicate check relies on.
+/// An error of `also` rolls everything back.
 pub fn finish_with(
     conn: &mut DbConn,
     row: &PackageRow,
@@ -339,7 +369,7 @@ pub fn finish_with(
     also: impl FnOnce(&mut DbConn) -> QueryResult<()>,
 ) -> QueryResult<bool> {
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let updated = diesel::update(
             package::table
                 .filter(package::seq.eq(row.seq))
@@ -374,6 +404,17 @@ pub fn finish_with(
         also(conn)?;
         Ok(true)
     })
+}
+
+/// Removes the cases attempt `row.attempts` of package `row` wrote (before it checks the
+/// package again within the same attempt).
+pub fn discard_cases(conn: &mut DbConn, row: &PackageRow) -> QueryResult<usize> {
+    diesel::delete(
+        package_case::table
+            .filter(package_case::package_id.eq(&row.id))
+            .filter(package_case::attempt.eq(row.attempts)),
+    )
+    .execute(conn)
 }
 
 /// Cases stored for package `id`.

@@ -317,6 +317,26 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<Participant, ParticipantError> 
     Ok(participant_from_row(row)?)
 }
 
+/// The active (not revoked) participant whose register code is `org_code`, if any: at most
+/// one, since an organisation has one active participant and the codes of funds (2 digits),
+/// insurers (5) and clinics (6) differ in length. For the inbox channel, whose folders are
+/// named by the code.
+pub fn active_by_org_code(
+    conn: &mut DbConn,
+    org_code: &str,
+) -> Result<Option<Participant>, ParticipantError> {
+    let row: Option<ParticipantRow> = p::table
+        .filter(p::org_code.eq(org_code))
+        .filter(p::revoked_at.is_null())
+        .order(p::id.asc())
+        .select(PARTICIPANT_COLUMNS)
+        .first(conn)
+        .optional()?;
+    row.map(participant_from_row)
+        .transpose()
+        .map_err(Into::into)
+}
+
 /// Participant `id`, refused when it was revoked.
 fn get_active(conn: &mut DbConn, id: i64) -> Result<Participant, ParticipantError> {
     let participant = get(conn, id)?;

@@ -125,6 +125,175 @@ pub fn load_prior_cases(conn: &mut DbConn, filter: &PriorFilter) -> QueryResult<
     Ok(index)
 }
 
+/// The namespace of the advisory locks that serialise the final duplicate check (rule
+/// `OMSH.00.0701`), one lock per territory: `0701`.
+const PAID_CASES_LOCK: i32 = 701;
+
+/// A case of the package being finished that another package, accepted meanwhile, already
+/// holds under the same double-billing key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaidElsewhere {
+    /// `N_ZAP` of the case in the package being finished.
+    pub n_zap: i64,
+    /// The accepted package that holds it.
+    pub package_id: String,
+}
+
+/// The final duplicate check of package `package_id`, run by intake inside the transaction that
+/// ends it (`intake::store::finish_with`), after the rules decided with an index read when the
+/// check started: takes the lock of each territory of its cases (PostgreSQL advisory locks in
+/// territory order; on SQLite the transaction's write lock serialises every finisher), then
+/// returns the cases of attempt `attempt` that the rules did not refuse (`outcome`) and that a
+/// package accepted since holds under the same key ([`CaseKey`], as [`load_prior_cases`] builds
+/// it). Empty: no case is paid twice, the decisions may be stored. Otherwise the caller rolls
+/// back and checks the package again, and rule `OMSH.00.0701` then refuses those cases.
+pub fn paid_elsewhere(
+    conn: &mut DbConn,
+    package_id: &str,
+    attempt: i32,
+    outcome: &Outcome,
+) -> QueryResult<Vec<PaidElsewhere>> {
+    let refused: std::collections::HashSet<i64> = outcome
+        .decisions
+        .iter()
+        .filter(|d| d.oplata == 2)
+        .map(|d| big(d.n_zap))
+        .collect();
+    let mine: Vec<CaseRow> = package_case::table
+        .filter(package_case::package_id.eq(package_id))
+        .filter(package_case::attempt.eq(attempt))
+        .select(CASE_COLUMNS)
+        .load(conn)?;
+    let mine: Vec<CaseRow> = mine
+        .into_iter()
+        .filter(|c| !refused.contains(&c.2))
+        .collect();
+    let mut territories: Vec<i32> = mine.iter().map(|c| territory_lock_key(&c.6)).collect();
+    territories.sort_unstable();
+    territories.dedup();
+    for territory in territories {
+        crate::db::lock_in_transaction(conn, PAID_CASES_LOCK, territory)?;
+    }
+    let keys: HashMap<CaseKey, i64> = mine.iter().map(|c| (case_key(c), c.2)).collect();
+    let mut found = Vec::new();
+    for chunk in mine.chunks(CHUNK) {
+        // The person of a key is the ENP (read by the index on `enp`) or, for a case without
+        // a valid one, `ID_PAC` (rare: a separate query).
+        let (mut enps, mut id_pacs) = (Vec::new(), Vec::new());
+        for c in chunk {
+            match PersonKey::of(c.5.as_deref(), &c.4) {
+                PersonKey::Enp(_) => enps.extend(c.5.as_deref()),
+                PersonKey::IdPac(_) => id_pacs.push(c.4.as_str()),
+            }
+        }
+        let mut candidates: Vec<CaseRow> = package_case::table
+            .filter(package_case::package_id.ne(package_id))
+            .filter(package_case::enp.eq_any(enps))
+            .select(CASE_COLUMNS)
+            .load(conn)?;
+        if !id_pacs.is_empty() {
+            candidates.extend(
+                package_case::table
+                    .filter(package_case::package_id.ne(package_id))
+                    .filter(package_case::id_pac.eq_any(id_pacs))
+                    .select(CASE_COLUMNS)
+                    .load::<CaseRow>(conn)?,
+            );
+        }
+        let candidates: Vec<(CaseRow, i64)> = candidates
+            .into_iter()
+            .filter_map(|c| keys.get(&case_key(&c)).map(|n| (c, *n)))
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        let mut ids: Vec<&str> = candidates.iter().map(|(c, _)| c.0.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let accepted: HashMap<String, i32> = package::table
+            .filter(package::id.eq_any(&ids))
+            .filter(package::status.eq_any(["accepted", "partly_accepted"]))
+            .select((package::id, package::attempts))
+            .load::<(String, i32)>(conn)?
+            .into_iter()
+            .collect();
+        let not_paid: std::collections::HashSet<(String, i64)> = case_decision::table
+            .filter(case_decision::package_id.eq_any(&ids))
+            .filter(case_decision::oplata.eq(2))
+            .select((case_decision::package_id, case_decision::n_zap))
+            .load::<(String, i64)>(conn)?
+            .into_iter()
+            .collect();
+        for (other, n_zap) in candidates {
+            if accepted.get(&other.0) == Some(&other.1)
+                && !not_paid.contains(&(other.0.clone(), other.2))
+            {
+                found.push(PaidElsewhere {
+                    n_zap,
+                    package_id: other.0,
+                });
+            }
+        }
+    }
+    found.sort_by(|a, b| (a.n_zap, &a.package_id).cmp(&(b.n_zap, &b.package_id)));
+    found.dedup();
+    Ok(found)
+}
+
+/// The columns of `package_case` the duplicate check reads.
+type CaseRow = (
+    String,
+    i32,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    String,
+    NaiveDate,
+    NaiveDate,
+    Option<i32>,
+);
+
+const CASE_COLUMNS: (
+    package_case::package_id,
+    package_case::attempt,
+    package_case::n_zap,
+    package_case::idcase,
+    package_case::id_pac,
+    package_case::enp,
+    package_case::code_mo,
+    package_case::date_1,
+    package_case::date_2,
+    package_case::usl_ok,
+) = (
+    package_case::package_id,
+    package_case::attempt,
+    package_case::n_zap,
+    package_case::idcase,
+    package_case::id_pac,
+    package_case::enp,
+    package_case::code_mo,
+    package_case::date_1,
+    package_case::date_2,
+    package_case::usl_ok,
+);
+
+/// The double-billing key of a stored case.
+fn case_key(c: &CaseRow) -> CaseKey {
+    CaseKey {
+        person: PersonKey::of(c.5.as_deref(), &c.4),
+        code_mo: c.6.clone(),
+        date_1: c.7,
+        date_2: c.8,
+        usl_ok: c.9.and_then(|u| u8::try_from(u).ok()),
+    }
+}
+
+/// The lock of the territory of clinic `code_mo` (its first two digits; 0 when they are not).
+fn territory_lock_key(code_mo: &str) -> i32 {
+    code_mo.get(..2).and_then(|t| t.parse().ok()).unwrap_or(0)
+}
+
 /// The checker intake (and `omshub validate`) runs over a package: the snapshots of `lookups`
 /// as they are now, and the earlier accepted cases ending from 1 January of the year before
 /// the check's date (`options.as_of`, else `options.today`), of the sender's clinic when the

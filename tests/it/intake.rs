@@ -326,9 +326,35 @@ async fn the_inbox_folder_is_a_second_channel() {
     let app = TestApp::spawn_with(|s| {
         s.intake.inbox_dir.clone_from(&inbox_dir);
         s.intake.outbox_dir.clone_from(&outbox_dir);
+        // About the channel; the business rules over an inbox package are tested in
+        // holes_money.rs.
+        s.intake.business_rules = false;
     });
-    let (name, bytes) = package(8, 9, "");
-    let clinic = inbox_dir.join("750096");
+    // The folder is the register code of a participant (issue 21): clinic 750901, which sends
+    // its own account.
+    crate::participants::import_registers(&mut app.conn());
+    let participant = omshub::participants::add(
+        &mut app.conn(),
+        &omshub::participants::NewParticipant {
+            kind: omshub::participants::Kind::Clinic,
+            org_code: Some("750901".into()),
+            name: "Clinic 750901".into(),
+            contact_email: None,
+            roles: None,
+        },
+        omshub::participants::now(),
+    )
+    .unwrap();
+    let (name, bytes) = {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = AccountsOptions::new(8, 9).unwrap();
+        options.mo = omshub::domain::MoCode::parse("750901").unwrap();
+        let written = write_package(dir.path(), &options).unwrap();
+        let zip = &written.files[2].path;
+        let name = zip.file_name().unwrap().to_string_lossy().into_owned();
+        (name, std::fs::read(zip).unwrap())
+    };
+    let clinic = inbox_dir.join("750901");
     std::fs::create_dir_all(&clinic).unwrap();
     std::fs::write(clinic.join(&name), &bytes).unwrap();
     let mut inbox = omshub::intake::inbox::Inbox::default();
@@ -342,16 +368,16 @@ async fn the_inbox_folder_is_a_second_channel() {
     let receipt: Value = serde_json::from_slice(
         &std::fs::read(
             outbox_dir
-                .join("750096")
+                .join("750901")
                 .join(format!("{name}.receipt.json")),
         )
         .unwrap(),
     )
     .unwrap();
-    assert_eq!(receipt["sender"], "750096");
+    assert_eq!(receipt["sender"], format!("participant:{}", participant.id));
     assert_eq!(drain(&app), 1);
     let protocol = outbox_dir
-        .join("750096")
+        .join("750901")
         .join(format!("V{}.xml", name.trim_end_matches(".zip")));
     let protocol = std::fs::read(protocol).unwrap();
     let (xml, _, _) = encoding_rs::WINDOWS_1251.decode(&protocol);

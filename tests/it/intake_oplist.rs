@@ -302,11 +302,13 @@ async fn an_oplist_in_a_zip_is_applied_and_answered_by_its_replist() {
         "{list}"
     );
 
-    // The same OPLIST sent bare afterwards is the file already applied: answered the same,
-    // nothing applied twice.
+    // The same OPLIST sent bare afterwards: a package name is used once whatever form
+    // carries it (issue 21), so 805, and nothing is applied twice.
     let bare = upload(&app, &token, "i34901_34_01241.xml", text.as_bytes()).await;
     let again = state_of(&app, &token, &bare).await;
-    assert_eq!(again["status"], "accepted", "{again}");
+    assert_eq!(again["status"], "rejected", "{again}");
+    assert_eq!(again["refusal_code"], "805", "{again}");
+    assert_eq!(again["refusal_reason"], "name_already_used", "{again}");
     assert_eq!(persons(&app), 2);
 }
 

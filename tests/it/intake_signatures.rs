@@ -17,13 +17,13 @@ use crate::signature::test_pki::{DETACHED, ENVELOPING, Identity, pki, sign};
 use crate::support::{READER_TOKEN, TestApp, TestResponse};
 
 /// The files of a generated account: (H name, H bytes, L name, L bytes, package name).
-struct Account {
+pub(crate) struct Account {
     h: (String, Vec<u8>),
     l: (String, Vec<u8>),
-    package: String,
+    pub(crate) package: String,
 }
 
-fn account(cases: u64, seed: u64) -> Account {
+pub(crate) fn account(cases: u64, seed: u64) -> Account {
     let dir = tempfile::tempdir().unwrap();
     let mut options = AccountsOptions::new(cases, seed).unwrap();
     options.defects = Defects::parse("").unwrap();
@@ -51,7 +51,7 @@ fn account(cases: u64, seed: u64) -> Account {
 
 impl Account {
     /// The package with the two files and `extra` entries.
-    fn zip(&self, extra: &[(String, Vec<u8>)]) -> Vec<u8> {
+    pub(crate) fn zip(&self, extra: &[(String, Vec<u8>)]) -> Vec<u8> {
         let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
         let options =
             SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
@@ -63,7 +63,7 @@ impl Account {
     }
 
     /// The package with each file signed by `signer` inside (`<file>.sig`).
-    fn signed_zip(&self, signer: &Identity) -> Vec<u8> {
+    pub(crate) fn signed_zip(&self, signer: &Identity) -> Vec<u8> {
         self.zip(&[
             (
                 format!("{}.sig", self.h.0),
@@ -77,7 +77,7 @@ impl Account {
     }
 
     /// The same account under another package number (so its name is new to the sender).
-    fn renumbered(&self, number: &str) -> Self {
+    pub(crate) fn renumbered(&self, number: &str) -> Self {
         let rename = |n: &str| n.replace("26011", number);
         let text = |b: &[u8]| {
             let t = encoding_rs::WINDOWS_1251.decode(b).0.into_owned();
@@ -131,13 +131,13 @@ impl Keys {
 /// The settings with the hub's keys, and without the business rules: these tests are about
 /// signatures, and their clinic (750901, of the register fixtures) sends the generator's
 /// account of clinic 750096, which the rules refuse (`tests/it/intake_rules.rs`).
-fn without_rules(s: &mut omshub::config::Settings, keys: &Keys) {
+pub(crate) fn without_rules(s: &mut omshub::config::Settings, keys: &Keys) {
     keys.apply(s);
     s.intake.business_rules = false;
 }
 
 /// A clinic participant with a token and `certificates` registered to it.
-fn clinic(app: &TestApp, org: &str, certificates: &[&Identity]) -> String {
+pub(crate) fn clinic(app: &TestApp, org: &str, certificates: &[&Identity]) -> String {
     let now = omshub::participants::now();
     let clinic = omshub::participants::add(
         &mut app.conn(),
