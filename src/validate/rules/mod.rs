@@ -314,6 +314,16 @@ impl Checker {
                 self.saw_account = true;
                 self.zap(zap);
             }
+            Item::Account(AccountItem::Refused(refused)) => {
+                // Not a case the rules judge, but its patient has a case in the H file.
+                self.saw_account = true;
+                if let Some(id_pac) = &refused.id_pac {
+                    let patient = self.patient(id_pac);
+                    if let Some(p) = self.patients.get_mut(patient as usize) {
+                        p.in_h = true;
+                    }
+                }
+            }
             Item::Persons(PersonsItem::Header(_)) => self.saw_persons = true,
             Item::Persons(PersonsItem::Record(p)) => {
                 self.saw_persons = true;
