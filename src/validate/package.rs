@@ -178,6 +178,7 @@ impl PackageReport {
             if strip_suffix_ci(&file.file, ".xml") == Some(stem) {
                 combined.nschet.clone_from(&file.nschet);
                 combined.findings.extend(file.findings.iter().cloned());
+                combined.findings_dropped = file.findings_dropped;
                 combined_kind = Some(file_kind(i, file));
             } else {
                 others.push((Some(file_kind(i, file)), file));
@@ -196,7 +197,9 @@ impl PackageReport {
                 let found = of(kind);
                 Protocol {
                     name: format!("{}.xml", protocol_name(&report.file)),
-                    findings: report.findings.len() + found.len(),
+                    findings: report.findings.len()
+                        + usize::from(report.findings_dropped > 0)
+                        + found.len(),
                     bytes: write_flk_with_rules(report, &found),
                 }
             })
