@@ -138,13 +138,17 @@ pub fn render_rules_text(outcome: &Outcome) -> String {
         } else {
             format!(" ({})", keys.join(", "))
         };
+        let element = if f.element.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", f.element)
+        };
         let _ = write!(
             out,
-            "\n  line {} [{}] {} {}{keys}: {}",
+            "\n  line {} [{}] {}{element}{keys}: {}",
             f.line,
             r.rule.id,
             r.rule.severity.as_str(),
-            f.element,
             f.message
         );
     }

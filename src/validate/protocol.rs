@@ -219,4 +219,36 @@ mod tests {
         assert_eq!(fit("абвгд", 3).as_deref(), Some("абв"));
         assert_eq!(escape("a<b&\"c\""), "a&lt;b&amp;&quot;c&quot;");
     }
+
+    #[test]
+    fn findings_beyond_the_cap_are_stated_in_one_summary() {
+        let report = FileReport {
+            file: "HM750096T75_2601001.xml".into(),
+            kind: "H".into(),
+            version: "3.2".into(),
+            schema: None,
+            nschet: None,
+            accepted: false,
+            records: 10,
+            refused_records: 10,
+            findings_dropped: 7,
+            findings: Vec::new(),
+        };
+        let bytes = write_flk(&report);
+        let (xml, _, _) = encoding_rs::WINDOWS_1251.decode(&bytes);
+        assert_eq!(xml.matches("<PR>").count(), 1, "{xml}");
+        assert!(
+            xml.contains("<OSHIB>OMSH.00.0001</OSHIB>\n    <ZN_POL>7</ZN_POL>"),
+            "{xml}"
+        );
+        assert!(
+            !xml.contains("<BAS_EL>"),
+            "a summary refuses nothing: {xml}"
+        );
+        let quiet = FileReport {
+            findings_dropped: 0,
+            ..report
+        };
+        assert!(!String::from_utf8_lossy(&write_flk(&quiet)).contains("<PR>"));
+    }
 }
