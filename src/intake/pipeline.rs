@@ -582,7 +582,8 @@ impl Intake {
             today: chrono::Utc::now().date_naive(),
             sender: Some(sender),
         };
-        crate::settlement::open_checker(&mut conn, &self.lookups, options, Some(&row.id)).map(Some)
+        crate::settlement::open_checker(&mut conn, &self.lookups, options, Some(&row.id))
+            .map(|c| Some(c.with_max_findings(self.settings.max_findings)))
     }
 
     /// Sends the e-mail notices that are due (this package's, and earlier ones whose sending
@@ -1125,15 +1126,16 @@ fn outcome_of(
         .iter()
         .map(|p| u64::try_from(p.findings).unwrap_or(u64::MAX))
         .sum::<u64>()
-        + report.files.iter().map(|f| f.findings_dropped).sum::<u64>();
-    let rule_refusal = rules.and_then(|o| o.refusals().next());
+        + report.files.iter().map(|f| f.findings_dropped).sum::<u64>()
+        + rules.map_or(0, |o| o.findings_dropped);
+    let rule_refusal = rules.and_then(|o| o.first_refusal);
     let first = report
         .findings
         .iter()
         .chain(report.files.iter().flat_map(|f| f.findings.iter()))
         .next()
         .map(|f| (f.code.to_string(), f.reason))
-        .or_else(|| rule_refusal.map(|r| (r.finding.code.to_string(), Some(r.rule.id))));
+        .or_else(|| rule_refusal.map(|r| (rules::RULE_F012.to_string(), Some(r.id))));
     let data_accepted = report
         .files
         .first()
@@ -1162,7 +1164,7 @@ fn outcome_of(
         }
         _ if rules_refuse_account => format!(
             "rejected by the business rules: {}",
-            rule_refusal.map_or("", |r| r.rule.id)
+            rule_refusal.map_or("", |r| r.id)
         ),
         _ => format!("rejected: {findings} findings"),
     };

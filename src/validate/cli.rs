@@ -57,7 +57,8 @@ pub struct ValidateArgs {
     /// Folder the `flk` protocols are written to.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
-    /// Findings listed per file at most (the rest are counted).
+    /// Findings listed per file at most, of the schema check and of the rules each (the rest
+    /// are counted, in a summary finding of the protocol).
     #[arg(long, default_value_t = 1000)]
     pub max_findings: usize,
     /// Exchange files (.xml) or packages (.zip: the naming and pairing rules apply too).
@@ -137,13 +138,17 @@ pub fn render_rules_text(outcome: &Outcome) -> String {
         } else {
             format!(" ({})", keys.join(", "))
         };
+        let element = if f.element.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", f.element)
+        };
         let _ = write!(
             out,
-            "\n  line {} [{}] {} {}{keys}: {}",
+            "\n  line {} [{}] {}{element}{keys}: {}",
             f.line,
             r.rule.id,
             r.rule.severity.as_str(),
-            f.element,
             f.message
         );
     }
@@ -160,6 +165,7 @@ fn checker(setup: &RulesSetup, args: &ValidateArgs) -> Checker {
             sender: None,
         },
     )
+    .with_max_findings(args.max_findings)
 }
 
 /// Prints the rules' outcome of one account.

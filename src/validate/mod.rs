@@ -172,31 +172,147 @@ fn peek(prefix: &str) -> (Option<String>, Option<String>) {
     (root, version)
 }
 
-/// Which schema name a file gets, or the finding that refuses it.
-fn schema_name(
-    file_name: &str,
-    root: &str,
-    version: Option<&str>,
-) -> Result<String, (u16, String, String)> {
-    let kind = kind_of(file_name);
-    let versioned =
-        |family: &str, letter: &str, supported: &[&str]| -> Result<String, (u16, String, String)> {
-            let Some(v) = version else {
-                return Err((901, "VERSION".into(), "ZGLV/VERSION is missing".into()));
-            };
-            if supported.contains(&v) {
-                Ok(format!("{family}/{v}/{letter}"))
-            } else {
-                Err((
-                    904,
-                    "VERSION".into(),
-                    format!(
-                        "version {v} of a {letter} file is not supported (supported: {})",
-                        supported.join(", ")
-                    ),
-                ))
-            }
+/// What makes the first bytes of a file not XML before its schema is chosen from them (their
+/// root and version could be read wrongly otherwise): a control character XML forbids (NUL
+/// and the others below U+0020 but tab, line feed and carriage return), or a DOCTYPE before
+/// the root element (where entities would be declared that the version could be made of).
+/// The finding (901 with its reason); the stream check refuses the same faults further on.
+fn malformed_prefix(text: &str) -> Option<Finding> {
+    let found = |(line, column): (u64, u64), reason: &'static str, message: String| Finding {
+        code: 901,
+        element: String::new(),
+        parent: None,
+        value: None,
+        context: Context::default(),
+        line,
+        column,
+        message,
+        reason: Some(reason),
+    };
+    let position = |at: usize| {
+        let before = &text[..at];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        (
+            u64::try_from(line).unwrap_or(u64::MAX),
+            u64::try_from(column).unwrap_or(u64::MAX),
+        )
+    };
+    if let Some((at, c)) = text
+        .char_indices()
+        .find(|&(_, c)| u32::from(c) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Some(found(
+            position(at),
+            "not_well_formed",
+            format!(
+                "not well-formed XML: character U+{:04X} (a control character) is not allowed in XML",
+                u32::from(c)
+            ),
+        ));
+    }
+    let mut at = 0;
+    while let Some(i) = text[at..].find('<') {
+        let start = at + i;
+        let rest = &text[start..];
+        let skip_to = |end: &str| rest.find(end).map(|j| start + j + end.len());
+        let next = if rest.starts_with("<!DOCTYPE") {
+            return Some(found(
+                position(start),
+                "dtd",
+                "a DTD is not allowed in an exchange file".into(),
+            ));
+        } else if rest.starts_with("<!--") {
+            skip_to("-->")
+        } else if rest.starts_with("<?") {
+            skip_to("?>")
+        } else {
+            // The root element: what follows is the stream check's.
+            None
         };
+        match next {
+            Some(n) => at = n,
+            None => break,
+        }
+    }
+    None
+}
+
+/// Why a file is refused before its schema is chosen: the F012 code, the element, the message
+/// and the hub's reason where the code covers several faults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refusal {
+    code: u16,
+    element: String,
+    message: String,
+    reason: Option<&'static str>,
+}
+
+impl Refusal {
+    fn new(code: u16, element: impl Into<String>, message: String) -> Self {
+        Self {
+            code,
+            element: element.into(),
+            message,
+            reason: None,
+        }
+    }
+}
+
+/// The root element a file of `kind` (its name's prefix) has: `ZL_LIST` for the data files
+/// (H, T, C, D*), `PERS_LIST` for the personal-data files (L*).
+fn expected_root(kind: &str) -> &'static str {
+    if kind.starts_with('L') {
+        "PERS_LIST"
+    } else {
+        "ZL_LIST"
+    }
+}
+
+/// Which schema name a file gets, or the finding that refuses it. A file whose name announces
+/// a kind (formats.md 1.1: H, T, C, D*, L*) must have that kind's root element: an L file
+/// holding an account (or an H file holding personal data, a protocol, an ERZ list) is
+/// refused with 901 `wrong_root`, never checked as what its content says it is.
+fn schema_name(file_name: &str, root: &str, version: Option<&str>) -> Result<String, Refusal> {
+    let kind = kind_of(file_name);
+    if let Some(kind) = kind {
+        let expected = expected_root(kind);
+        if root != expected {
+            return Err(Refusal {
+                reason: Some("wrong_root"),
+                ..Refusal::new(
+                    901,
+                    root,
+                    format!(
+                        "the name announces a {kind} file, whose root element is {expected}, \
+                         but the root element is {root}"
+                    ),
+                )
+            });
+        }
+    }
+    let versioned = |family: &str, letter: &str, supported: &[&str]| -> Result<String, Refusal> {
+        let Some(v) = version else {
+            return Err(Refusal::new(
+                901,
+                "VERSION",
+                "ZGLV/VERSION is missing".into(),
+            ));
+        };
+        if supported.contains(&v) {
+            Ok(format!("{family}/{v}/{letter}"))
+        } else {
+            Err(Refusal::new(
+                904,
+                "VERSION",
+                format!(
+                    "version {v} of a {letter} file is not supported (supported: {})",
+                    supported.join(", ")
+                ),
+            ))
+        }
+    };
     match root {
         "ZL_LIST" => match kind.map(|k| &k[..1]) {
             Some("T") => versioned("zl_list", "T", &["3.1"]),
@@ -210,9 +326,9 @@ fn schema_name(
         "OPLIST" | "REPLIST" | "RECLIST" | "STOPLIST" | "CONFLICTLIST" => {
             Ok(format!("erz/1.0/{root}"))
         }
-        other => Err((
+        other => Err(Refusal::new(
             901,
-            other.to_owned(),
+            other,
             format!("root element {other} is not an exchange file the hub knows"),
         )),
     }
@@ -373,6 +489,10 @@ fn open_file<'v, R: Read>(
         }
     };
     let (text, _, _) = encoding.decode(&prefix);
+    if let Some(finding) = malformed_prefix(&text) {
+        report.findings.push(finding);
+        return Ok(Err(report));
+    }
     let (root, version) = peek(&text);
     report.version = version.clone().unwrap_or_default();
     if report.kind.is_empty() {
@@ -383,8 +503,11 @@ fn open_file<'v, R: Read>(
         .map(|r| schema_name(file_name, r, version.as_deref()))
     {
         Some(Ok(name)) => name,
-        Some(Err((code, element, message))) => {
-            refuse(&mut report, code, element, message);
+        Some(Err(refusal)) => {
+            refuse(&mut report, refusal.code, refusal.element, refusal.message);
+            if let Some(f) = report.findings.last_mut() {
+                f.reason = refusal.reason;
+            }
             return Ok(Err(report));
         }
         None => {
@@ -444,15 +567,42 @@ mod tests {
             schema_name("LM1", "PERS_LIST", Some("3.2")).unwrap(),
             "pers_list/3.2/L"
         );
-        let (code, element, message) = schema_name("HM1", "ZL_LIST", Some("6.0")).unwrap_err();
-        assert_eq!((code, element.as_str()), (904, "VERSION"));
-        assert!(message.contains("3.1, 3.2"), "{message}");
+        let refusal = schema_name("HM1", "ZL_LIST", Some("6.0")).unwrap_err();
+        assert_eq!((refusal.code, refusal.element.as_str()), (904, "VERSION"));
+        assert!(refusal.message.contains("3.1, 3.2"), "{}", refusal.message);
         assert_eq!(
-            schema_name("TM1", "ZL_LIST", Some("3.2")).unwrap_err().0,
+            schema_name("TM1", "ZL_LIST", Some("3.2")).unwrap_err().code,
             904
         );
-        assert_eq!(schema_name("HM1", "ZL_LIST", None).unwrap_err().0, 901);
-        assert_eq!(schema_name("x", "html", None).unwrap_err().0, 901);
+        assert_eq!(schema_name("HM1", "ZL_LIST", None).unwrap_err().code, 901);
+        assert_eq!(schema_name("x", "html", None).unwrap_err().code, 901);
+    }
+
+    #[test]
+    fn the_root_must_be_the_one_the_name_announces() {
+        for (name, root) in [
+            ("LM750096T75_2601001", "ZL_LIST"),
+            ("LTM750096T75_2104001", "ZL_LIST"),
+            ("HM750096T75_2601001", "PERS_LIST"),
+            ("DPM750096T75_2109001", "PERS_LIST"),
+            ("HM750096T75_2601001", "FLK_P"),
+            ("LM750096T75_2601001", "OPLIST"),
+        ] {
+            let refusal = schema_name(name, root, Some("3.2")).unwrap_err();
+            assert_eq!(
+                (refusal.code, refusal.reason, refusal.element.as_str()),
+                (901, Some("wrong_root"), root),
+                "{name} with {root}"
+            );
+        }
+        assert_eq!(
+            schema_name("LM1", "PERS_LIST", Some("3.2")).unwrap(),
+            "pers_list/3.2/L"
+        );
+        assert_eq!(
+            schema_name("VHM1", "FLK_P", None).unwrap(),
+            "flk_p/1.0/FLK_P"
+        );
     }
 
     #[test]

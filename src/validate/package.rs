@@ -178,6 +178,7 @@ impl PackageReport {
             if strip_suffix_ci(&file.file, ".xml") == Some(stem) {
                 combined.nschet.clone_from(&file.nschet);
                 combined.findings.extend(file.findings.iter().cloned());
+                combined.findings_dropped = file.findings_dropped;
                 combined_kind = Some(file_kind(i, file));
             } else {
                 others.push((Some(file_kind(i, file)), file));
@@ -196,7 +197,9 @@ impl PackageReport {
                 let found = of(kind);
                 Protocol {
                     name: format!("{}.xml", protocol_name(&report.file)),
-                    findings: report.findings.len() + found.len(),
+                    findings: report.findings.len()
+                        + usize::from(report.findings_dropped > 0)
+                        + found.len(),
                     bytes: write_flk_with_rules(report, &found),
                 }
             })
@@ -546,24 +549,96 @@ fn central_names<R: Read + Seek>(
     }
     source.seek(SeekFrom::Start(offset))?;
     let mut names = Vec::new();
+    let mut locals = Vec::new();
     let mut header = [0; 46];
     for _ in 0..count {
         if source.read_exact(&mut header).is_err() || header[..4] != *b"PK\x01\x02" {
             return not_zip("the central directory is damaged");
         }
-        let mut name = vec![0; usize::from(le16(&header, 28))];
-        match source.read_exact(&mut name) {
+        let mut name_and_extra =
+            vec![0; usize::from(le16(&header, 28)) + usize::from(le16(&header, 30))];
+        match source.read_exact(&mut name_and_extra) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 return not_zip("the central directory is damaged");
             }
             Err(e) => return Err(e),
         }
-        let skip = i64::from(le16(&header, 30)) + i64::from(le16(&header, 32));
-        source.seek(SeekFrom::Current(skip))?;
-        names.push(String::from_utf8_lossy(&name).into_owned());
+        source.seek(SeekFrom::Current(i64::from(le16(&header, 32))))?;
+        let extra = name_and_extra.split_off(usize::from(le16(&header, 28)));
+        let Some(local_at) = local_header_offset(&header, &extra) else {
+            return not_zip("the ZIP64 fields of an entry are missing or damaged");
+        };
+        names.push(String::from_utf8_lossy(&name_and_extra).into_owned());
+        locals.push((local_at, name_and_extra));
+    }
+    if let Err(refusal) = local_names_agree(source, len, locals)? {
+        return Ok(Err(refusal));
     }
     Ok(Ok(names))
+}
+
+/// Each entry's local header must name it as the central directory does (`locals`: the
+/// local header's offset and the central name): where they differ, a tool reading local
+/// headers (a streaming unzip) and one reading the directory (this hub, the zip crate) would
+/// take two different files. `Ok(Err(why))`: the package is refused with 801 and `why`.
+fn local_names_agree<R: Read + Seek>(
+    source: &mut R,
+    len: u64,
+    locals: Vec<(u64, Vec<u8>)>,
+) -> io::Result<Result<(), (&'static str, String)>> {
+    for (local_at, central) in locals {
+        let mut local = [0; 30];
+        source.seek(SeekFrom::Start(local_at))?;
+        if local_at.saturating_add(30) > len
+            || source.read_exact(&mut local).is_err()
+            || local[..4] != *b"PK\x03\x04"
+        {
+            return Ok(Err((
+                "not_zip",
+                "the package is not a ZIP archive: the local header of an entry is missing or \
+                 damaged"
+                    .into(),
+            )));
+        }
+        let mut name = vec![0; usize::from(le16(&local, 26))];
+        if source.read_exact(&mut name).is_err() || name != central {
+            let shown = String::from_utf8_lossy(&central).into_owned();
+            return Ok(Err((
+                "local_name_mismatch",
+                format!(
+                    "{shown}: the entry's local header names it `{}`, not as the central \
+                     directory does; two tools would read two different files, so the package is \
+                     not opened",
+                    String::from_utf8_lossy(&name)
+                ),
+            )));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// The offset of an entry's local header from its central header and extra field: the
+/// 4-byte field, or the ZIP64 extra (0x0001) when that field is `0xFFFF_FFFF` (after the
+/// sizes the extra holds in their turn). `None`: the ZIP64 extra is missing or short.
+fn local_header_offset(header: &[u8], extra: &[u8]) -> Option<u64> {
+    let offset = le32(header, 42);
+    if offset != 0xFFFF_FFFF {
+        return Some(u64::from(offset));
+    }
+    let mut rest = extra;
+    while rest.len() >= 4 {
+        let (id, size) = (le16(rest, 0), usize::from(le16(rest, 2)));
+        let data = rest.get(4..4 + size)?;
+        if id == 1 {
+            let skip = 8
+                * (usize::from(le32(header, 24) == 0xFFFF_FFFF)
+                    + usize::from(le32(header, 20) == 0xFFFF_FFFF));
+            return data.get(skip..skip + 8).map(|b| le64(b, 0));
+        }
+        rest = &rest[4 + size..];
+    }
+    None
 }
 
 /// An entry's reader that refuses to give more bytes than its header declares, so that the

@@ -3,13 +3,15 @@
 //! windows-1251, valid against `schemas/flk_p/1.0/FLK_P.xsd`.
 //!
 //! Business-rule findings follow the schema findings with their rule id as OSHIB
-//! ([`write_flk_with_rules`]).
+//! ([`write_flk_with_rules`]). Where findings went beyond the cap (`max_findings`), a summary
+//! `PR` with OSHIB `OMSH.00.0001` and the count of the others follows those listed.
 //!
 //! Written by `omshub validate --format flk` and, later, by intake for every package; the
 //! protocols of a ZIP package are put together by `package::PackageReport::protocols`.
 
 use std::fmt::Write as _;
 
+use super::rules::catalogue::FINDINGS_CAPPED;
 use super::rules::{RuleFinding, Severity};
 use super::{FileReport, Finding};
 
@@ -156,12 +158,37 @@ pub fn write_flk_with_rules(report: &FileReport, rules: &[RuleFinding]) -> Vec<u
     for f in &report.findings {
         pr(&mut xml, f, report.nschet.as_deref());
     }
+    if report.findings_dropped > 0 {
+        // The schema check's cap, stated as the rules state theirs: a summary, no BAS_EL.
+        let summary = Finding {
+            code: 0,
+            element: String::new(),
+            parent: None,
+            value: Some(report.findings_dropped.to_string()),
+            context: super::Context::default(),
+            line: 0,
+            column: 0,
+            message: format!(
+                "{} more findings of the schema check in this file are not listed",
+                report.findings_dropped
+            ),
+            reason: None,
+        };
+        pr_as(
+            &mut xml,
+            &summary,
+            report.nschet.as_deref(),
+            FINDINGS_CAPPED.id,
+            "Предупреждение: не все ошибки перечислены",
+        );
+    }
     for r in rules {
         let mut f = r.finding.clone();
         if r.rule.severity == Severity::Warning {
             f.parent = None;
         }
         let title = match r.rule.severity {
+            _ if r.rule.id == FINDINGS_CAPPED.id => "Предупреждение: не все ошибки перечислены",
             Severity::File => "Счёт отклонён (МЭК)",
             Severity::Record => "Случай отклонён (МЭК)",
             Severity::Warning => "Предупреждение (МЭК)",
@@ -191,5 +218,37 @@ mod tests {
         assert_eq!(fit("   ", 10), None);
         assert_eq!(fit("абвгд", 3).as_deref(), Some("абв"));
         assert_eq!(escape("a<b&\"c\""), "a&lt;b&amp;&quot;c&quot;");
+    }
+
+    #[test]
+    fn findings_beyond_the_cap_are_stated_in_one_summary() {
+        let report = FileReport {
+            file: "HM750096T75_2601001.xml".into(),
+            kind: "H".into(),
+            version: "3.2".into(),
+            schema: None,
+            nschet: None,
+            accepted: false,
+            records: 10,
+            refused_records: 10,
+            findings_dropped: 7,
+            findings: Vec::new(),
+        };
+        let bytes = write_flk(&report);
+        let (xml, _, _) = encoding_rs::WINDOWS_1251.decode(&bytes);
+        assert_eq!(xml.matches("<PR>").count(), 1, "{xml}");
+        assert!(
+            xml.contains("<OSHIB>OMSH.00.0001</OSHIB>\n    <ZN_POL>7</ZN_POL>"),
+            "{xml}"
+        );
+        assert!(
+            !xml.contains("<BAS_EL>"),
+            "a summary refuses nothing: {xml}"
+        );
+        let quiet = FileReport {
+            findings_dropped: 0,
+            ..report
+        };
+        assert!(!String::from_utf8_lossy(&write_flk(&quiet)).contains("<PR>"));
     }
 }

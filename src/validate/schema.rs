@@ -17,7 +17,7 @@ use quick_xml::reader::Reader;
 
 use super::simple::{self, Patterns};
 use super::{Context, Finding};
-use crate::xml::reader::{DecodingReader, EncodingError};
+use crate::xml::reader::{ControlCharacter, DecodingReader, EncodingError};
 use crate::xml::tables::{Content, ElemId, Schema};
 
 /// Bounds of one check.
@@ -868,24 +868,64 @@ fn next_event<'b, R: Read>(
     budgeted.left = budgeted.max;
     reader.read_event_into(buf).map_err(|e| match &e {
         quick_xml::Error::Io(io) => match io.get_ref() {
-            Some(i) if i.is::<EncodingError>() || i.is::<EventTooLong>() => i.to_string(),
+            Some(i)
+                if i.is::<EncodingError>()
+                    || i.is::<EventTooLong>()
+                    || i.is::<ControlCharacter>() =>
+            {
+                i.to_string()
+            }
             _ => format!("cannot read the file: {io}"),
         },
         other => format!("not well-formed XML: {other}"),
     })
 }
 
-/// The reduced form of a quick-xml event.
+/// The reduced form of a quick-xml event. The parser does not look at attributes or at the
+/// XML declaration by itself: a tag whose attributes are not well-formed (one given twice,
+/// one without `=` or quotes) and a declaration without a version or of a version other than
+/// 1.x end the check as not well-formed.
 fn reduce<'a>(event: &'a Event<'_>) -> Ev<'a> {
     match event {
-        Event::Start(start) => Ev::Start(start.name().0),
+        Event::Start(start) => match attributes_fault(start) {
+            Some(fault) => Ev::Broken(fault),
+            None => Ev::Start(start.name().0),
+        },
+        Event::Empty(start) => attributes_fault(start).map_or(Ev::Ignored, Ev::Broken),
+        Event::Decl(decl) => declaration_fault(decl).map_or(Ev::Ignored, Ev::Broken),
         Event::End(_) => Ev::End,
         Event::Text(text) => Ev::Text(text),
         Event::CData(data) => Ev::CData(data),
         Event::GeneralRef(r) => Ev::Ref(r),
         Event::DocType(_) => Ev::DocType,
         Event::Eof => Ev::Eof,
-        Event::Empty(_) | Event::Comment(_) | Event::Decl(_) | Event::PI(_) => Ev::Ignored,
+        Event::Comment(_) | Event::PI(_) => Ev::Ignored,
+    }
+}
+
+/// Why the attributes of a tag are not well-formed XML, if they are not (XML 1.0 3.1: an
+/// attribute name appears at most once in a tag; each has `=` and a quoted value).
+fn attributes_fault(start: &quick_xml::events::BytesStart<'_>) -> Option<&'static str> {
+    use quick_xml::events::attributes::AttrError;
+    start.attributes().find_map(|a| match a {
+        Ok(_) => None,
+        Err(AttrError::Duplicated(..)) => {
+            Some("not well-formed XML: an attribute appears twice in one tag")
+        }
+        Err(_) => Some("not well-formed XML: an attribute without `=` or a quoted value"),
+    })
+}
+
+/// Why the XML declaration is not one of XML 1.0, if it is not (2.8: `version` comes first
+/// and is `1.` and digits).
+fn declaration_fault(decl: &quick_xml::events::BytesDecl<'_>) -> Option<&'static str> {
+    match decl.version() {
+        Ok(v) => {
+            let digits = v.strip_prefix("1.").unwrap_or("");
+            (digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()))
+                .then_some("not well-formed XML: the XML declaration's version is not 1.0")
+        }
+        Err(_) => Some("not well-formed XML: the XML declaration has no version first"),
     }
 }
 

@@ -36,6 +36,32 @@ impl fmt::Display for EncodingError {
 
 impl std::error::Error for EncodingError {}
 
+/// A control character XML 1.0 does not allow (below U+0020, other than tab, line feed and
+/// carriage return; NUL above all): the file is not well-formed. The reader hands over the
+/// text before it, then this error, so the parser's position is the character's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlCharacter {
+    /// The character's code.
+    pub code: u8,
+}
+
+impl fmt::Display for ControlCharacter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "not well-formed XML: character U+{:04X} (a control character) is not allowed in XML",
+            self.code
+        )
+    }
+}
+
+impl std::error::Error for ControlCharacter {}
+
+/// Whether `b`, a byte of UTF-8, is a control character XML does not allow.
+fn forbidden(b: u8) -> bool {
+    b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')
+}
+
 /// The encoding named by the XML declaration at the start of `prefix` (UTF-8 when there is
 /// none), or the label it names when the hub does not support it.
 pub fn declared_encoding(prefix: &[u8]) -> Result<&'static Encoding, String> {
@@ -80,6 +106,9 @@ pub struct DecodingReader<R> {
     eof: bool,
     /// The decoder has had all input with `last` set: asking it again would panic.
     finished: bool,
+    /// A forbidden control character ends the decoded text: the error once the text before
+    /// it is consumed.
+    control: Option<u8>,
     line: u64,
     column: u64,
 }
@@ -100,6 +129,7 @@ impl<R: Read> DecodingReader<R> {
             out_end: 0,
             eof: false,
             finished: false,
+            control: None,
             line: 1,
             column: 1,
         }
@@ -112,6 +142,12 @@ impl<R: Read> DecodingReader<R> {
     }
 
     fn refill(&mut self) -> io::Result<()> {
+        if let Some(code) = self.control {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                ControlCharacter { code },
+            ));
+        }
         while self.out_start == self.out_end && !self.finished {
             if self.in_start == self.in_end && !self.eof {
                 self.in_offset += u64::try_from(self.in_end).unwrap_or(0);
@@ -165,6 +201,14 @@ impl<R: Read> DecodingReader<R> {
                         declared: self.encoding.name(),
                     },
                 ));
+            }
+            if let Some(at) = self.output[..written].iter().position(|&b| forbidden(b)) {
+                self.control = Some(self.output[at]);
+                self.out_end = at;
+                if at == 0 {
+                    return self.refill();
+                }
+                return Ok(());
             }
             if written == 0 && self.eof && self.in_start == self.in_end {
                 return Ok(());
@@ -300,6 +344,23 @@ mod tests {
         let mut s = String::new();
         let refused = DecodingReader::new(OneByte(bom), WINDOWS_1251).read_to_string(&mut s);
         assert!(refused.is_err(), "decoded {s:?}");
+    }
+
+    #[test]
+    fn a_control_character_ends_the_text_with_an_error_at_its_place() {
+        for enc in [UTF_8, WINDOWS_1251] {
+            let mut r = DecodingReader::new(&b"<a>x\ny\0z</a>"[..], enc);
+            let mut s = String::new();
+            let err = r.read_to_string(&mut s).unwrap_err();
+            assert_eq!(s, "<a>x\ny", "the text before it is read");
+            let inner = err.get_ref().unwrap().downcast_ref::<ControlCharacter>();
+            assert_eq!(inner, Some(&ControlCharacter { code: 0 }));
+            assert_eq!(r.position(), (2, 2), "the parser stands at the NUL");
+        }
+        let mut s = String::new();
+        DecodingReader::new(&b"<a>\t\r\n</a>"[..], UTF_8)
+            .read_to_string(&mut s)
+            .unwrap();
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod erz_matching;
 mod r#gen;
 #[cfg(test)]
 mod holes_money;
+mod holes_validate;
 #[cfg(test)]
 mod http;
 #[cfg(test)]

@@ -614,6 +614,21 @@ pub enum AccountItem {
     Account(Account),
     /// One ZAP without a finding.
     Record(Box<Zap>),
+    /// A ZAP the schema check refused: not built, only what says whose case it was.
+    Refused(RefusedZap),
+}
+
+/// What is known of a ZAP the schema check refused: its keys, where they passed the check.
+/// The business rules need no more (a patient whose only case was refused still has a case,
+/// so its PERS is not "without a case").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefusedZap {
+    /// Line of the ZAP start tag.
+    pub line: u64,
+    /// `N_ZAP`, if it passed the check.
+    pub n_zap: Option<u64>,
+    /// `PACIENT/ID_PAC`, if it passed the check.
+    pub id_pac: Option<String>,
 }
 
 /// What an account file makes of the children of its root (see [`AccountBuilder`]).
@@ -664,7 +679,28 @@ impl Family for Accounts {
             AccountItem::Header(h) => h.other.len(),
             AccountItem::Account(a) => a.other.len(),
             AccountItem::Record(z) => z.other.len(),
+            AccountItem::Refused(_) => 0,
         }
+    }
+
+    fn refused_record(&mut self, root: El<'_>, cx: &mut Cx) -> Option<AccountItem> {
+        let mut r = RefusedZap {
+            line: root.line(),
+            ..RefusedZap::default()
+        };
+        for c in root.children() {
+            match c.name() {
+                "N_ZAP" => r.n_zap = cx.int(c),
+                "PACIENT" => {
+                    r.id_pac = c
+                        .children()
+                        .find(|p| p.name() == "ID_PAC")
+                        .and_then(|p| cx.opt_text(p));
+                }
+                _ => {}
+            }
+        }
+        Some(AccountItem::Refused(r))
     }
 }
 
@@ -1172,6 +1208,7 @@ mod tests {
                     account = Some(a);
                 }
                 Item::Account(AccountItem::Record(z)) => records.push(*z),
+                Item::Account(AccountItem::Refused(_)) => {}
                 other => panic!("not an account item: {other:?}"),
             }
         }
@@ -1592,6 +1629,19 @@ mod tests {
                 (2, 1, 0),
                 "{path}"
             );
+            let refused: Vec<RefusedZap> = items
+                .iter()
+                .filter_map(|i| match i {
+                    Item::Account(AccountItem::Refused(r)) => Some(r.clone()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                refused.len(),
+                1,
+                "{path}: the refused ZAP is handed on as such"
+            );
+            assert!(refused[0].id_pac.is_some(), "{path}: {refused:?}");
             let (h, a, z) = split(items);
             assert!(h.is_some() && a.is_some(), "{path}");
             let built: Vec<u64> = z.iter().map(|z| z.n_zap).collect();

@@ -35,7 +35,7 @@ pub use account::{
     Account, AccountBuilder, AccountHeader, AccountItem, AccountRef, Accounts, Case, Consilium,
     Contraindication, Dose, Drug, Episode, KsgCoefficient, KsgKpg, MedicalDevice, Oncology,
     OncologyDiagnostic, OncologyDrug, OncologyService, Patient, Performer, Prescription, Referral,
-    Sanction, ScreeningDiagnosis, Service, Zap,
+    RefusedZap, Sanction, ScreeningDiagnosis, Service, Zap,
 };
 pub use erz::{
     Address, Attachment, Biometrics, Conflict, Correction, Deregistration, Document, ErzBuilder,

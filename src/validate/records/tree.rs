@@ -347,6 +347,13 @@ pub trait Family: Send {
     /// A child of the root ended with a finding and is not built.
     fn refused(&mut self, _is_record: bool) {}
 
+    /// A record ended with a finding: an item that says so, built from what of it passed
+    /// the check (`root`), if the family hands one on (accounts do: a patient whose only case
+    /// was refused still has a case). `None` by default.
+    fn refused_record(&mut self, _root: El<'_>, _cx: &mut Cx) -> Option<Self::Item> {
+        None
+    }
+
     /// The check ended; a last item to hand on, if any.
     fn ending(&mut self) -> Option<Self::Item> {
         None
@@ -409,6 +416,16 @@ impl<F: Family> Sink for Builder<'_, F> {
         let is_record = self.family.is_record(name);
         if !self.recorder.ended(is_record, findings) {
             self.family.refused(is_record);
+            if is_record {
+                let mut cx = Cx::default();
+                let item = self
+                    .recorder
+                    .root()
+                    .and_then(|root| self.family.refused_record(root, &mut cx));
+                if let Some(item) = item {
+                    self.emit(item);
+                }
+            }
             return;
         }
         let Some(root) = self.recorder.root() else {

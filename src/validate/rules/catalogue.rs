@@ -246,6 +246,20 @@ rules! {
         "A patient insured in another territory: the case goes to inter-territorial settlement.";
 }
 
+/// Not a check, so not in [`ALL`] nor in `omshub rules list`: the id of the summary finding
+/// a file gets when its rule findings went beyond the cap (`intake.max_findings`,
+/// `--max-findings`), with the count of those not listed. A warning: it refuses nothing.
+pub const FINDINGS_CAPPED: &Rule = &Rule {
+    id: "OMSH.00.0001",
+    severity: Severity::Warning,
+    element: "",
+    parent: "",
+    text: "More findings of the business rules than are listed: their count.",
+    reason: None,
+    valid_from: ORDER_79,
+    valid_to: None,
+};
+
 /// The rules in force on a date.
 #[derive(Debug, Clone)]
 pub struct Catalogue {
@@ -334,7 +348,7 @@ mod tests {
             regex::Regex::new(r"^([0-9A-Z]{4}\.[0-9]{2}\.[0-9]{4}|[A-Z]_[0-9]{4}/[0-9]{5})$")
                 .unwrap();
         let mut seen = std::collections::HashSet::new();
-        for rule in ALL {
+        for rule in ALL.iter().chain([&FINDINGS_CAPPED]) {
             assert!(pattern.is_match(rule.id), "{}", rule.id);
             assert!(seen.insert(rule.id), "{} twice", rule.id);
             assert_eq!(

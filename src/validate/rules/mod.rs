@@ -9,7 +9,10 @@
 //! (classifiers, registers, earlier cases, ERZ), keeps a few facts per case (not the case),
 //! and at [`Checker::finish`] runs the rules that need both files or the whole account and
 //! computes the decisions. Findings come out sorted by file, line and catalogue order, so the
-//! same files give the same output every time.
+//! same files give the same output every time. At most [`Checker::with_max_findings`] findings
+//! are kept per file (the first in that order, in a bounded heap), the rest only counted, with
+//! one summary finding ([`catalogue::FINDINGS_CAPPED`]) per file that had more: memory does not
+//! grow with the count of findings, and every case is still decided.
 //!
 //! Called by `validate::cli` (`omshub validate`) and by intake (`intake::pipeline`);
 //! `settlement::open_checker` builds one from the database.
@@ -23,6 +26,7 @@ pub mod sources;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
 use std::num::NonZeroU64;
 use std::sync::Arc;
@@ -121,8 +125,15 @@ pub struct Outcome {
     pub rules_as_of: NaiveDate,
     /// No finding of file severity: the account is taken (with its refused cases).
     pub accepted: bool,
-    /// The findings, in file, line and catalogue order.
+    /// The findings, in file, line and catalogue order: at most the checker's cap per file,
+    /// then, for a file that had more, one [`catalogue::FINDINGS_CAPPED`] summary with the
+    /// count of the others.
     pub findings: Vec<RuleFinding>,
+    /// Findings beyond the cap, counted but not listed (both files).
+    pub findings_dropped: u64,
+    /// The first refusing finding's rule (file or record severity), listed or not.
+    #[serde(skip)]
+    pub first_refusal: Option<&'static Rule>,
     /// One decision per case the rules saw, in file order.
     pub decisions: Vec<CaseDecision>,
     /// The account totals.
@@ -133,13 +144,70 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The findings that refuse their record or the file.
+    /// The listed findings that refuse their record or the file (see
+    /// [`Outcome::first_refusal`] for the first of all, listed or not).
     pub fn refusals(&self) -> impl Iterator<Item = &RuleFinding> {
         self.findings
             .iter()
             .filter(|f| f.rule.severity != Severity::Warning)
     }
 }
+
+/// Where a finding sorts: file, line, catalogue order, then arrival (so that equal keys
+/// keep the order they came in).
+type SortKey = (FileKind, u64, usize, u64);
+
+/// A finding kept under the cap, ordered by its key alone.
+#[derive(Debug)]
+struct Kept {
+    key: SortKey,
+    finding: RuleFinding,
+}
+
+impl PartialEq for Kept {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Kept {}
+
+impl PartialOrd for Kept {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Kept {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+/// The findings of one file under a cap: the `max` first in sort order, in a max-heap whose
+/// top (the last kept) goes when a smaller one comes; the others are counted.
+#[derive(Debug, Default)]
+struct Listing {
+    kept: BinaryHeap<Kept>,
+    dropped: u64,
+}
+
+impl Listing {
+    fn push(&mut self, max: usize, key: SortKey, finding: RuleFinding) {
+        if self.kept.len() < max {
+            self.kept.push(Kept { key, finding });
+        } else if self.kept.peek().is_some_and(|top| key < top.key) {
+            self.kept.pop();
+            self.kept.push(Kept { key, finding });
+            self.dropped += 1;
+        } else {
+            self.dropped += 1;
+        }
+    }
+}
+
+/// Findings listed per file when the caller sets no cap (as `schema::Limits`).
+pub const DEFAULT_MAX_FINDINGS: usize = 10_000;
 
 /// A refusal of part of a case, kept until the decisions are made.
 #[derive(Debug, Clone)]
@@ -244,7 +312,15 @@ pub struct Checker {
     duplicate_keys: Vec<DuplicateKey>,
     /// Indices into `duplicate_keys` of the first case with each key, hashed by the key.
     duplicate_index: hashbrown::HashTable<u32>,
-    findings: Vec<RuleFinding>,
+    /// The findings of the data file and of the personal-data file, each under the cap.
+    listings: [Listing; 2],
+    max_findings: usize,
+    /// Findings so far (the arrival part of their sort key).
+    arrived: u64,
+    /// The smallest key of a file-severity finding, and its rule.
+    file_refusal: Option<(SortKey, &'static Rule)>,
+    /// The smallest key of any refusing finding, and its rule.
+    first_refusal: Option<(SortKey, &'static Rule)>,
     /// Findings of the L file, reported at `finish` under the catalogue chosen by then.
     waiting: Vec<(&'static Rule, Finding)>,
     /// Σ SUMV of the cases seen (`None` on overflow).
@@ -261,8 +337,34 @@ impl std::fmt::Debug for Checker {
             .field("options", &self.options)
             .field("cases", &self.cases.len())
             .field("patients", &self.patients.len())
-            .field("findings", &self.findings.len())
+            .field(
+                "findings",
+                &self.listings.iter().map(|l| l.kept.len()).sum::<usize>(),
+            )
             .finish_non_exhaustive()
+    }
+}
+
+/// The summary finding of a file whose rule findings went beyond the cap: how many more there
+/// are. Line 0 (about the file, not a place in it); a warning, so it refuses nothing.
+fn capped(file: FileKind, dropped: u64, max: usize) -> RuleFinding {
+    RuleFinding {
+        rule: catalogue::FINDINGS_CAPPED,
+        file,
+        finding: Finding {
+            reason: None,
+            code: RULE_F012,
+            element: String::new(),
+            parent: None,
+            value: Some(dropped.to_string()),
+            context: Context::default(),
+            line: 0,
+            column: 0,
+            message: format!(
+                "{dropped} more findings of the business rules in this file are not listed (at \
+                 most {max} are); every case is decided all the same"
+            ),
+        },
     }
 }
 
@@ -290,13 +392,25 @@ impl Checker {
             hasher: foldhash::fast::FixedState::default(),
             duplicate_keys: Vec::new(),
             duplicate_index: hashbrown::HashTable::new(),
-            findings: Vec::new(),
+            listings: [Listing::default(), Listing::default()],
+            max_findings: DEFAULT_MAX_FINDINGS,
+            arrived: 0,
+            file_refusal: None,
+            first_refusal: None,
             waiting: Vec::new(),
             sumv_total: Some(crate::domain::Money::ZERO),
             sump_total: None,
             saw_persons: false,
             saw_account: false,
         }
+    }
+
+    /// Lists at most `max` findings per file (at least 1); the others are counted and summed
+    /// up in one [`catalogue::FINDINGS_CAPPED`] finding. Decisions do not depend on it.
+    #[must_use]
+    pub fn with_max_findings(mut self, max: usize) -> Self {
+        self.max_findings = max.max(1);
+        self
     }
 
     /// Hands one typed record over, as `records::read` yields it.
@@ -313,6 +427,16 @@ impl Checker {
             Item::Account(AccountItem::Record(zap)) => {
                 self.saw_account = true;
                 self.zap(zap);
+            }
+            Item::Account(AccountItem::Refused(refused)) => {
+                // Not a case the rules judge, but its patient has a case in the H file.
+                self.saw_account = true;
+                if let Some(id_pac) = &refused.id_pac {
+                    let patient = self.patient(id_pac);
+                    if let Some(p) = self.patients.get_mut(patient as usize) {
+                        p.in_h = true;
+                    }
+                }
             }
             Item::Persons(PersonsItem::Header(_)) => self.saw_persons = true,
             Item::Persons(PersonsItem::Record(p)) => {
@@ -344,11 +468,28 @@ impl Checker {
         if !self.in_force(rule) {
             return false;
         }
-        self.findings.push(RuleFinding {
-            rule,
-            file,
-            finding,
-        });
+        let key = (file, finding.line, catalogue::order(rule), self.arrived);
+        self.arrived += 1;
+        let smaller = |slot: &Option<(SortKey, &'static Rule)>| slot.is_none_or(|(k, _)| key < k);
+        if rule.severity == Severity::File && smaller(&self.file_refusal) {
+            self.file_refusal = Some((key, rule));
+        }
+        if rule.severity != Severity::Warning && smaller(&self.first_refusal) {
+            self.first_refusal = Some((key, rule));
+        }
+        let listing = match file {
+            FileKind::Data => &mut self.listings[0],
+            FileKind::Personal => &mut self.listings[1],
+        };
+        listing.push(
+            self.max_findings,
+            key,
+            RuleFinding {
+                rule,
+                file,
+                finding,
+            },
+        );
         true
     }
 
@@ -570,18 +711,25 @@ impl Checker {
             .catalogue
             .clone()
             .unwrap_or_else(|| Catalogue::on(self.options.today));
-        let mut findings = std::mem::take(&mut self.findings);
-        findings.sort_by(|a, b| {
-            (a.file, a.finding.line, catalogue::order(a.rule)).cmp(&(
-                b.file,
-                b.finding.line,
-                catalogue::order(b.rule),
-            ))
-        });
-        let file_refusal = findings
-            .iter()
-            .find(|f| f.rule.severity == Severity::File)
-            .map(|f| f.rule);
+        let mut findings = Vec::new();
+        let mut findings_dropped = 0;
+        for (listing, file) in std::mem::take(&mut self.listings)
+            .into_iter()
+            .zip([FileKind::Data, FileKind::Personal])
+        {
+            findings.extend(
+                listing
+                    .kept
+                    .into_sorted_vec()
+                    .into_iter()
+                    .map(|k| k.finding),
+            );
+            if listing.dropped > 0 {
+                findings_dropped += listing.dropped;
+                findings.push(capped(file, listing.dropped, self.max_findings));
+            }
+        }
+        let file_refusal = self.file_refusal.map(|(_, rule)| rule);
         let (decisions, totals) = decision::decide(
             &self.cases,
             self.account.as_ref(),
@@ -592,6 +740,8 @@ impl Checker {
             rules_as_of: catalogue.date(),
             accepted: file_refusal.is_none(),
             findings,
+            findings_dropped,
+            first_refusal: self.first_refusal.map(|(_, rule)| rule),
             decisions,
             totals,
             account: self.account.take(),

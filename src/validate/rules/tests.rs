@@ -164,13 +164,17 @@ fn fixture() -> Fixture {
 }
 
 fn run(f: Fixture) -> Outcome {
+    run_capped(f, DEFAULT_MAX_FINDINGS)
+}
+
+fn run_capped(f: Fixture, max_findings: usize) -> Outcome {
     let sources = Sources {
         classifiers: Arc::new(f.nsi),
         registers: Some(Arc::new(f.registers)),
         prior: Some(Arc::new(f.prior)),
         policies: f.erz.map(|e| Arc::new(e) as Arc<dyn PolicyLookup>),
     };
-    let mut checker = Checker::new(sources, f.options);
+    let mut checker = Checker::new(sources, f.options).with_max_findings(max_findings);
     for item in &f.items {
         checker.item(item);
     }
@@ -575,4 +579,65 @@ fn what_is_kept_per_case_stays_small() {
     // 1,000,000 cases keep 56 MB of these, plus their duplicate keys; see docs/RULES.md.
     assert!(std::mem::size_of::<CaseState>() <= 56);
     assert!(std::mem::size_of::<DuplicateKey>() <= 32);
+}
+
+/// Every case of the sample refused by `USL_OK` 9 (not in V006).
+fn every_case_refused() -> Fixture {
+    let mut f = fixture();
+    for n in 1..=3 {
+        zap(&mut f, n).case.usl_ok = Some(9);
+    }
+    f
+}
+
+#[test]
+fn findings_beyond_the_cap_are_counted_in_one_summary_and_every_case_is_still_decided() {
+    let all = run(every_case_refused());
+    let ids: Vec<&str> = all.findings.iter().map(|f| f.rule.id).collect();
+    assert_eq!(ids, ["OMSH.00.0101"; 3], "{:#?}", all.findings);
+    assert_eq!(all.findings_dropped, 0);
+
+    let capped = run_capped(every_case_refused(), 1);
+    assert_eq!(capped.findings.len(), 2, "{:#?}", capped.findings);
+    assert_eq!(
+        capped.findings[0], all.findings[0],
+        "the first in order is listed"
+    );
+    let summary = &capped.findings[1];
+    assert_eq!(summary.rule.id, catalogue::FINDINGS_CAPPED.id);
+    assert_eq!(summary.rule.severity, Severity::Warning);
+    assert_eq!(summary.file, FileKind::Data);
+    assert_eq!(summary.finding.value.as_deref(), Some("2"));
+    assert!(
+        summary.finding.message.contains("2 more"),
+        "{}",
+        summary.finding.message
+    );
+    assert_eq!(capped.findings_dropped, 2);
+    // The decisions do not depend on the cap: all three cases refused, with their reason.
+    assert_eq!(capped.decisions, all.decisions);
+    assert!(capped.decisions.iter().all(|d| d.oplata == 2));
+    assert_eq!(capped.decisions.len(), 3);
+    assert_eq!(capped.totals.refused, 3);
+    assert_eq!(capped.first_refusal.map(|r| r.id), Some("OMSH.00.0101"));
+    assert!(capped.accepted);
+}
+
+#[test]
+fn a_finding_that_sorts_first_displaces_the_listed_ones_and_refuses_the_account() {
+    // SUMMAV is judged at the end, but its line (SCHET) comes before every case: with one
+    // finding listed, it is that one, and it refuses the account even so.
+    let mut f = every_case_refused();
+    account(&mut f).summav = Money::ZERO;
+    let capped = run_capped(f, 1);
+    let ids: Vec<&str> = capped.findings.iter().map(|f| f.rule.id).collect();
+    assert_eq!(
+        ids,
+        ["003K.00.0130", "OMSH.00.0001"],
+        "{:#?}",
+        capped.findings
+    );
+    assert_eq!(capped.findings_dropped, 3);
+    assert!(!capped.accepted);
+    assert!(capped.decisions.iter().all(|d| d.oplata == 2));
 }
