@@ -3,7 +3,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `POST /api/v1/packages?name=HM…zip` | the ZIP as the body (`application/zip` or `application/octet-stream`), streamed to disk; or `multipart/form-data` with a `package` part (the ZIP, or the ZIP inside an enveloping signature, `….zip.sig`) and `signature` parts (detached signatures: `<entry>.sig`, `<entry>.BUH.SIG`…, or `<package>.sig` over the whole ZIP); `202` with the receipt, or `200` with the first receipt when these bytes (or this `Idempotency-Key`) came from the sender before |
-//! | `GET /api/v1/packages?page=&per_page=` | the caller's packages, newest first (an admin sees all) |
+//! | `GET /api/v1/packages?page=&per_page=` | the packages the caller may read (`api::scope`), newest first |
 //! | `GET /api/v1/packages/{id}` | the package: status (`received`, `checking`, `accepted`, `partly_accepted`, `rejected`), counts, first refusal code |
 //! | `GET /api/v1/packages/{id}/receipt` | the receipt |
 //! | `GET /api/v1/packages/{id}/receipt.sig` | the hub's detached CMS signature (DER) of those exact bytes; `404 not_signed` when the hub has no key |
@@ -17,9 +17,10 @@
 //! with its signatures as for an account package (docs/INTAKE.md); its answers are the REPLIST
 //! `p…` (the `protocol`) and the `FLK_P` `f…`.
 //!
-//! A caller sees only its own packages (the admin and `read_all` participants see all); a
-//! participant without the `upload` role may not upload (403); another sender's package is a 404,
-//! as if it did not exist. Uploads per sender per minute are limited (`429` with
+//! A caller reads the packages `api::scope` gives it: its own, and with `read_own` those of its
+//! organisation, a fund those of its territory, an insurer the accounts it pays; the admin and
+//! `read_all` participants read all. A participant without the `upload` role may not upload
+//! (403); a package the caller may not read is a 404, as if it did not exist. Uploads per sender per minute are limited (`429` with
 //! `Retry-After`), and a body past `intake.max_package_bytes` is refused with `413` while it
 //! arrives.
 
@@ -34,9 +35,10 @@ use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::auth::{Caller, Role};
+use super::auth::Caller;
 use super::error::ApiError;
 use super::paging::{Page, PageQuery};
+use super::scope::{self, PackageScope};
 use crate::intake::signatures::MAX_SIGNATURE_BYTES;
 use crate::intake::spool::{Spool, SpoolError};
 use crate::intake::store::{self, PackageRow, Recorded};
@@ -67,16 +69,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Signature parts one upload may carry (three regional signatures of two files, and one of the
 /// package, fit).
 pub const MAX_SIGNATURE_PARTS: usize = 8;
-
-/// Whether `caller` sees every sender's packages: the admin, and participants with `read_all`
-/// (federal auditors).
-fn sees_all(caller: &Caller) -> bool {
-    caller.role == Role::Admin
-        || caller
-            .participant
-            .as_ref()
-            .is_some_and(|p| p.roles.contains(ParticipantRole::ReadAll))
-}
 
 /// Uploads started per sender in the current minute.
 #[derive(Debug, Default)]
@@ -346,6 +338,7 @@ async fn upload(
         .upload_limiter
         .admit(&caller.name, settings.uploads_per_minute)
         .map_err(|retry_after| ApiError::TooManyRequests {
+            code: "too_many_requests",
             retry_after,
             message: format!(
                 "more than {} uploads in a minute from {}; try again in {retry_after} s",
@@ -406,20 +399,25 @@ async fn upload(
         .json(body))
 }
 
-/// The package `id` when `caller` may see it.
+/// The package `id` when `caller` may see it (`api::scope`); another is a 404, as if it did
+/// not exist.
 async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<PackageRow, ApiError> {
     let wanted = id.to_owned();
+    let scope = PackageScope::of(caller);
     let row = super::with_conn(state, move |conn| {
-        store::get(conn, &wanted).map_err(ApiError::internal)
+        let row = store::get(conn, &wanted).map_err(ApiError::internal)?;
+        match row {
+            Some(row) if scope::sees(conn, &scope, &row.id).map_err(ApiError::internal)? => {
+                Ok::<_, ApiError>(Some(row))
+            }
+            _ => Ok(None),
+        }
     })
     .await?;
-    match row {
-        Some(row) if sees_all(caller) || row.sender == caller.name => Ok(row),
-        _ => Err(ApiError::NotFoundCoded {
-            code: "package_unknown",
-            message: format!("no package {id} of yours"),
-        }),
-    }
+    row.ok_or_else(|| ApiError::NotFoundCoded {
+        code: "package_unknown",
+        message: format!("no package {id} you may read"),
+    })
 }
 
 async fn status(
@@ -633,10 +631,9 @@ async fn list(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = query.into_inner().checked()?;
-    let sender = (!sees_all(&caller)).then(|| caller.name.clone());
+    let scope = PackageScope::of(&caller);
     let (total, items) = super::with_conn(&state, move |conn| {
-        store::list(conn, sender.as_deref(), page.limit(), page.offset())
-            .map_err(ApiError::internal)
+        scope::list(conn, &scope, page.limit(), page.offset()).map_err(ApiError::internal)
     })
     .await?;
     Ok(HttpResponse::Ok().json(Page {

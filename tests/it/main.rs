@@ -17,6 +17,8 @@ mod erz_matching;
 #[cfg(test)]
 mod r#gen;
 #[cfg(test)]
+mod holes_api;
+#[cfg(test)]
 mod http;
 #[cfg(test)]
 mod intake;
