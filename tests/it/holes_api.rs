@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::erz::{OGRN_34901, OGRN_34902, apply_text, enp, op, oplist, people, t};
 use crate::participants::import_registers;
-use crate::support::{ADMIN_TOKEN, READER_TOKEN, TestApp, TestResponse};
+use crate::support::{ADMIN_TOKEN, READER_TOKEN, TestApp, TestDb, TestResponse};
 
 /// Who, with which token, reads the cases of which packages (`None`: refused).
 type CareRow<'a> = (&'a str, Option<&'a str>, Option<&'a [&'a str]>);
@@ -482,4 +482,59 @@ async fn each_role_reads_exactly_the_packages_it_should_on_every_route() {
             }
         }
     }
+}
+
+// ---- point 11: a `serve` that cannot listen --------------------------------------------------
+
+#[test]
+fn a_serve_that_cannot_listen_exits_1_and_leaves_the_queue_alone() {
+    let db = TestDb::new();
+    let settings = db.settings();
+    let (database, _) = omshub::db::migrate(&settings.database).unwrap();
+    // A package the running hub is checking right now.
+    diesel::sql_query(
+        "INSERT INTO package (id, sender, channel, file_name, sha256, size_bytes, received_at, \
+         status, attempts, started_at) VALUES ('pkg-in-hand', 'participant:1', 'api', \
+         'HM340901T34_24061.zip', 'x', 1, '2024-07-01 10:00:00', 'checking', 1, \
+         '2024-07-01 10:00:01')",
+    )
+    .execute(&mut *database.conn().unwrap())
+    .unwrap();
+    drop(database);
+
+    // The running hub's port, held by any listener.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    for attempt in 1..=5 {
+        let mut cmd = crate::cli::omshub(dir.path());
+        cmd.args(["serve", "--no-jobs"])
+            .env("OMSHUB__DATABASE__URL", &db.url)
+            .env("OMSHUB__DATABASE__MIGRATE_ON_START", "true")
+            .env("OMSHUB__SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("OMSHUB__INTAKE__STORAGE_DIR", db.storage.path())
+            .env("OMSHUB__LOG__LEVEL", "info");
+        let (out, _, stderr) = crate::cli::run(&mut cmd);
+        assert_eq!(out.status.code(), Some(1), "attempt {attempt}: {stderr}");
+        assert!(
+            stderr.contains("cannot listen"),
+            "attempt {attempt}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("intake workers started"),
+            "attempt {attempt}: {stderr}"
+        );
+    }
+    drop(holder);
+
+    let database = omshub::db::Database::open(&settings.database).unwrap();
+    let (status, attempts): (String, i32) = omshub::db::schema::package::table
+        .filter(omshub::db::schema::package::id.eq("pkg-in-hand"))
+        .select((
+            omshub::db::schema::package::status,
+            omshub::db::schema::package::attempts,
+        ))
+        .first(&mut *database.conn().unwrap())
+        .unwrap();
+    assert_eq!((status.as_str(), attempts), ("checking", 1));
 }
