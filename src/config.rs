@@ -44,6 +44,13 @@ pub struct ServerSettings {
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
     pub json_limit_bytes: usize,
+    /// The longest pause, in seconds, between two pieces of an upload's body; past it the
+    /// upload is refused with `408 upload_timeout`.
+    pub upload_idle_timeout_secs: u64,
+    /// The longest, in seconds, a whole upload body may take to arrive (`408 upload_timeout`).
+    pub upload_timeout_secs: u64,
+    /// Uploads one sender may have arriving at once; more get `429 too_many_concurrent_uploads`.
+    pub concurrent_uploads_per_sender: u32,
     /// PEM file of the server certificate (and its chain); empty = plain HTTP.
     pub tls_certificate: String,
     /// PEM file of the server's private key; set together with `tls_certificate`.
@@ -498,6 +505,26 @@ impl Settings {
         if self.server.json_limit_bytes == 0 {
             return Err(invalid(
                 "server.json_limit_bytes",
+                "must be greater than 0".into(),
+            ));
+        }
+        for (key, secs) in [
+            (
+                "server.upload_idle_timeout_secs",
+                self.server.upload_idle_timeout_secs,
+            ),
+            (
+                "server.upload_timeout_secs",
+                self.server.upload_timeout_secs,
+            ),
+        ] {
+            if !(1..=86_400).contains(&secs) {
+                return Err(invalid(key, format!("is {secs}; use 1 to 86400 seconds")));
+            }
+        }
+        if self.server.concurrent_uploads_per_sender == 0 {
+            return Err(invalid(
+                "server.concurrent_uploads_per_sender",
                 "must be greater than 0".into(),
             ));
         }

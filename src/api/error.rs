@@ -270,6 +270,57 @@ mod tests {
     }
 
     #[test]
+    fn the_codes_of_issue_21_are_stable() {
+        let cases: Vec<(ApiError, &str, u16)> = vec![
+            (
+                ApiError::ForbiddenCoded {
+                    code: "care_not_visible",
+                    message: "x".into(),
+                },
+                "care_not_visible",
+                403,
+            ),
+            (
+                ApiError::TooManyRequests {
+                    code: "too_many_concurrent_uploads",
+                    retry_after: 5,
+                    message: "x".into(),
+                },
+                "too_many_concurrent_uploads",
+                429,
+            ),
+            (
+                ApiError::RequestTimeout {
+                    code: "upload_timeout",
+                    message: "x".into(),
+                },
+                "upload_timeout",
+                408,
+            ),
+            (
+                ApiError::HeadTooLarge {
+                    code: "uri_too_long",
+                    message: "x".into(),
+                },
+                "uri_too_long",
+                414,
+            ),
+            (
+                ApiError::HeadTooLarge {
+                    code: "headers_too_large",
+                    message: "x".into(),
+                },
+                "headers_too_large",
+                431,
+            ),
+        ];
+        for (err, code, status) in cases {
+            assert_eq!(err.code(), code);
+            assert_eq!(err.status_code().as_u16(), status, "{code}");
+        }
+    }
+
+    #[test]
     fn internal_message_hides_the_cause_but_the_chain_keeps_it() {
         let err = ApiError::internal(anyhow::anyhow!("secret detail").context("loading"));
         assert!(!err.to_string().contains("secret detail"));

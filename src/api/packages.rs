@@ -21,11 +21,14 @@
 //! organisation, a fund those of its territory, an insurer the accounts it pays; the admin and
 //! `read_all` participants read all. A participant without the `upload` role may not upload
 //! (403); a package the caller may not read is a 404, as if it did not exist. Uploads per sender per minute are limited (`429` with
-//! `Retry-After`), and a body past `intake.max_package_bytes` is refused with `413` while it
-//! arrives.
+//! `Retry-After`), and so are uploads past `server.concurrent_uploads_per_sender` arriving at
+//! once (`429 too_many_concurrent_uploads`); a body past `intake.max_package_bytes` is refused
+//! with `413` while it arrives, and one that pauses longer than
+//! `server.upload_idle_timeout_secs` or takes longer than `server.upload_timeout_secs` with
+//! `408 upload_timeout` (the connection is closed after it).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix_multipart::Multipart;
@@ -70,10 +73,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// package, fit).
 pub const MAX_SIGNATURE_PARTS: usize = 8;
 
-/// Uploads started per sender in the current minute.
+/// What `Retry-After` says to a sender over `server.concurrent_uploads_per_sender`.
+const CONCURRENT_RETRY_SECS: u64 = 5;
+
+/// Uploads started per sender in the current minute, and uploads of each sender arriving now.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     windows: Mutex<HashMap<String, (Instant, u32)>>,
+    arriving: Mutex<HashMap<String, u32>>,
+}
+
+/// One upload of a sender while its body arrives; dropping it frees the sender's place.
+#[derive(Debug)]
+struct Arriving {
+    limiter: Arc<RateLimiter>,
+    sender: String,
+}
+
+impl Drop for Arriving {
+    fn drop(&mut self) {
+        let mut arriving = self
+            .limiter
+            .arriving
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = arriving.get_mut(&self.sender) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                arriving.remove(&self.sender);
+            }
+        }
+    }
 }
 
 impl RateLimiter {
@@ -92,6 +122,59 @@ impl RateLimiter {
         }
         window.1 += 1;
         Ok(())
+    }
+
+    /// A place for one more upload of `sender` arriving, if it has fewer than `at_most`.
+    fn arrive(self: &Arc<Self>, sender: &str, at_most: u32) -> Option<Arriving> {
+        let mut arriving = self.arriving.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = arriving.entry(sender.to_owned()).or_insert(0);
+        if *n >= at_most {
+            return None;
+        }
+        *n += 1;
+        Some(Arriving {
+            limiter: Arc::clone(self),
+            sender: sender.to_owned(),
+        })
+    }
+}
+
+/// When an upload's body must have arrived: each piece within `idle` of the last, the whole
+/// by `until` (`server.upload_idle_timeout_secs`, `server.upload_timeout_secs`).
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    idle: Duration,
+    until: Instant,
+}
+
+impl Deadline {
+    fn new(server: &crate::config::ServerSettings) -> Self {
+        Self {
+            idle: Duration::from_secs(server.upload_idle_timeout_secs),
+            until: Instant::now() + Duration::from_secs(server.upload_timeout_secs),
+        }
+    }
+
+    /// The next item of `stream`, or `408 upload_timeout` when it does not come in time.
+    async fn next<S: futures_util::Stream + Unpin>(
+        self,
+        stream: &mut S,
+    ) -> Result<Option<S::Item>, ApiError> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        let wait = self.idle.min(left);
+        actix_web::rt::time::timeout(wait, stream.next())
+            .await
+            .map_err(|_| ApiError::RequestTimeout {
+                code: "upload_timeout",
+                message: if wait == self.idle && !left.is_zero() {
+                    format!(
+                        "the upload's body stopped for more than {} s",
+                        self.idle.as_secs()
+                    )
+                } else {
+                    "the upload's body took longer than the hub waits for one".into()
+                },
+            })
     }
 }
 
@@ -198,13 +281,17 @@ fn check_content_type(req: &HttpRequest) -> Result<bool, ApiError> {
     }
 }
 
-/// Writes `stream` into `spool`, refusing past its limit.
-async fn spool_stream<S, E>(spool: &mut Spool, mut stream: S) -> Result<(), ApiError>
+/// Writes `stream` into `spool`, refusing past its limit or its deadline.
+async fn spool_stream<S, E>(
+    spool: &mut Spool,
+    mut stream: S,
+    deadline: Deadline,
+) -> Result<(), ApiError>
 where
     S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = deadline.next(&mut stream).await? {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload broken off: {e}")))?;
         spool.write(&chunk).map_err(|e| match e {
             SpoolError::TooLarge { limit } => too_large(limit),
@@ -222,11 +309,12 @@ async fn read_multipart(
     body: web::Payload,
     query: &UploadQuery,
     mut spool: Spool,
+    deadline: Deadline,
 ) -> Result<(Spool, String, Vec<(String, Vec<u8>)>), ApiError> {
     let mut parts = Multipart::new(req.headers(), body);
     let mut package: Option<String> = None;
     let mut signatures: Vec<(String, Vec<u8>)> = Vec::new();
-    while let Some(field) = parts.next().await {
+    while let Some(field) = deadline.next(&mut parts).await? {
         let mut field =
             field.map_err(|e| ApiError::BadRequest(format!("a malformed multipart body: {e}")))?;
         let (part, filename) = {
@@ -247,7 +335,7 @@ async fn read_multipart(
                     )
                 })?;
                 package = Some(file_name(name)?);
-                spool_stream(&mut spool, &mut field).await?;
+                spool_stream(&mut spool, &mut field, deadline).await?;
             }
             "signature" => {
                 let name = file_name(filename.ok_or_else(|| {
@@ -273,7 +361,7 @@ async fn read_multipart(
                     )));
                 }
                 let mut bytes = Vec::new();
-                while let Some(chunk) = field.next().await {
+                while let Some(chunk) = deadline.next(&mut field).await? {
                     let chunk = chunk
                         .map_err(|e| ApiError::BadRequest(format!("upload broken off: {e}")))?;
                     if (bytes.len() + chunk.len()) as u64 > MAX_SIGNATURE_BYTES {
@@ -299,6 +387,22 @@ fn too_large(limit: u64) -> ApiError {
     ApiError::PayloadTooLarge {
         limit: usize::try_from(limit).unwrap_or(usize::MAX),
     }
+}
+
+/// A place for one more upload of `caller` arriving, or `429 too_many_concurrent_uploads`.
+fn arrive(state: &AppState, caller: &Caller) -> Result<Arriving, ApiError> {
+    let at_most = state.settings.server.concurrent_uploads_per_sender;
+    state
+        .upload_limiter
+        .arrive(&caller.name, at_most)
+        .ok_or_else(|| ApiError::TooManyRequests {
+            code: "too_many_concurrent_uploads",
+            retry_after: CONCURRENT_RETRY_SECS,
+            message: format!(
+                "{} has {at_most} uploads arriving already; send this one when one of them ended",
+                caller.name
+            ),
+        })
 }
 
 async fn upload(
@@ -334,6 +438,8 @@ async fn upload(
     if declared.is_some_and(|n| n > settings.max_package_bytes.saturating_add(allowance)) {
         return Err(too_large(settings.max_package_bytes));
     }
+    let _arriving = arrive(&state, &caller)?;
+    let deadline = Deadline::new(&state.settings.server);
     state
         .upload_limiter
         .admit(&caller.name, settings.uploads_per_minute)
@@ -348,11 +454,11 @@ async fn upload(
     let spool =
         Spool::create(&intake.storage, settings.max_package_bytes).map_err(ApiError::internal)?;
     let (spool, name, signatures) = if multipart {
-        read_multipart(&req, body, &query, spool).await?
+        read_multipart(&req, body, &query, spool, deadline).await?
     } else {
         let name = package_name(&req, &query)?;
         let mut spool = spool;
-        spool_stream(&mut spool, &mut body).await?;
+        spool_stream(&mut spool, &mut body, deadline).await?;
         (spool, name, Vec::new())
     };
     let sender = caller.name.clone();

@@ -538,3 +538,133 @@ fn a_serve_that_cannot_listen_exits_1_and_leaves_the_queue_alone() {
         .unwrap();
     assert_eq!((status.as_str(), attempts), ("checking", 1));
 }
+
+// ---- point 8: slow uploads -------------------------------------------------------------------
+
+const SLOW_TOKEN: &str = "slow-upload-admin-token-0123456789";
+
+/// A connection to `addr` that has sent the head of an upload of `length` bytes and `first`.
+fn start_upload(addr: &str, length: usize, first: &[u8]) -> std::net::TcpStream {
+    use std::io::Write as _;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/v1/packages?name=HM340901T34_24061.zip HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Authorization: Bearer {SLOW_TOKEN}\r\nContent-Type: application/zip\r\n\
+         Content-Length: {length}\r\n\r\n"
+    )
+    .unwrap();
+    stream.write_all(first).unwrap();
+    stream
+}
+
+/// Everything the server sends until it closes the connection (at most 30 s of silence).
+fn answer(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    let mut buf = [0_u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!(
+                "the server neither answered nor closed: {e}; so far: {}",
+                String::from_utf8_lossy(&out)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn code_of(response: &str) -> (u16, String) {
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {response}"));
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
+    let code = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    (status, code)
+}
+
+#[test]
+fn a_slow_upload_is_cut_off_and_a_sender_may_not_hold_many() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
+    let storage = db.storage.path().display().to_string();
+    let mut served = crate::cli::Served::start_with(
+        dir.path(),
+        &db,
+        &[
+            ("OMSHUB__AUTH__ADMIN_TOKEN", SLOW_TOKEN),
+            ("OMSHUB__INTAKE__STORAGE_DIR", storage.as_str()),
+            ("OMSHUB__INTAKE__WORKERS", "1"),
+            ("OMSHUB__SERVER__UPLOAD_IDLE_TIMEOUT_SECS", "2"),
+            ("OMSHUB__SERVER__UPLOAD_TIMEOUT_SECS", "4"),
+            ("OMSHUB__SERVER__CONCURRENT_UPLOADS_PER_SENDER", "2"),
+        ],
+    );
+    let listening = served.wait_for("listening", |v| {
+        crate::cli::message_is(v, "listening on http://")
+    });
+    let addr = listening["address"].as_str().unwrap().to_owned();
+
+    // A body that stops: cut off after the idle time, the connection closed.
+    let mut stopped = start_upload(&addr, 1000, b"PK\x03\x04");
+    let res = answer(&mut stopped);
+    assert_eq!(code_of(&res), (408, "upload_timeout".into()), "{res}");
+
+    // A body that trickles a byte every half second: cut off by the whole body's time.
+    let mut trickle = start_upload(&addr, 1000, b"P");
+    let mut writer = trickle.try_clone().unwrap();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write as _;
+        for _ in 0..60 {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            if writer.write_all(b"K").is_err() {
+                break;
+            }
+        }
+    });
+    let res = answer(&mut trickle);
+    assert_eq!(code_of(&res), (408, "upload_timeout".into()), "{res}");
+    feeder.join().unwrap();
+
+    // Three slow uploads at once from one sender allowed two: one of them is refused at once.
+    let mut three: Vec<_> = (0..3).map(|_| start_upload(&addr, 1000, b"PK")).collect();
+    let mut codes: Vec<(u16, String)> = three.iter_mut().map(|s| code_of(&answer(s))).collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        [
+            (408, "upload_timeout".into()),
+            (408, "upload_timeout".into()),
+            (429, "too_many_concurrent_uploads".into())
+        ]
+    );
+
+    // Their places are free again: a whole upload is received.
+    let mut whole = start_upload(&addr, 4, b"PK\x05\x06");
+    let res = answer_one(&mut whole);
+    assert!(res.starts_with("HTTP/1.1 202"), "{res}");
+}
+
+/// The first response on a kept-alive connection (up to the end of its JSON body).
+fn answer_one(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    let mut buf = [0_u8; 4096];
+    while !String::from_utf8_lossy(&out).trim_end().ends_with('}') {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&out));
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
