@@ -7,10 +7,11 @@
 //! The path is logged with every segment of 16 digits (an ENP, as in
 //! `/api/v1/persons/{enp}/care`) written `{enp}`: personal data never reaches a log.
 //!
-//! [`refuse_nul`] answers `400 nul_character` to a request whose path, query or JSON body
-//! holds a NUL character (`%00`, `\u0000`): no text the hub stores or looks up may hold one
-//! (PostgreSQL refuses it in text, so without this check it would end as a 500 there and as a
-//! miss on SQLite).
+//! [`screen`] refuses what no route reads, in the envelope: a request target longer than
+//! `server.max_uri_bytes` (`414 uri_too_long`), header fields past `server.max_header_bytes`
+//! (`431 headers_too_large`), and a NUL character in the path, the query or a JSON body
+//! (`400 nul_character`: no text the hub stores or looks up may hold one; PostgreSQL refuses it
+//! in text, so without this check it would end as a 500 there and as a miss on SQLite).
 
 use std::future::{Ready, ready};
 use std::time::Instant;
@@ -113,19 +114,56 @@ fn nul_refusal(req: ServiceRequest, what: &str) -> ServiceResponse<BoxBody> {
     req.error_response(error)
 }
 
-/// Refuses a NUL character in the path, the query or a JSON body: see the module
-/// documentation. A JSON body is read here (up to `server.json_limit_bytes`; past it,
-/// `413 payload_too_large` as the JSON extractor answers) and handed on unchanged.
-pub async fn refuse_nul<B: MessageBody + 'static>(
+/// The refusal of a request head past the `[server]` limits, if it is.
+fn oversized_head(
+    req: &ServiceRequest,
+    server: &crate::config::ServerSettings,
+) -> Option<ApiError> {
+    let target = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target > server.max_uri_bytes {
+        return Some(ApiError::HeadTooLarge {
+            code: "uri_too_long",
+            message: format!(
+                "the request target is {target} bytes; the hub reads at most {}",
+                server.max_uri_bytes
+            ),
+        });
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    (headers > server.max_header_bytes).then(|| ApiError::HeadTooLarge {
+        code: "headers_too_large",
+        message: format!(
+            "the header fields are {headers} bytes; the hub reads at most {}",
+            server.max_header_bytes
+        ),
+    })
+}
+
+/// Refuses an oversized request head and a NUL character in the path, the query or a JSON
+/// body: see the module documentation. A JSON body is read here (up to
+/// `server.json_limit_bytes`; past it, `413 payload_too_large` as the JSON extractor answers)
+/// and handed on unchanged.
+pub async fn screen<B: MessageBody + 'static>(
     mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    if let Some(refusal) = state
+        .as_ref()
+        .and_then(|s| oversized_head(&req, &s.settings.server))
+    {
+        return Ok(req.error_response(refusal));
+    }
     if uri_holds_nul(&req) {
         return Ok(nul_refusal(req, "path or query"));
     }
     if is_json(&req) {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
+        let limit = state
+            .as_ref()
             .map_or(usize::MAX, |s| s.settings.server.json_limit_bytes);
         let mut payload = req.take_payload();
         let mut body = web::BytesMut::new();

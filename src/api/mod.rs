@@ -104,7 +104,7 @@ pub fn app(
             web::PathConfig::default().error_handler(|err, _| error::bad_request(&err).into()),
         )
         // Registered first, so it runs inside `observe`: its refusals are logged and counted.
-        .wrap(actix_web::middleware::from_fn(middleware::refuse_nul))
+        .wrap(actix_web::middleware::from_fn(middleware::screen))
         .wrap(actix_web::middleware::from_fn(middleware::observe))
         .service(resource("/health").route(web::get().to(health::health)))
         .service(resource("/metrics").route(web::get().to(metrics::metrics)))

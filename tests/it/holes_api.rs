@@ -668,3 +668,75 @@ fn answer_one(stream: &mut std::net::TcpStream) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+// ---- point 9: oversized request heads ---------------------------------------------------------
+
+#[actix_web::test]
+async fn an_oversized_request_head_is_refused_in_the_envelope() {
+    let app = TestApp::spawn();
+    let long = format!("/api/v1/registers/insurers?q={}", "a".repeat(9000));
+    let res = get(&app, Some(ADMIN_TOKEN), &long).await;
+    assert_eq!(res.status, StatusCode::URI_TOO_LONG, "{}", res.text());
+    assert_eq!(res.error().error, "uri_too_long");
+    let big = "b".repeat(40_000);
+    for (name, value) in [
+        ("X-Padding", big.clone()),
+        ("Authorization", format!("Bearer {big}")),
+    ] {
+        let res = app
+            .call(
+                TestRequest::get()
+                    .uri("/api/v1/registers/insurers")
+                    .insert_header((name, value)),
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "{name}: {}",
+            res.text()
+        );
+        assert_eq!(res.error().error, "headers_too_large", "{name}");
+    }
+    // Within the limits the route answers as usual.
+    let fits = format!("/api/v1/registers/insurers?q={}", "a".repeat(7000));
+    let res = get(&app, Some(ADMIN_TOKEN), &fits).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+}
+
+#[test]
+fn an_oversized_request_head_gets_the_envelope_over_the_wire() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
+    let mut served = crate::cli::Served::start_with(dir.path(), &db, &[]);
+    let listening = served.wait_for("listening", |v| {
+        crate::cli::message_is(v, "listening on http://")
+    });
+    let addr = listening["address"].as_str().unwrap().to_owned();
+    for (head, expected) in [
+        (
+            format!(
+                "GET /api/v1/registers/insurers?q={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                "a".repeat(20_000)
+            ),
+            (414, "uri_too_long"),
+        ),
+        (
+            format!(
+                "GET /api/v1/registers/insurers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+                 Connection: close\r\n\r\n",
+                "b".repeat(60_000)
+            ),
+            (431, "headers_too_large"),
+        ),
+    ] {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        stream.write_all(head.as_bytes()).unwrap();
+        let res = answer(&mut stream);
+        assert_eq!(code_of(&res), (expected.0, expected.1.to_owned()), "{res}");
+    }
+}
