@@ -44,6 +44,20 @@ pub struct ServerSettings {
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
     pub json_limit_bytes: usize,
+    /// The longest pause, in seconds, between two pieces of an upload's body; past it the
+    /// upload is refused with `408 upload_timeout`.
+    pub upload_idle_timeout_secs: u64,
+    /// The longest, in seconds, a whole upload body may take to arrive (`408 upload_timeout`).
+    pub upload_timeout_secs: u64,
+    /// Uploads one sender may have arriving at once; more get `429 too_many_concurrent_uploads`.
+    pub concurrent_uploads_per_sender: u32,
+    /// The longest request target (path and query) the hub reads, in bytes; longer is
+    /// `414 uri_too_long`. At most 65,534 (actix's own limit, answered without the envelope).
+    pub max_uri_bytes: usize,
+    /// The most bytes of header fields (names and values) the hub reads in one request; more is
+    /// `431 headers_too_large`. At most 65,536 (actix stops reading a head at 128 KiB, answered
+    /// without the envelope).
+    pub max_header_bytes: usize,
     /// PEM file of the server certificate (and its chain); empty = plain HTTP.
     pub tls_certificate: String,
     /// PEM file of the server's private key; set together with `tls_certificate`.
@@ -501,6 +515,7 @@ impl Settings {
                 "must be greater than 0".into(),
             ));
         }
+        self.validate_server_limits()?;
         self.validate_tls()?;
         DatabaseTarget::parse(&self.database.url).map_err(|p| invalid("database.url", p))?;
         if !(1..=512).contains(&self.database.pool_max_size) {
@@ -613,6 +628,44 @@ impl Settings {
             return Err(invalid(
                 "intake.inbox_poll_secs",
                 format!("is {}; use 1 to 3600 seconds", intake.inbox_poll_secs),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The limits of `[server]` on uploads and request heads.
+    fn validate_server_limits(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
+        for (key, secs) in [
+            (
+                "server.upload_idle_timeout_secs",
+                self.server.upload_idle_timeout_secs,
+            ),
+            (
+                "server.upload_timeout_secs",
+                self.server.upload_timeout_secs,
+            ),
+        ] {
+            if !(1..=86_400).contains(&secs) {
+                return Err(invalid(key, format!("is {secs}; use 1 to 86400 seconds")));
+            }
+        }
+        if !(256..=65_534).contains(&self.server.max_uri_bytes) {
+            return Err(invalid(
+                "server.max_uri_bytes",
+                format!("is {}; use 256 to 65534", self.server.max_uri_bytes),
+            ));
+        }
+        if !(1024..=65_536).contains(&self.server.max_header_bytes) {
+            return Err(invalid(
+                "server.max_header_bytes",
+                format!("is {}; use 1024 to 65536", self.server.max_header_bytes),
+            ));
+        }
+        if self.server.concurrent_uploads_per_sender == 0 {
+            return Err(invalid(
+                "server.concurrent_uploads_per_sender",
+                "must be greater than 0".into(),
             ));
         }
         Ok(())

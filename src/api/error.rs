@@ -48,6 +48,9 @@ pub enum ApiError {
     /// Valid credentials without the right.
     #[error("{0}")]
     Forbidden(String),
+    /// Valid credentials without the right, in a way `code` names (`care_not_visible`).
+    #[error("{message}")]
+    ForbiddenCoded { code: &'static str, message: String },
     /// A named thing does not exist (or is not valid on the date asked); `code` says which.
     #[error("{message}")]
     NotFoundCoded { code: &'static str, message: String },
@@ -58,9 +61,21 @@ pub enum ApiError {
     /// The body is well formed but its content is refused; `code` says why.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
-    /// The caller sent more than its share; `retry_after` seconds until it may again.
+    /// The caller sent more than its share; `retry_after` seconds until it may again; `code`
+    /// says which share (`too_many_requests`, `too_many_concurrent_uploads`).
     #[error("{message}")]
-    TooManyRequests { retry_after: u64, message: String },
+    TooManyRequests {
+        code: &'static str,
+        retry_after: u64,
+        message: String,
+    },
+    /// The request did not arrive in time (`upload_timeout`: a body that stopped coming).
+    #[error("{message}")]
+    RequestTimeout { code: &'static str, message: String },
+    /// The request line or the header fields are longer than the hub reads; `code` says which
+    /// (`uri_too_long`: 414, `headers_too_large`: 431).
+    #[error("{message}")]
+    HeadTooLarge { code: &'static str, message: String },
     /// The database does not answer.
     #[error("the database does not answer")]
     DatabaseUnavailable(#[source] anyhow::Error),
@@ -85,8 +100,11 @@ impl ApiError {
             | Self::UnauthorizedCoded { code, .. }
             | Self::BadRequestCoded { code, .. }
             | Self::Conflict { code, .. }
+            | Self::ForbiddenCoded { code, .. }
+            | Self::TooManyRequests { code, .. }
+            | Self::RequestTimeout { code, .. }
+            | Self::HeadTooLarge { code, .. }
             | Self::Unprocessable { code, .. } => code,
-            Self::TooManyRequests { .. } => "too_many_requests",
             Self::DatabaseUnavailable(_) => "database_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -113,7 +131,10 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized(_) | Self::UnauthorizedCoded { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::ForbiddenCoded { .. } => StatusCode::FORBIDDEN,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::HeadTooLarge { code, .. } if *code == "uri_too_long" => StatusCode::URI_TOO_LONG,
+            Self::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -240,6 +261,57 @@ mod tests {
                 ApiError::internal(anyhow::anyhow!("boom")),
                 "internal_error",
                 500,
+            ),
+        ];
+        for (err, code, status) in cases {
+            assert_eq!(err.code(), code);
+            assert_eq!(err.status_code().as_u16(), status, "{code}");
+        }
+    }
+
+    #[test]
+    fn the_codes_of_issue_21_are_stable() {
+        let cases: Vec<(ApiError, &str, u16)> = vec![
+            (
+                ApiError::ForbiddenCoded {
+                    code: "care_not_visible",
+                    message: "x".into(),
+                },
+                "care_not_visible",
+                403,
+            ),
+            (
+                ApiError::TooManyRequests {
+                    code: "too_many_concurrent_uploads",
+                    retry_after: 5,
+                    message: "x".into(),
+                },
+                "too_many_concurrent_uploads",
+                429,
+            ),
+            (
+                ApiError::RequestTimeout {
+                    code: "upload_timeout",
+                    message: "x".into(),
+                },
+                "upload_timeout",
+                408,
+            ),
+            (
+                ApiError::HeadTooLarge {
+                    code: "uri_too_long",
+                    message: "x".into(),
+                },
+                "uri_too_long",
+                414,
+            ),
+            (
+                ApiError::HeadTooLarge {
+                    code: "headers_too_large",
+                    message: "x".into(),
+                },
+                "headers_too_large",
+                431,
             ),
         ];
         for (err, code, status) in cases {

@@ -12,7 +12,10 @@
 //! the admin names one with `&insurer=`; anyone else 403 `forbidden`. The answer is the
 //! XML file, its name in `Content-Disposition`.
 //!
-//! Care: any participant (or the admin token), `?page=&per_page=`; every call audited.
+//! Care: `?page=&per_page=`; each case is shown to whom `erz::care` lets read it (the
+//! person's insurer on the dates of the case, the funds of the person's and of the clinic's
+//! territory, the treating clinic, auditors and the admin); a caller that may read none of the
+//! person's cases is 403 `care_not_visible`; every read audited.
 //!
 //! The handlers parse, call `erz` (the policy status with the server's batched audit writer
 //! when it runs one, and, by ENP as known now, through the server's batched reads
@@ -28,13 +31,13 @@ use super::auth::{Caller, Provisional, Role};
 use super::paging::{Page, PageQuery};
 use super::{ApiError, AppState, with_conn};
 use crate::db::DbConn;
-use crate::erz::care::care_of;
+use crate::erz::care::{Care, CareScope, care_of};
 use crate::erz::lists::{ListError, ListKind, ListRequest, produce};
 use crate::erz::repo::NewStatusQuery;
 use crate::erz::repo::audit::insert_status_queries;
 use crate::erz::status::{Asker, policy_status_with, status_from_facts};
 use crate::erz::{StatusError, StatusKey, policy_status};
-use crate::participants::Kind;
+use crate::participants::{Kind, Role as ParticipantRole};
 
 /// The routes of this module.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -356,17 +359,53 @@ fn file_chunks(
     })
 }
 
+/// The cases of a person `caller` may read: all for the admin and `read_all` participants;
+/// by its organisation for a fund, an insurer or a clinic with `read_own`; `None` for anyone
+/// else.
+fn care_scope(caller: &Caller) -> Option<CareScope> {
+    if caller.role == Role::Admin {
+        return Some(CareScope::All);
+    }
+    let p = caller.participant.as_ref()?;
+    if p.roles.contains(ParticipantRole::ReadAll) {
+        return Some(CareScope::All);
+    }
+    if !p.roles.contains(ParticipantRole::ReadOwn) {
+        return None;
+    }
+    let code = p.org_code.clone()?;
+    match p.kind {
+        Kind::Clinic => Some(CareScope::Clinic(code)),
+        Kind::Insurer => Some(CareScope::Insurer(code)),
+        Kind::Fund => Some(CareScope::Fund(code)),
+        Kind::Auditor | Kind::Admin => None,
+    }
+}
+
+fn care_not_visible() -> ApiError {
+    ApiError::ForbiddenCoded {
+        code: "care_not_visible",
+        message: "the care of a person is read by the person's insurer on the dates of the \
+                  cases, the funds of the person's and of the clinic's territory, the treating \
+                  clinic for its own cases, and auditors; none of this person's cases is yours"
+            .into(),
+    }
+}
+
 async fn care(
     state: web::Data<AppState>,
     caller: Caller,
     enp: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    if caller.participant.is_none() && caller.role != Role::Admin {
-        return Err(ApiError::Forbidden(
-            "the care of a person is for participants of the exchange".into(),
-        ));
-    }
+    let Some(scope) = care_scope(&caller) else {
+        return Err(ApiError::ForbiddenCoded {
+            code: "care_not_visible",
+            message: "the care of a person is for the participants that treat, insure or \
+                      oversee the person (with read_own), and auditors"
+                .into(),
+        });
+    };
     let page = query.into_inner().checked()?;
     let asker = Asker {
         caller: caller.name.clone(),
@@ -374,10 +413,20 @@ async fn care(
     };
     let enp = enp.into_inner();
     let now = crate::participants::now();
-    let (items, total) = with_conn(&state, move |conn| {
-        care_of(conn, &asker, &enp, page.offset(), page.limit(), now)
+    let care = with_conn(&state, move |conn| {
+        care_of(
+            conn,
+            &asker,
+            &enp,
+            &scope,
+            (page.offset(), page.limit()),
+            now,
+        )
     })
     .await?;
+    let Care::Cases(items, total) = care else {
+        return Err(care_not_visible());
+    };
     Ok(HttpResponse::Ok().json(Page {
         items,
         page: page.page,

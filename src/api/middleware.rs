@@ -6,11 +6,17 @@
 //!
 //! The path is logged with every segment of 16 digits (an ENP, as in
 //! `/api/v1/persons/{enp}/care`) written `{enp}`: personal data never reaches a log.
+//!
+//! [`screen`] refuses what no route reads, in the envelope: a request target longer than
+//! `server.max_uri_bytes` (`414 uri_too_long`), header fields past `server.max_header_bytes`
+//! (`431 headers_too_large`), and a NUL character in the path, the query or a JSON body
+//! (`400 nul_character`: no text the hub stores or looks up may hold one; PostgreSQL refuses it
+//! in text, so without this check it would end as a 500 there and as a miss on SQLite).
 
 use std::future::{Ready, ready};
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
@@ -64,6 +70,120 @@ fn loggable_path(path: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// Whether the path or the query of `req` holds a NUL once percent-decoded. The request line
+/// of HTTP cannot carry a raw NUL byte (the parser refuses it), and percent-decoding yields
+/// one exactly where `%00` is written, so that is what is looked for.
+fn uri_holds_nul(req: &ServiceRequest) -> bool {
+    req.uri()
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str().contains("%00"))
+}
+
+/// Whether any string or key of `value` holds a NUL.
+fn json_holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(json_holds_nul),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.contains('\0') || json_holds_nul(v)),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+            false
+        }
+    }
+}
+
+fn is_json(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        })
+}
+
+fn nul_refusal(req: ServiceRequest, what: &str) -> ServiceResponse<BoxBody> {
+    let error = ApiError::BadRequestCoded {
+        code: "nul_character",
+        message: format!("the request's {what} holds a NUL character (%00 or \\u0000)"),
+    };
+    req.error_response(error)
+}
+
+/// The refusal of a request head past the `[server]` limits, if it is.
+fn oversized_head(
+    req: &ServiceRequest,
+    server: &crate::config::ServerSettings,
+) -> Option<ApiError> {
+    let target = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target > server.max_uri_bytes {
+        return Some(ApiError::HeadTooLarge {
+            code: "uri_too_long",
+            message: format!(
+                "the request target is {target} bytes; the hub reads at most {}",
+                server.max_uri_bytes
+            ),
+        });
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    (headers > server.max_header_bytes).then(|| ApiError::HeadTooLarge {
+        code: "headers_too_large",
+        message: format!(
+            "the header fields are {headers} bytes; the hub reads at most {}",
+            server.max_header_bytes
+        ),
+    })
+}
+
+/// Refuses an oversized request head and a NUL character in the path, the query or a JSON
+/// body: see the module documentation. A JSON body is read here (up to
+/// `server.json_limit_bytes`; past it, `413 payload_too_large` as the JSON extractor answers)
+/// and handed on unchanged.
+pub async fn screen<B: MessageBody + 'static>(
+    mut req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    if let Some(refusal) = state
+        .as_ref()
+        .and_then(|s| oversized_head(&req, &s.settings.server))
+    {
+        return Ok(req.error_response(refusal));
+    }
+    if uri_holds_nul(&req) {
+        return Ok(nul_refusal(req, "path or query"));
+    }
+    if is_json(&req) {
+        let limit = state
+            .as_ref()
+            .map_or(usize::MAX, |s| s.settings.server.json_limit_bytes);
+        let mut payload = req.take_payload();
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = futures_util::StreamExt::next(&mut payload).await {
+            let Ok(chunk) = chunk else {
+                // A body broken off: the extractor answers it as it does without this check.
+                break;
+            };
+            if body.len() + chunk.len() > limit {
+                return Ok(req.error_response(ApiError::PayloadTooLarge { limit }));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = body.freeze();
+        if serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| json_holds_nul(&v)) {
+            return Ok(nul_refusal(req, "JSON body"));
+        }
+        req.set_payload(actix_web::dev::Payload::from(body));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// Wraps every request: see the module documentation.

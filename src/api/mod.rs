@@ -16,6 +16,7 @@ pub mod nsi;
 pub mod packages;
 pub mod paging;
 pub mod registers;
+pub mod scope;
 pub mod server;
 
 use std::sync::Arc;
@@ -102,6 +103,8 @@ pub fn app(
         .app_data(
             web::PathConfig::default().error_handler(|err, _| error::bad_request(&err).into()),
         )
+        // Registered first, so it runs inside `observe`: its refusals are logged and counted.
+        .wrap(actix_web::middleware::from_fn(middleware::screen))
         .wrap(actix_web::middleware::from_fn(middleware::observe))
         .service(resource("/health").route(web::get().to(health::health)))
         .service(resource("/metrics").route(web::get().to(metrics::metrics)))

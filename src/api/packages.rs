@@ -3,7 +3,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `POST /api/v1/packages?name=HM…zip` | the ZIP as the body (`application/zip` or `application/octet-stream`), streamed to disk; or `multipart/form-data` with a `package` part (the ZIP, or the ZIP inside an enveloping signature, `….zip.sig`) and `signature` parts (detached signatures: `<entry>.sig`, `<entry>.BUH.SIG`…, or `<package>.sig` over the whole ZIP); `202` with the receipt, or `200` with the first receipt when these bytes (or this `Idempotency-Key`) came from the sender before |
-//! | `GET /api/v1/packages?page=&per_page=` | the caller's packages, newest first (an admin sees all) |
+//! | `GET /api/v1/packages?page=&per_page=` | the packages the caller may read (`api::scope`), newest first |
 //! | `GET /api/v1/packages/{id}` | the package: status (`received`, `checking`, `accepted`, `partly_accepted`, `rejected`), counts, first refusal code |
 //! | `GET /api/v1/packages/{id}/receipt` | the receipt |
 //! | `GET /api/v1/packages/{id}/receipt.sig` | the hub's detached CMS signature (DER) of those exact bytes; `404 not_signed` when the hub has no key |
@@ -17,14 +17,18 @@
 //! with its signatures as for an account package (docs/INTAKE.md); its answers are the REPLIST
 //! `p…` (the `protocol`) and the `FLK_P` `f…`.
 //!
-//! A caller sees only its own packages (the admin and `read_all` participants see all); a
-//! participant without the `upload` role may not upload (403); another sender's package is a 404,
-//! as if it did not exist. Uploads per sender per minute are limited (`429` with
-//! `Retry-After`), and a body past `intake.max_package_bytes` is refused with `413` while it
-//! arrives.
+//! A caller reads the packages `api::scope` gives it: its own, and with `read_own` those of its
+//! organisation, a fund those of its territory, an insurer the accounts it pays; the admin and
+//! `read_all` participants read all. A participant without the `upload` role may not upload
+//! (403); a package the caller may not read is a 404, as if it did not exist. Uploads per sender per minute are limited (`429` with
+//! `Retry-After`), and so are uploads past `server.concurrent_uploads_per_sender` arriving at
+//! once (`429 too_many_concurrent_uploads`); a body past `intake.max_package_bytes` is refused
+//! with `413` while it arrives, and one that pauses longer than
+//! `server.upload_idle_timeout_secs` or takes longer than `server.upload_timeout_secs` with
+//! `408 upload_timeout` (the connection is closed after it).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix_multipart::Multipart;
@@ -34,9 +38,10 @@ use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::auth::{Caller, Role};
+use super::auth::Caller;
 use super::error::ApiError;
 use super::paging::{Page, PageQuery};
+use super::scope::{self, PackageScope};
 use crate::intake::signatures::MAX_SIGNATURE_BYTES;
 use crate::intake::spool::{Spool, SpoolError};
 use crate::intake::store::{self, PackageRow, Recorded};
@@ -68,20 +73,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// package, fit).
 pub const MAX_SIGNATURE_PARTS: usize = 8;
 
-/// Whether `caller` sees every sender's packages: the admin, and participants with `read_all`
-/// (federal auditors).
-fn sees_all(caller: &Caller) -> bool {
-    caller.role == Role::Admin
-        || caller
-            .participant
-            .as_ref()
-            .is_some_and(|p| p.roles.contains(ParticipantRole::ReadAll))
-}
+/// What `Retry-After` says to a sender over `server.concurrent_uploads_per_sender`.
+const CONCURRENT_RETRY_SECS: u64 = 5;
 
-/// Uploads started per sender in the current minute.
+/// Uploads started per sender in the current minute, and uploads of each sender arriving now.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     windows: Mutex<HashMap<String, (Instant, u32)>>,
+    arriving: Mutex<HashMap<String, u32>>,
+}
+
+/// One upload of a sender while its body arrives; dropping it frees the sender's place.
+#[derive(Debug)]
+struct Arriving {
+    limiter: Arc<RateLimiter>,
+    sender: String,
+}
+
+impl Drop for Arriving {
+    fn drop(&mut self) {
+        let mut arriving = self
+            .limiter
+            .arriving
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = arriving.get_mut(&self.sender) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                arriving.remove(&self.sender);
+            }
+        }
+    }
 }
 
 impl RateLimiter {
@@ -100,6 +122,59 @@ impl RateLimiter {
         }
         window.1 += 1;
         Ok(())
+    }
+
+    /// A place for one more upload of `sender` arriving, if it has fewer than `at_most`.
+    fn arrive(self: &Arc<Self>, sender: &str, at_most: u32) -> Option<Arriving> {
+        let mut arriving = self.arriving.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = arriving.entry(sender.to_owned()).or_insert(0);
+        if *n >= at_most {
+            return None;
+        }
+        *n += 1;
+        Some(Arriving {
+            limiter: Arc::clone(self),
+            sender: sender.to_owned(),
+        })
+    }
+}
+
+/// When an upload's body must have arrived: each piece within `idle` of the last, the whole
+/// by `until` (`server.upload_idle_timeout_secs`, `server.upload_timeout_secs`).
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    idle: Duration,
+    until: Instant,
+}
+
+impl Deadline {
+    fn new(server: &crate::config::ServerSettings) -> Self {
+        Self {
+            idle: Duration::from_secs(server.upload_idle_timeout_secs),
+            until: Instant::now() + Duration::from_secs(server.upload_timeout_secs),
+        }
+    }
+
+    /// The next item of `stream`, or `408 upload_timeout` when it does not come in time.
+    async fn next<S: futures_util::Stream + Unpin>(
+        self,
+        stream: &mut S,
+    ) -> Result<Option<S::Item>, ApiError> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        let wait = self.idle.min(left);
+        actix_web::rt::time::timeout(wait, stream.next())
+            .await
+            .map_err(|_| ApiError::RequestTimeout {
+                code: "upload_timeout",
+                message: if wait == self.idle && !left.is_zero() {
+                    format!(
+                        "the upload's body stopped for more than {} s",
+                        self.idle.as_secs()
+                    )
+                } else {
+                    "the upload's body took longer than the hub waits for one".into()
+                },
+            })
     }
 }
 
@@ -206,13 +281,17 @@ fn check_content_type(req: &HttpRequest) -> Result<bool, ApiError> {
     }
 }
 
-/// Writes `stream` into `spool`, refusing past its limit.
-async fn spool_stream<S, E>(spool: &mut Spool, mut stream: S) -> Result<(), ApiError>
+/// Writes `stream` into `spool`, refusing past its limit or its deadline.
+async fn spool_stream<S, E>(
+    spool: &mut Spool,
+    mut stream: S,
+    deadline: Deadline,
+) -> Result<(), ApiError>
 where
     S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = deadline.next(&mut stream).await? {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload broken off: {e}")))?;
         spool.write(&chunk).map_err(|e| match e {
             SpoolError::TooLarge { limit } => too_large(limit),
@@ -230,11 +309,12 @@ async fn read_multipart(
     body: web::Payload,
     query: &UploadQuery,
     mut spool: Spool,
+    deadline: Deadline,
 ) -> Result<(Spool, String, Vec<(String, Vec<u8>)>), ApiError> {
     let mut parts = Multipart::new(req.headers(), body);
     let mut package: Option<String> = None;
     let mut signatures: Vec<(String, Vec<u8>)> = Vec::new();
-    while let Some(field) = parts.next().await {
+    while let Some(field) = deadline.next(&mut parts).await? {
         let mut field =
             field.map_err(|e| ApiError::BadRequest(format!("a malformed multipart body: {e}")))?;
         let (part, filename) = {
@@ -255,7 +335,7 @@ async fn read_multipart(
                     )
                 })?;
                 package = Some(file_name(name)?);
-                spool_stream(&mut spool, &mut field).await?;
+                spool_stream(&mut spool, &mut field, deadline).await?;
             }
             "signature" => {
                 let name = file_name(filename.ok_or_else(|| {
@@ -281,7 +361,7 @@ async fn read_multipart(
                     )));
                 }
                 let mut bytes = Vec::new();
-                while let Some(chunk) = field.next().await {
+                while let Some(chunk) = deadline.next(&mut field).await? {
                     let chunk = chunk
                         .map_err(|e| ApiError::BadRequest(format!("upload broken off: {e}")))?;
                     if (bytes.len() + chunk.len()) as u64 > MAX_SIGNATURE_BYTES {
@@ -307,6 +387,22 @@ fn too_large(limit: u64) -> ApiError {
     ApiError::PayloadTooLarge {
         limit: usize::try_from(limit).unwrap_or(usize::MAX),
     }
+}
+
+/// A place for one more upload of `caller` arriving, or `429 too_many_concurrent_uploads`.
+fn arrive(state: &AppState, caller: &Caller) -> Result<Arriving, ApiError> {
+    let at_most = state.settings.server.concurrent_uploads_per_sender;
+    state
+        .upload_limiter
+        .arrive(&caller.name, at_most)
+        .ok_or_else(|| ApiError::TooManyRequests {
+            code: "too_many_concurrent_uploads",
+            retry_after: CONCURRENT_RETRY_SECS,
+            message: format!(
+                "{} has {at_most} uploads arriving already; send this one when one of them ended",
+                caller.name
+            ),
+        })
 }
 
 async fn upload(
@@ -342,10 +438,13 @@ async fn upload(
     if declared.is_some_and(|n| n > settings.max_package_bytes.saturating_add(allowance)) {
         return Err(too_large(settings.max_package_bytes));
     }
+    let _arriving = arrive(&state, &caller)?;
+    let deadline = Deadline::new(&state.settings.server);
     state
         .upload_limiter
         .admit(&caller.name, settings.uploads_per_minute)
         .map_err(|retry_after| ApiError::TooManyRequests {
+            code: "too_many_requests",
             retry_after,
             message: format!(
                 "more than {} uploads in a minute from {}; try again in {retry_after} s",
@@ -355,11 +454,11 @@ async fn upload(
     let spool =
         Spool::create(&intake.storage, settings.max_package_bytes).map_err(ApiError::internal)?;
     let (spool, name, signatures) = if multipart {
-        read_multipart(&req, body, &query, spool).await?
+        read_multipart(&req, body, &query, spool, deadline).await?
     } else {
         let name = package_name(&req, &query)?;
         let mut spool = spool;
-        spool_stream(&mut spool, &mut body).await?;
+        spool_stream(&mut spool, &mut body, deadline).await?;
         (spool, name, Vec::new())
     };
     let sender = caller.name.clone();
@@ -406,20 +505,25 @@ async fn upload(
         .json(body))
 }
 
-/// The package `id` when `caller` may see it.
+/// The package `id` when `caller` may see it (`api::scope`); another is a 404, as if it did
+/// not exist.
 async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<PackageRow, ApiError> {
     let wanted = id.to_owned();
+    let scope = PackageScope::of(caller);
     let row = super::with_conn(state, move |conn| {
-        store::get(conn, &wanted).map_err(ApiError::internal)
+        let row = store::get(conn, &wanted).map_err(ApiError::internal)?;
+        match row {
+            Some(row) if scope::sees(conn, &scope, &row.id).map_err(ApiError::internal)? => {
+                Ok::<_, ApiError>(Some(row))
+            }
+            _ => Ok(None),
+        }
     })
     .await?;
-    match row {
-        Some(row) if sees_all(caller) || row.sender == caller.name => Ok(row),
-        _ => Err(ApiError::NotFoundCoded {
-            code: "package_unknown",
-            message: format!("no package {id} of yours"),
-        }),
-    }
+    row.ok_or_else(|| ApiError::NotFoundCoded {
+        code: "package_unknown",
+        message: format!("no package {id} you may read"),
+    })
 }
 
 async fn status(
@@ -633,10 +737,9 @@ async fn list(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = query.into_inner().checked()?;
-    let sender = (!sees_all(&caller)).then(|| caller.name.clone());
+    let scope = PackageScope::of(&caller);
     let (total, items) = super::with_conn(&state, move |conn| {
-        store::list(conn, sender.as_deref(), page.limit(), page.offset())
-            .map_err(ApiError::internal)
+        scope::list(conn, &scope, page.limit(), page.offset()).map_err(ApiError::internal)
     })
     .await?;
     Ok(HttpResponse::Ok().json(Page {

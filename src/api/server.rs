@@ -1,5 +1,10 @@
-//! `omshub serve`: prepare the database, start the scheduled jobs, listen, and shut down
+//! `omshub serve`: listen, prepare the database, start the scheduled jobs, serve, and shut down
 //! gracefully.
+//!
+//! The port is bound before anything else: a second `serve` on a port in use exits 1 before it
+//! opens the database, puts back the packages another process is checking, or starts a
+//! thread; whatever fails later, every thread started is stopped (and the pool closed) before
+//! `serve` returns.
 //!
 //! SIGTERM (and Ctrl-C) stop accepting connections, let in-flight requests finish for up to
 //! `server.shutdown_timeout_secs`, commit the queued policy-status audit rows (`erz::audit`),
@@ -151,7 +156,68 @@ fn start_status_threads(
     Ok((status_audit, status_batch))
 }
 
+/// Connections the kernel queues before they are accepted (actix's default).
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A socket listening on `addr` (address reuse on, as actix binds), handed to actix later.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        actix_web::rt::net::TcpSocket::new_v4()?
+    } else {
+        actix_web::rt::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)?.into_std()
+}
+
+/// What `serve` started, stopped in reverse order on every way out ([`Started::stop`]): the
+/// scheduler, the look-up refresher, the policy-status threads and the intake workers. None of
+/// them may outlive `serve`: a thread still using libpq while the process exits can crash it
+/// (issue 21, point 11).
+#[derive(Default)]
+struct Started {
+    scheduler: Option<Scheduler>,
+    refresher: Option<actix_web::rt::task::JoinHandle<()>>,
+    status_audit: Option<Arc<AuditWriter>>,
+    status_batch: Option<Arc<StatusBatcher>>,
+    workers: Option<Workers>,
+}
+
+impl Started {
+    /// Stops everything started, waiting for each thread: the workers first (they finish the
+    /// package in hand), then the status threads (the audit writer commits what is queued),
+    /// the refresher and the scheduler.
+    async fn stop(self) {
+        if let Some(workers) = self.workers
+            && let Err(e) = actix_web::rt::task::spawn_blocking(move || workers.stop()).await
+        {
+            tracing::error!(error = %e, "the intake workers did not stop cleanly");
+        }
+        if let Some(refresher) = self.refresher {
+            refresher.abort();
+        }
+        if let Some(batcher) = self.status_batch
+            && let Err(e) = actix_web::rt::task::spawn_blocking(move || batcher.close()).await
+        {
+            tracing::error!(error = %e, "the status readers did not stop cleanly");
+        }
+        if let Some(audit) = self.status_audit
+            && let Err(e) = actix_web::rt::task::spawn_blocking(move || audit.close()).await
+        {
+            tracing::error!(error = %e, "the audit writer did not stop cleanly");
+        }
+        if let Some(scheduler) = self.scheduler {
+            scheduler.shutdown().await;
+        }
+    }
+}
+
 /// Runs the hub until SIGTERM or Ctrl-C.
+///
+/// The port is bound first: a `serve` that cannot listen (another one runs) stops before it
+/// opens the database, touches the queue or starts a thread. Whatever fails later, everything
+/// started is stopped before this returns.
 pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<()> {
     // Read the TLS files first: a wrong path stops start-up before anything else happens.
     let acceptor = if settings.server.tls() {
@@ -159,6 +225,25 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
     } else {
         None
     };
+    let bind = settings.server.bind;
+    let listener = listen(bind).map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+    let mut started = Started::default();
+    let result = run(settings, options, acceptor, listener, &mut started).await;
+    started.stop().await;
+    if result.is_ok() {
+        tracing::info!("shutdown complete");
+    }
+    result
+}
+
+/// `serve` once the port is bound: everything it starts goes into `started`.
+async fn run(
+    settings: Settings,
+    options: ServeOptions,
+    acceptor: Option<SslAcceptorBuilder>,
+    listener: std::net::TcpListener,
+    started: &mut Started,
+) -> anyhow::Result<()> {
     let prepared = settings.clone();
     let database = actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<Database> {
         let database = db::open_ready(&prepared.database)?;
@@ -174,35 +259,33 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
         "database ready"
     );
 
-    let scheduler = if settings.jobs.enabled && !options.no_jobs {
-        let mut scheduler = Scheduler::start(&settings.jobs, &database).await?;
+    if settings.jobs.enabled && !options.no_jobs {
+        let scheduler = started
+            .scheduler
+            .insert(Scheduler::start(&settings.jobs, &database).await?);
         for (job, next) in scheduler.next_runs().await {
             tracing::info!(job, next_run = ?next, "job scheduled");
         }
-        Some(scheduler)
     } else {
         tracing::info!("scheduled jobs are off for this run");
-        None
-    };
+    }
 
     let server_settings = settings.server.clone();
     let pool_size = settings.database.pool_max_size;
     let refresh_every = Duration::from_secs(settings.nsi.refresh_secs);
     let mut state = AppState::new(settings, database)?;
     let (status_audit, status_batch) = start_status_threads(&mut state)?;
+    started.status_audit = Some(status_audit);
+    started.status_batch = status_batch;
     {
         let (database, lookups) = (state.db.clone(), state.lookups.clone());
         actix_web::rt::task::spawn_blocking(move || lookups.refresh(&database, true)).await??;
     }
-    let refresher = actix_web::rt::spawn(refresh_lookups(state.clone(), refresh_every));
-    let workers = {
-        let (intake, count) = (state.intake.clone(), state.settings.intake.workers);
-        actix_web::rt::task::spawn_blocking(move || Workers::start(intake, count)).await??
-    };
-    tracing::info!(
-        workers = state.settings.intake.workers,
-        "intake workers started"
-    );
+    started.refresher = Some(actix_web::rt::spawn(refresh_lookups(
+        state.clone(),
+        refresh_every,
+    )));
+    let (intake, worker_count) = (state.intake.clone(), state.settings.intake.workers);
     // Every database call of a handler runs on the worker's blocking threads. The calls are
     // short (a policy status is five indexed reads): a few threads per worker keep the cores
     // busy, and more only queue for connections and switch (actix's default is 512 per
@@ -215,16 +298,17 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
     if server_settings.workers > 0 {
         server = server.workers(server_settings.workers);
     }
+    let bind = server_settings.bind;
     let scheme = if let Some(acceptor) = acceptor {
         server = server
             .on_connect(peer_certificate)
-            .bind_openssl(server_settings.bind, acceptor)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", server_settings.bind))?;
+            .listen_openssl(listener, acceptor)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
         "https"
     } else {
         server = server
-            .bind(server_settings.bind)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", server_settings.bind))?;
+            .listen(listener)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
         "http"
     };
     let client_certificates = match (
@@ -238,18 +322,12 @@ pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<
     for addr in server.addrs() {
         tracing::info!(address = %addr, client_certificates, "listening on {scheme}://{addr}");
     }
-    let run_result = server.run().await;
-    refresher.abort();
-    if let Some(batcher) = status_batch {
-        actix_web::rt::task::spawn_blocking(move || batcher.close()).await?;
-    }
-    actix_web::rt::task::spawn_blocking(move || status_audit.close()).await?;
-    actix_web::rt::task::spawn_blocking(move || workers.stop()).await?;
-    run_result?;
-
-    if let Some(scheduler) = scheduler {
-        scheduler.shutdown().await;
-    }
-    tracing::info!("shutdown complete");
+    // The queue is touched only now that the hub serves: packages left `checking` by the last
+    // stop are queued again and the workers start.
+    started.workers = Some(
+        actix_web::rt::task::spawn_blocking(move || Workers::start(intake, worker_count)).await??,
+    );
+    tracing::info!(workers = worker_count, "intake workers started");
+    server.run().await?;
     Ok(())
 }

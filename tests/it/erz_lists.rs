@@ -892,11 +892,11 @@ async fn the_care_of_a_person_lists_the_cases_of_accepted_packages_newest_first(
     let (clinic_id, clinic) = participant(&app, Kind::Clinic, "340901");
     let uri = format!("/api/v1/persons/{number}/care");
 
+    // Nothing billed by this clinic: it may read none of the person's care (issue 21,
+    // point 12), and learns nothing more.
     let res = get(&app, &clinic, &uri).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    let empty = json(&res);
-    assert_eq!(empty["items"], serde_json::json!([]));
-    assert_eq!(empty["total"], 0);
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text());
+    assert_eq!(res.error().error, "care_not_visible");
 
     // An accepted package (its second attempt counts), a partly accepted one, one still
     // being checked and a refused one.
@@ -1013,7 +1013,7 @@ async fn the_care_of_a_person_lists_the_cases_of_accepted_packages_newest_first(
     let res = app.get(&uri).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 
-    // Every call with a well-formed ENP is audited.
+    // Every read is audited (the refused first call read nothing).
     let audit: Vec<(String, String, Option<i64>)> = erz_status_query::table
         .filter(erz_status_query::by_key.eq("care"))
         .select((
@@ -1025,7 +1025,7 @@ async fn the_care_of_a_person_lists_the_cases_of_accepted_packages_newest_first(
         .load(&mut app.conn())
         .unwrap();
     let outcomes: Vec<&str> = audit.iter().map(|a| a.1.as_str()).collect();
-    assert_eq!(outcomes, ["not_found", "found", "found"]);
+    assert_eq!(outcomes, ["found", "found"]);
     assert!(
         audit
             .iter()

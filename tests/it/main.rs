@@ -17,7 +17,10 @@ mod erz_matching;
 #[cfg(test)]
 mod r#gen;
 #[cfg(test)]
+mod holes_api;
+#[cfg(test)]
 mod holes_money;
+#[cfg(test)]
 mod holes_validate;
 #[cfg(test)]
 mod http;
