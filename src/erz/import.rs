@@ -747,12 +747,7 @@ impl Ahead {
 /// numbered by the line it starts on; a row that is not UTF-8 or not well quoted is refused
 /// with its line and the reader goes on.
 fn load_csv(loader: &Mutex<Loader<'_, '_, '_>>, file: File) -> Result<(), ImportError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b';')
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(file);
+    let mut reader = csv_reader(file);
     let mut record = csv::StringRecord::new();
     let Ok(mut loader) = loader.lock() else {
         return Ok(());
@@ -764,7 +759,7 @@ fn load_csv(loader: &Mutex<Loader<'_, '_, '_>>, file: File) -> Result<(), Import
             .position()
             .or_else(|| reader.position().into())
             .map_or(0, csv::Position::line);
-        let row = match read {
+        let (number, row) = match read {
             Ok(false) => break,
             Ok(true) => {
                 if std::mem::take(&mut first) {
@@ -777,25 +772,16 @@ fn load_csv(loader: &Mutex<Loader<'_, '_, '_>>, file: File) -> Result<(), Import
                 if record.len() == 1 && record[0].trim().is_empty() {
                     continue;
                 }
-                csv_row(number, &record)
+                (number, csv_row(number, &record))
             }
             Err(e) => match e.kind() {
                 csv::ErrorKind::Io(_) => return Err(std::io::Error::from(e).into()),
-                csv::ErrorKind::Utf8 { pos, .. } => {
-                    let line = pos.as_ref().map_or(number, csv::Position::line);
-                    if std::mem::take(&mut first) {
-                        return Err(ImportError::CsvHeader);
-                    }
-                    loader.offer(
-                        line,
-                        Err(Refused::new("encoding_invalid", "the line is not UTF-8")),
-                    );
-                    if loader.fatal.is_some() {
-                        break;
-                    }
-                    continue;
-                }
-                _ => Err(Refused::new("csv_malformed", e.to_string())),
+                _ if std::mem::take(&mut first) => return Err(ImportError::CsvHeader),
+                csv::ErrorKind::Utf8 { pos, .. } => (
+                    pos.as_ref().map_or(number, csv::Position::line),
+                    Err(Refused::new("encoding_invalid", "the line is not UTF-8")),
+                ),
+                _ => (number, Err(Refused::new("csv_malformed", e.to_string()))),
             },
         };
         loader.offer(number, row);
@@ -804,6 +790,17 @@ fn load_csv(loader: &Mutex<Loader<'_, '_, '_>>, file: File) -> Result<(), Import
         }
     }
     Ok(())
+}
+
+/// The reader of the bulk-load CSV: `;`, double quotes, rows of any field count (a wrong count
+/// is refused per row by [`csv_row`]), the header checked by hand.
+fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(input)
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -1326,11 +1323,7 @@ mod tests {
 
     /// `text` read as one row, the way `load_csv` reads it.
     fn record(text: &str) -> csv::StringRecord {
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(b';')
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text.as_bytes());
+        let mut reader = csv_reader(text.as_bytes());
         let mut record = csv::StringRecord::new();
         assert!(reader.read_record(&mut record).unwrap());
         record

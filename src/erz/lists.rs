@@ -627,9 +627,8 @@ impl Ctx {
         to: NaiveDate,
     ) -> Result<Option<Record>, ListError> {
         let mine = repo::current_insurance(conn, p)?
-            .into_iter()
-            .rev()
-            .any(|r| r.insurer_code == self.insurer && covers(&r, from, to));
+            .iter()
+            .any(|r| r.insurer_code == self.insurer && covers(r, from, to));
         if !mine {
             return Ok(None);
         }
@@ -668,11 +667,10 @@ impl Ctx {
         let Some(data) = person_data(ps, None) else {
             return Ok(None);
         };
-        let t = qs;
-        let Some(other) = person_data(t, None) else {
+        let Some(other) = person_data(qs, None) else {
             return Ok(None);
         };
-        let other_insurance = match t.insurance.last().cloned() {
+        let other_insurance = match qs.insurance.last().cloned() {
             Some(row) => Some(self.ins(conn, row)?),
             None => None,
         };

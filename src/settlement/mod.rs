@@ -64,58 +64,22 @@ pub fn load_prior_cases(conn: &mut DbConn, filter: &PriorFilter) -> QueryResult<
         if let Some(since) = filter.since {
             query = query.filter(package_case::date_2.ge(since));
         }
-        #[expect(clippy::type_complexity, reason = "the selected columns, once")]
-        let rows: Vec<(
-            String,
-            i32,
-            i64,
-            i64,
-            String,
-            Option<String>,
-            String,
-            NaiveDate,
-            NaiveDate,
-            Option<i32>,
-        )> = query
-            .select((
-                package_case::package_id,
-                package_case::attempt,
-                package_case::n_zap,
-                package_case::idcase,
-                package_case::id_pac,
-                package_case::enp,
-                package_case::code_mo,
-                package_case::date_1,
-                package_case::date_2,
-                package_case::usl_ok,
-            ))
+        let rows: Vec<CaseRow> = query
+            .select(CASE_COLUMNS)
             .order((package_case::package_id, package_case::n_zap))
             .load(conn)?;
-        let refused: std::collections::HashSet<(String, i64)> = case_decision::table
-            .filter(case_decision::package_id.eq_any(chunk.iter().copied()))
-            .filter(case_decision::oplata.eq(2))
-            .select((case_decision::package_id, case_decision::n_zap))
-            .load::<(String, i64)>(conn)?
-            .into_iter()
-            .collect();
-        for (package_id, attempt, n_zap, idcase, id_pac, enp, code_mo, date_1, date_2, usl_ok) in
-            rows
-        {
-            if attempts.get(&package_id) != Some(&attempt)
+        let refused = refused_cases(conn, chunk)?;
+        for row in rows {
+            let (package_id, attempt, n_zap, idcase) = (&row.0, row.1, row.2, row.3);
+            if attempts.get(package_id) != Some(&attempt)
                 || refused.contains(&(package_id.clone(), n_zap))
             {
                 continue;
             }
             index.add(
-                CaseKey {
-                    person: PersonKey::of(enp.as_deref(), &id_pac),
-                    code_mo,
-                    date_1,
-                    date_2,
-                    usl_ok: usl_ok.and_then(|u| u8::try_from(u).ok()),
-                },
+                case_key(&row),
                 PriorCase {
-                    package_id,
+                    package_id: package_id.clone(),
                     n_zap: u64::try_from(n_zap).unwrap_or(0),
                     idcase: u64::try_from(idcase).unwrap_or(0),
                 },
@@ -217,13 +181,7 @@ pub fn paid_elsewhere(
             .load::<(String, i32)>(conn)?
             .into_iter()
             .collect();
-        let not_paid: std::collections::HashSet<(String, i64)> = case_decision::table
-            .filter(case_decision::package_id.eq_any(&ids))
-            .filter(case_decision::oplata.eq(2))
-            .select((case_decision::package_id, case_decision::n_zap))
-            .load::<(String, i64)>(conn)?
-            .into_iter()
-            .collect();
+        let not_paid = refused_cases(conn, &ids)?;
         for (other, n_zap) in candidates {
             if accepted.get(&other.0) == Some(&other.1)
                 && !not_paid.contains(&(other.0.clone(), other.2))
@@ -240,7 +198,23 @@ pub fn paid_elsewhere(
     Ok(found)
 }
 
-/// The columns of `package_case` the duplicate check reads.
+/// The cases of `packages` whose stored decision refused them (OPLATA 2), as
+/// (package id, `N_ZAP`): not paid, so they may come again.
+fn refused_cases<S: AsRef<str>>(
+    conn: &mut DbConn,
+    packages: &[S],
+) -> QueryResult<std::collections::HashSet<(String, i64)>> {
+    Ok(case_decision::table
+        .filter(case_decision::package_id.eq_any(packages.iter().map(AsRef::as_ref)))
+        .filter(case_decision::oplata.eq(2))
+        .select((case_decision::package_id, case_decision::n_zap))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// The columns of `package_case` the duplicate rule reads ([`load_prior_cases`]) and the final
+/// duplicate check ([`paid_elsewhere`]).
 type CaseRow = (
     String,
     i32,

@@ -20,6 +20,7 @@ use crate::db::schema::{
 };
 
 /// Everything on record about a person at one record time.
+#[derive(Default)]
 pub struct Snapshot {
     /// Person versions, by valid time (oldest first).
     pub versions: Vec<PersonVersionRow>,
@@ -75,57 +76,29 @@ pub fn current_snapshots(
     conn: &mut DbConn,
     persons: &[i64],
 ) -> QueryResult<std::collections::HashMap<i64, Snapshot>> {
-    macro_rules! rows {
-        ($table:ident, $row:ty) => {{
+    let mut out: std::collections::HashMap<i64, Snapshot> =
+        persons.iter().map(|&p| (p, Snapshot::default())).collect();
+    macro_rules! rows_into {
+        ($table:ident, $row:ty, $field:ident) => {{
             use $table as t;
-            t::table
+            let rows = t::table
                 .filter(t::person_id.eq_any(persons))
                 .filter(t::superseded_at.is_null())
                 .order((t::person_id.asc(), t::valid_from.asc(), t::id.asc()))
                 .select(<$row>::as_select())
-                .load::<$row>(conn)?
+                .load::<$row>(conn)?;
+            for r in rows {
+                if let Some(s) = out.get_mut(&r.person_id) {
+                    s.$field.push(r);
+                }
+            }
         }};
     }
-    let mut out: std::collections::HashMap<i64, Snapshot> = persons
-        .iter()
-        .map(|&p| {
-            (
-                p,
-                Snapshot {
-                    versions: Vec::new(),
-                    documents: Vec::new(),
-                    addresses: Vec::new(),
-                    insurance: Vec::new(),
-                    attachments: Vec::new(),
-                },
-            )
-        })
-        .collect();
-    for r in rows!(erz_person_version, PersonVersionRow) {
-        if let Some(s) = out.get_mut(&r.person_id) {
-            s.versions.push(r);
-        }
-    }
-    for r in rows!(erz_document, DocumentRow) {
-        if let Some(s) = out.get_mut(&r.person_id) {
-            s.documents.push(r);
-        }
-    }
-    for r in rows!(erz_address, AddressRow) {
-        if let Some(s) = out.get_mut(&r.person_id) {
-            s.addresses.push(r);
-        }
-    }
-    for r in rows!(erz_insurance, InsuranceRow) {
-        if let Some(s) = out.get_mut(&r.person_id) {
-            s.insurance.push(r);
-        }
-    }
-    for r in rows!(erz_attachment, AttachmentRow) {
-        if let Some(s) = out.get_mut(&r.person_id) {
-            s.attachments.push(r);
-        }
-    }
+    rows_into!(erz_person_version, PersonVersionRow, versions);
+    rows_into!(erz_document, DocumentRow, documents);
+    rows_into!(erz_address, AddressRow, addresses);
+    rows_into!(erz_insurance, InsuranceRow, insurance);
+    rows_into!(erz_attachment, AttachmentRow, attachments);
     Ok(out)
 }
 
