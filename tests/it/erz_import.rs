@@ -884,3 +884,31 @@ fn quoted_fields_are_read_and_refusals_are_printed_in_line_order() {
         [Some("г. Чита; ул. \"Ленина\", д. 1\nкв. 2".to_owned())]
     );
 }
+
+/// A row that is not UTF-8 (a windows-1251 export) is refused with its line and code, and the
+/// rows around it are loaded.
+#[test]
+fn a_row_that_is_not_utf8_is_refused_and_the_load_goes_on() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = crate::cli::against(&db, dir.path());
+    let (out, _, stderr) = cmd(&["migrate"]);
+    assert!(out.status.success(), "{stderr}");
+    let csv = dir.path().join("persons.csv");
+    persons_csv(&csv, 3, 9);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut bytes = format!("{}\n{}\n", lines[0], lines[1]).into_bytes();
+    let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode(lines[2]);
+    bytes.extend_from_slice(&cp1251);
+    bytes.extend_from_slice(format!("\n{}\n", lines[3]).as_bytes());
+    let file = dir.path().join("mixed.csv");
+    std::fs::write(&file, bytes).unwrap();
+    let (out, stdout, stderr) = cmd(&["erz", "import", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("2 inserted, 0 updated, 0 unchanged, 1 rejected"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("line 3: [encoding_invalid]"), "{stdout}");
+}
