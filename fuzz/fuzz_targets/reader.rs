@@ -2,8 +2,9 @@
 //!
 //! For both encodings the hub reads (windows-1251 and UTF-8) the bytes go through
 //! `DecodingReader`, once as one slice and once handed over in small pieces, and must decode to
-//! exactly what a one-shot `encoding_rs` decode gives (or be refused at the same byte offset),
-//! with the line count matching the decoded text. Then quick-xml, configured as the schema
+//! exactly what a one-shot `encoding_rs` decode gives (or be refused at the same byte offset,
+//! or stop at the same control character XML forbids, after the same text), with the line
+//! count matching the decoded text. Then quick-xml, configured as the schema
 //! check configures it, reads events from a `DecodingReader` to the end or to the first error.
 //! `declared_encoding` sees the bytes as a file prefix. No input may panic.
 
@@ -13,7 +14,7 @@ use std::io::{self, BufRead, Read};
 
 use encoding_rs::{DecoderResult, Encoding, UTF_8, WINDOWS_1251};
 use libfuzzer_sys::fuzz_target;
-use omshub::xml::reader::{DecodingReader, EncodingError, declared_encoding};
+use omshub::xml::reader::{ControlCharacter, DecodingReader, EncodingError, declared_encoding};
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
@@ -33,44 +34,68 @@ impl Read for Pieces<'_> {
     }
 }
 
-/// What decoding the whole input at once gives: the text, or the offset of the first bad byte.
-fn one_shot(data: &[u8], encoding: &'static Encoding) -> Result<Vec<u8>, u64> {
+/// How a decode ends: the whole text (and, from the reader, its line count), a refusal at the
+/// byte offset of the first malformed byte, or a control character XML forbids, after the
+/// text before it.
+#[derive(Debug, PartialEq)]
+enum Decoded {
+    Text(Vec<u8>, u64),
+    Malformed(u64),
+    Control(Vec<u8>, u8),
+}
+
+/// Whether `b`, a byte of UTF-8, is a control character XML 1.0 does not allow.
+fn forbidden(b: u8) -> bool {
+    b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')
+}
+
+/// What decoding the whole input at once gives, the line count left at 0: the first fault in
+/// the file wins (a control character in the text before a malformed byte).
+fn one_shot(data: &[u8], encoding: &'static Encoding) -> Decoded {
     let bom = data.starts_with(b"\xEF\xBB\xBF");
     if bom && encoding != UTF_8 {
-        return Err(0);
+        return Decoded::Malformed(0);
     }
     let (body, skipped) = if bom { (&data[3..], 3) } else { (data, 0) };
     let mut decoder = encoding.new_decoder_without_bom_handling();
     let mut out = vec![0; 3 * body.len() + 16];
     let (result, read, written) = decoder.decode_to_utf8_without_replacement(body, &mut out, true);
+    out.truncate(written);
+    if let Some(at) = out.iter().position(|&b| forbidden(b)) {
+        let code = out[at];
+        out.truncate(at);
+        return Decoded::Control(out, code);
+    }
     match result {
-        DecoderResult::InputEmpty => {
-            out.truncate(written);
-            Ok(out)
-        }
+        DecoderResult::InputEmpty => Decoded::Text(out, 0),
         DecoderResult::Malformed(bad, after) => {
-            Err(skipped + read as u64 - u64::from(bad) - u64::from(after))
+            Decoded::Malformed(skipped + read as u64 - u64::from(bad) - u64::from(after))
         }
         DecoderResult::OutputFull => panic!("the output buffer is large enough"),
     }
 }
 
-/// Everything `reader` yields through `BufRead`, or the offset it refuses.
-fn drain<R: Read>(mut reader: DecodingReader<R>) -> Result<(Vec<u8>, u64), u64> {
+/// Everything `reader` yields through `BufRead`, and how it ends.
+fn drain<R: Read>(mut reader: DecodingReader<R>) -> Decoded {
     let mut out = Vec::new();
     loop {
         let chunk = match reader.fill_buf() {
             Ok(chunk) => chunk,
             Err(e) => {
-                let enc = e
+                let inner = e
                     .get_ref()
-                    .and_then(|i| i.downcast_ref::<EncodingError>())
-                    .expect("a slice source fails only on encoding");
-                return Err(enc.offset);
+                    .expect("a slice source fails only on its content");
+                if let Some(enc) = inner.downcast_ref::<EncodingError>() {
+                    return Decoded::Malformed(enc.offset);
+                }
+                let control = inner
+                    .downcast_ref::<ControlCharacter>()
+                    .expect("an encoding error or a control character");
+                return Decoded::Control(out, control.code);
             }
         };
         if chunk.is_empty() {
-            return Ok((out, reader.position().0));
+            return Decoded::Text(out, reader.position().0);
         }
         // Consume in two steps to exercise partial consumption.
         let n = chunk.len();
@@ -92,18 +117,12 @@ fn check_decoding(data: &[u8], encoding: &'static Encoding) {
     ));
     for got in [whole, pieces] {
         match (&expected, got) {
-            (Ok(text), Ok((out, lines))) => {
+            (Decoded::Text(text, _), Decoded::Text(out, lines)) => {
                 assert_eq!(text, &out, "{} text differs", encoding.name());
                 let lines_in_text = out.split(|&b| b == b'\n').count() as u64;
                 assert_eq!(lines, lines_in_text, "line count");
             }
-            (Err(at), Err(got_at)) => assert_eq!(*at, got_at, "refusal offset"),
-            (want, got) => panic!(
-                "{}: one-shot decode {:?}, DecodingReader {:?}",
-                encoding.name(),
-                want.as_ref().map(Vec::len),
-                got.map(|(o, _)| o.len())
-            ),
+            (want, got) => assert_eq!(want, &got, "{}", encoding.name()),
         }
     }
 }

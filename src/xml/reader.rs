@@ -190,6 +190,16 @@ impl<R: Read> DecodingReader<R> {
             self.in_start += read;
             self.out_start = 0;
             self.out_end = written;
+            // A control character in the text decoded before a malformed byte comes first in
+            // the file: it is the fault reported, however the source splits the bytes.
+            if let Some(at) = self.output[..written].iter().position(|&b| forbidden(b)) {
+                self.control = Some(self.output[at]);
+                self.out_end = at;
+                if at == 0 {
+                    return self.refill();
+                }
+                return Ok(());
+            }
             if let DecoderResult::Malformed(bad, after) = result {
                 let bad_at = self.in_offset + u64::try_from(read_before + read).unwrap_or(0)
                     - u64::from(bad)
@@ -201,14 +211,6 @@ impl<R: Read> DecodingReader<R> {
                         declared: self.encoding.name(),
                     },
                 ));
-            }
-            if let Some(at) = self.output[..written].iter().position(|&b| forbidden(b)) {
-                self.control = Some(self.output[at]);
-                self.out_end = at;
-                if at == 0 {
-                    return self.refill();
-                }
-                return Ok(());
             }
             if written == 0 && self.eof && self.in_start == self.in_end {
                 return Ok(());
